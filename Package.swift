@@ -1,0 +1,87 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Module layout mirrors the layers of DESIGN.md:
+///  1. `WebSocketEngine`    — sans-IO protocol engines (imports NIOCore for ByteBuffer only).
+///  2. `WebSocketTransport` — SwiftNIO listeners and connectors that drive the engines.
+///  3. `WebSocketAPI`       — the one WebSocket abstraction services are written against.
+///  4. `WSGateServices`     — echo, broadcast, …
+///  5. `wsgate`             — the command-line program.
+let package = Package(
+    name: "wsgate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "WebSocketEngine", targets: ["WebSocketEngine"]),
+        .library(name: "WebSocketAPI", targets: ["WebSocketAPI"]),
+        .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
+        .library(name: "WSGateServices", targets: ["WSGateServices"]),
+        .executable(name: "wsgate", targets: ["wsgate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "WebSocketEngine",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "WebSocketAPI",
+            dependencies: [
+                "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "WebSocketTransport",
+            dependencies: [
+                "WebSocketEngine",
+                "WebSocketAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "WSGateServices",
+            dependencies: [
+                "WebSocketAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "wsgate",
+            dependencies: [
+                "WebSocketEngine",
+                "WebSocketAPI",
+                "WebSocketTransport",
+                "WSGateServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "WebSocketEngineTests",
+            dependencies: ["WebSocketEngine", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WebSocketTransportTests",
+            dependencies: [
+                "WebSocketEngine", "WebSocketAPI", "WebSocketTransport", "WSGateServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+    ]
+)

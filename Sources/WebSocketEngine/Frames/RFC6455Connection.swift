@@ -1,0 +1,395 @@
+import NIOCore
+
+/// The RFC 6455 connection state machine, after the opening handshake (sans-IO).
+///
+/// Bytes come in through `read(from:output:)`, which returns one `InboundAction` at a time for the I/O
+/// layer to carry out; frames the protocol itself must send (pong, close replies, failure closes) are
+/// appended to `output`, which the I/O layer writes. Applications' frames go out through
+/// `writeMessage` / `writePing` / `writeClose`. It owns the buffer messages are assembled in and unmasks
+/// into it word-wide while copying, validating UTF-8 as each piece arrives so that invalid text fails the
+/// connection at the first bad byte, not at the end of the message.
+public struct RFC6455Connection: Sendable {
+    public enum Role: Sendable, Hashable {
+        /// Expects masked frames, sends unmasked ones.
+        case server
+        /// Expects unmasked frames, sends masked ones.
+        case client
+    }
+
+    public struct Configuration: Sendable, Hashable {
+        /// Largest payload of a single frame; larger frames fail the connection with 1009.
+        public var maxFrameSize: Int
+        /// Largest reassembled message; larger messages fail the connection with 1009.
+        public var maxMessageSize: Int
+        /// Reserved bits an extension negotiated (e.g. RSV1 for permessage-deflate). Any other set bit is 1002.
+        public var allowedReservedBits: UInt8
+        /// Assembly buffers above this capacity are released after each message, so a connection that once
+        /// carried a large message does not keep its memory while idle.
+        public var retainedBufferCapacity: Int
+
+        public init(maxFrameSize: Int = 16 << 20, maxMessageSize: Int = 16 << 20,
+                    allowedReservedBits: UInt8 = 0, retainedBufferCapacity: Int = 16 << 10) {
+            self.maxFrameSize = maxFrameSize
+            self.maxMessageSize = maxMessageSize
+            self.allowedReservedBits = allowedReservedBits
+            self.retainedBufferCapacity = retainedBufferCapacity
+        }
+
+        public static let `default` = Configuration()
+    }
+
+    /// What the I/O layer must do after a read.
+    public enum InboundAction: Sendable, Hashable {
+        /// A complete data message: `.text` (already validated UTF-8) or `.binary`.
+        case message(WebSocketOpcode, ByteBuffer)
+        /// A ping arrived; its pong has been appended to the output already.
+        case ping(ByteBuffer)
+        /// A pong arrived (a reply to our ping, or unsolicited).
+        case pong(ByteBuffer)
+        /// The close handshake is complete on our side. When the peer started it, our reply is in the output.
+        /// A server then closes the TCP connection; a client waits for the server to do so (§7.1.1).
+        case closed(CloseFrame, initiatedByPeer: Bool)
+        /// The peer broke the protocol. A close frame with `code` is in the output (unless one was sent
+        /// already); the I/O layer flushes it and closes the TCP connection.
+        case failed(CloseCode, reason: String)
+    }
+
+    public enum State: Sendable, Hashable {
+        case open
+        /// We sent a close frame and wait for the peer's.
+        case closeSent
+        /// Nothing more will be read or written.
+        case closed
+    }
+
+    private enum ReadState: Sendable {
+        case header
+        /// A data frame whose payload is being copied into `message` as it arrives.
+        case dataPayload(remaining: Int, key: MaskingKey?, phase: Int)
+        /// A control frame: its payload (≤ 125 bytes) is handled once whole.
+        case controlPayload(FrameHeader)
+    }
+
+    public let role: Role
+    public var configuration: Configuration
+    public private(set) var state: State = .open
+
+    private var readState: ReadState = .header
+    /// Bytes left over from a previous read: a partial header or control frame. Usually empty.
+    private var carry: ByteBuffer
+    /// The data message being assembled; empty when none is in progress.
+    private var message: ByteBuffer
+    /// The opcode (text or binary) of the message in progress, nil between messages.
+    private var messageOpcode: WebSocketOpcode?
+    private var utf8 = UTF8Validator()
+    private var maskGenerator: MaskGenerator
+
+    public init(role: Role, configuration: Configuration = .default, maskSeed: UInt64? = nil) {
+        self.role = role
+        self.configuration = configuration
+        self.carry = ByteBuffer()
+        self.message = ByteBuffer()
+        self.maskGenerator = MaskGenerator(seed: maskSeed)
+    }
+
+    // MARK: Reading
+
+    /// Consumes bytes from `input` until one action is ready, or until `input` is exhausted (nil).
+    ///
+    /// Call it in a loop until it returns nil; unconsumed bytes of a partial frame are kept internally, so
+    /// `input` is always fully drained by then. Frames the protocol answers itself go into `output`.
+    public mutating func read(from input: inout ByteBuffer, output: inout ByteBuffer) -> InboundAction? {
+        if state == .closed {
+            input.moveReaderIndex(forwardBy: input.readableBytes)
+            return nil
+        }
+        if carry.readableBytes > 0 {
+            // Borrow the carried bytes out of `self` so `process` can mutate both.
+            var pending = ByteBuffer()
+            swap(&pending, &carry)
+            pending.writeBuffer(&input)
+            let action = process(&pending, output: &output)
+            if pending.readableBytes == 0 { pending.clear() }
+            swap(&pending, &carry)
+            return action
+        }
+        let action = process(&input, output: &output)
+        if action == nil, input.readableBytes > 0 {
+            carry.writeBuffer(&input)
+        }
+        return action
+    }
+
+    private mutating func process(_ input: inout ByteBuffer, output: inout ByteBuffer) -> InboundAction? {
+        while true {
+            switch readState {
+            case .header:
+                if messageOpcode == nil, message.writerIndex > 0 {
+                    releaseMessageBuffer()
+                }
+                let parsed = FrameHeader.parse(input)
+                switch parsed {
+                case .needMoreData:
+                    return nil
+                case .invalid(.nonMinimalLength):
+                    return fail(.protocolError, "frame length not minimally encoded", output: &output)
+                case .invalid(.lengthTooLarge):
+                    return fail(.protocolError, "64-bit frame length with the high bit set", output: &output)
+                case .header(let header, let headerLength):
+                    if let failure = validate(header) {
+                        return fail(failure.0, failure.1, output: &output)
+                    }
+                    input.moveReaderIndex(forwardBy: headerLength)
+                    if header.opcode.isControl {
+                        readState = .controlPayload(header)
+                    } else {
+                        if header.opcode != .continuation {
+                            messageOpcode = header.opcode
+                            utf8.reset()
+                            message.reserveCapacity(minimumWritableBytes: header.payloadLength)
+                        }
+                        readState = .dataPayload(remaining: header.payloadLength, key: header.maskingKey, phase: 0)
+                        pendingFin = header.fin
+                        if header.payloadLength == 0, let action = finishDataFrame(output: &output) {
+                            return action
+                        }
+                    }
+                }
+
+            case .dataPayload(let remaining, let key, let phase):
+                let available = min(remaining, input.readableBytes)
+                if available == 0 { return nil }
+                let start = message.writerIndex
+                message.writeWithUnsafeMutableBytes(minimumWritableBytes: available) { dst in
+                    input.withUnsafeReadableBytes { src in
+                        if let key {
+                            _ = Masking.apply(key: key, phase: phase, from: src.baseAddress!,
+                                              to: dst.baseAddress!, count: available)
+                        } else {
+                            dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: available)
+                        }
+                    }
+                    return available
+                }
+                input.moveReaderIndex(forwardBy: available)
+                if messageOpcode == .text {
+                    let ok = message.withUnsafeReadableBytes { all in
+                        utf8.validate(UnsafeRawBufferPointer(rebasing: all[(start - message.readerIndex)...]))
+                    }
+                    if !ok {
+                        return fail(.invalidFramePayloadData, "invalid UTF-8 in text message", output: &output)
+                    }
+                }
+                let left = remaining - available
+                if left > 0 {
+                    readState = .dataPayload(remaining: left, key: key, phase: (phase + available) & 3)
+                    return nil
+                }
+                if let action = finishDataFrame(output: &output) { return action }
+
+            case .controlPayload(let header):
+                guard input.readableBytes >= header.payloadLength else { return nil }
+                var payload = input.readSlice(length: header.payloadLength)!
+                if let key = header.maskingKey, payload.readableBytes > 0 {
+                    // Control payloads are ≤ 125 bytes: unmask into a fresh small buffer, never the input,
+                    // which the transport may share.
+                    var unmasked = ByteBuffer()
+                    unmasked.writeBuffer(&payload)
+                    unmasked.withUnsafeMutableReadableBytes { _ = Masking.apply(key: key, to: $0) }
+                    payload = unmasked
+                }
+                readState = .header
+                if let action = handleControl(header.opcode, payload, output: &output) { return action }
+            }
+        }
+    }
+
+    /// Whether the last header read had FIN set; kept outside `ReadState` so payload steps stay small.
+    private var pendingFin = false
+
+    private mutating func finishDataFrame(output: inout ByteBuffer) -> InboundAction? {
+        readState = .header
+        guard pendingFin, let opcode = messageOpcode else { return nil }
+        if opcode == .text, !utf8.isAtCharacterBoundary {
+            return fail(.invalidFramePayloadData, "text message ends inside a UTF-8 sequence", output: &output)
+        }
+        messageOpcode = nil
+        let delivered = message
+        // The slice shares storage; the buffer is cleared on the next header, and only copied if retained.
+        message.moveReaderIndex(to: message.writerIndex)
+        return .message(opcode, delivered)
+    }
+
+    private mutating func releaseMessageBuffer() {
+        if message.capacity > configuration.retainedBufferCapacity {
+            message = ByteBuffer()
+        } else {
+            message.clear()
+        }
+    }
+
+    /// Framing rules of §5.2–§5.5 that do not need the payload; returns the close code and reason on failure.
+    private func validate(_ header: FrameHeader) -> (CloseCode, String)? {
+        if header.reservedBits & ~configuration.allowedReservedBits != 0 {
+            return (.protocolError, "reserved bits set without a negotiated extension")
+        }
+        if header.opcode.isReserved {
+            return (.protocolError, "reserved opcode \(header.opcode.rawValue)")
+        }
+        switch role {
+        case .server where header.maskingKey == nil:
+            return (.protocolError, "unmasked frame from a client")
+        case .client where header.maskingKey != nil:
+            return (.protocolError, "masked frame from a server")
+        default:
+            break
+        }
+        if header.opcode.isControl {
+            if !header.fin { return (.protocolError, "fragmented control frame") }
+            if header.payloadLength > 125 { return (.protocolError, "control frame payload over 125 bytes") }
+            return nil
+        }
+        if header.opcode == .continuation {
+            if messageOpcode == nil { return (.protocolError, "continuation frame without a message to continue") }
+        } else if messageOpcode != nil {
+            return (.protocolError, "new data frame while a fragmented message is in progress")
+        }
+        if header.payloadLength > configuration.maxFrameSize {
+            return (.messageTooBig, "frame of \(header.payloadLength) bytes exceeds the limit of \(configuration.maxFrameSize)")
+        }
+        let assembled = header.opcode == .continuation ? message.readableBytes : 0
+        if assembled + header.payloadLength > configuration.maxMessageSize {
+            return (.messageTooBig, "message exceeds the limit of \(configuration.maxMessageSize) bytes")
+        }
+        return nil
+    }
+
+    private mutating func handleControl(_ opcode: WebSocketOpcode, _ payload: ByteBuffer, output: inout ByteBuffer) -> InboundAction? {
+        switch opcode {
+        case .ping:
+            if state == .open {
+                FrameWriter.write(opcode: .pong, payload: payload, maskingKey: nextMaskingKey(), into: &output)
+            }
+            return .ping(payload)
+        case .pong:
+            return .pong(payload)
+        default: // .close — validate() admits no other control opcode
+            switch CloseFrame.parse(payload) {
+            case .failure(let error):
+                let reason: String
+                switch error {
+                case .protocolError(let why): reason = why
+                case .invalidReason: reason = "close reason is not UTF-8"
+                }
+                return fail(error.closeCode, reason, output: &output)
+            case .success(let frame):
+                if state == .closeSent {
+                    state = .closed
+                    return .closed(frame, initiatedByPeer: false)
+                }
+                // Echo the peer's code (1000 when it gave none) and stop.
+                let reply = CloseFrame(code: frame.code ?? .normalClosure)
+                writeControl(.close, reply, into: &output)
+                state = .closed
+                return .closed(frame, initiatedByPeer: true)
+            }
+        }
+    }
+
+    private mutating func fail(_ code: CloseCode, _ reason: String, output: inout ByteBuffer) -> InboundAction {
+        if state == .open {
+            writeControl(.close, CloseFrame(code: code, reason: reason), into: &output)
+        }
+        state = .closed
+        readState = .header
+        return .failed(code, reason: reason)
+    }
+
+    private mutating func writeControl(_ opcode: WebSocketOpcode, _ frame: CloseFrame, into output: inout ByteBuffer) {
+        var body = ByteBuffer()
+        frame.encode(into: &body)
+        FrameWriter.write(opcode: opcode, payload: body, maskingKey: nextMaskingKey(), into: &output)
+    }
+
+    // MARK: Writing
+
+    @inline(__always)
+    private mutating func nextMaskingKey() -> MaskingKey? {
+        role == .client ? maskGenerator.next() : nil
+    }
+
+    /// Whether application data may still be sent (no close frame sent yet).
+    public var canSendMessages: Bool { state == .open }
+
+    /// Appends a complete message as one frame. Returns false (writing nothing) once a close was sent.
+    @discardableResult
+    public mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
+        guard state == .open else { return false }
+        FrameWriter.write(opcode: opcode, payload: payload, maskingKey: nextMaskingKey(), into: &output)
+        return true
+    }
+
+    /// Appends one fragment of a message (first: `.text`/`.binary`; later: `.continuation`).
+    @discardableResult
+    public mutating func writeFrame(_ opcode: WebSocketOpcode, fin: Bool, payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
+        guard state == .open else { return false }
+        FrameWriter.write(opcode: opcode, fin: fin, payload: payload, maskingKey: nextMaskingKey(), into: &output)
+        return true
+    }
+
+    /// The header alone of an unmasked (server) frame, so a large payload can be written without copying.
+    /// Returns false when this endpoint masks (a client must copy to mask) or a close was sent.
+    public func writeUnmaskedHeader(_ opcode: WebSocketOpcode, payloadLength: Int, into output: inout ByteBuffer) -> Bool {
+        guard state == .open, role == .server else { return false }
+        FrameHeader(opcode: opcode, payloadLength: payloadLength).write(into: &output)
+        return true
+    }
+
+    @discardableResult
+    public mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
+        guard state == .open, payload.readableBytes <= 125 else { return false }
+        FrameWriter.write(opcode: .ping, payload: payload, maskingKey: nextMaskingKey(), into: &output)
+        return true
+    }
+
+    @discardableResult
+    public mutating func writePong(_ payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
+        guard state == .open, payload.readableBytes <= 125 else { return false }
+        FrameWriter.write(opcode: .pong, payload: payload, maskingKey: nextMaskingKey(), into: &output)
+        return true
+    }
+
+    /// Starts the close handshake. Returns false when a close was already sent or the connection is closed.
+    @discardableResult
+    public mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> Bool {
+        guard state == .open else { return false }
+        writeControl(.close, frame, into: &output)
+        state = .closeSent
+        return true
+    }
+
+    /// Marks the connection closed without a handshake (the TCP connection ended).
+    public mutating func connectionEnded() {
+        state = .closed
+    }
+}
+
+/// A fast generator of masking keys, seeded from the system's entropy once per connection.
+///
+/// A masking key only has to be unpredictable to the script that chooses the payload (§10.3), which never
+/// sees the generator's state; a syscall per frame for the system generator would cost more than the frame.
+struct MaskGenerator: Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64?) {
+        var system = SystemRandomNumberGenerator()
+        state = seed ?? system.next()
+    }
+
+    /// wyrand: one multiply per key, passes BigCrush.
+    mutating func next() -> MaskingKey {
+        state &+= 0xA076_1D64_78BD_642F
+        let product = state.multipliedFullWidth(by: state ^ 0xE703_7ED1_A0B4_28DB)
+        return MaskingKey(networkOrder: UInt32(truncatingIfNeeded: product.high ^ product.low))
+    }
+}

@@ -1,0 +1,101 @@
+import Logging
+import NIOCore
+import WebSocketAPI
+import WebSocketEngine
+
+/// Sends the opening handshake, checks the server's answer, then replaces itself with the frame handler.
+final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let handshake: ClientHandshake
+    private let configuration: WebSocketClientConfiguration
+    private let handler: any WebSocketHandler
+    private let opened: EventLoopPromise<any WebSocketConnection>
+    private let logger: Logger
+    private var parser: HTTPHeadParser
+    private var buffer = ByteBuffer()
+    private var done = false
+
+    init(handshake: ClientHandshake, configuration: WebSocketClientConfiguration, handler: any WebSocketHandler,
+         opened: EventLoopPromise<any WebSocketConnection>, logger: Logger) {
+        self.handshake = handshake
+        self.configuration = configuration
+        self.handler = handler
+        self.opened = opened
+        self.logger = logger
+        self.parser = HTTPHeadParser(limits: configuration.responseLimits)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: handshake.request)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !done else { return }
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        switch buffer.withUnsafeReadableBytes({ parser.parseResponse($0) }) {
+        case .needMoreData:
+            return
+        case .failed(let error):
+            fail(WebSocketTransportError.handshakeFailed("bad response: \(error)"), context: context)
+        case .complete(let head, let length):
+            buffer.moveReaderIndex(forwardBy: length)
+            switch handshake.validate(head) {
+            case .failure(let failure):
+                fail(WebSocketTransportError.handshakeFailed(failure.description), context: context)
+            case .success(let negotiated):
+                install(negotiated, context: context)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            opened.fail(WebSocketTransportError.connectionEnded)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error, context: context)
+    }
+
+    private func install(_ negotiated: ClientHandshake.Negotiated, context: ChannelHandlerContext) {
+        done = true
+        let url = handshake.url
+        let path = url.resourceName.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+        let query = url.resourceName.firstIndex(of: "?").map { String(url.resourceName[url.resourceName.index(after: $0)...]) }
+        let request = WebSocketRequest(path: path, query: query, headers: negotiated.response.headers,
+                                       origin: handshake.origin, remoteAddress: context.remoteAddress,
+                                       wire: .rfc6455, subprotocol: negotiated.subprotocol)
+        let options = RFC6455ChannelHandler.Options(engine: configuration.engine, closeTimeout: configuration.closeTimeout)
+        let frames = RFC6455ChannelHandler(role: .client, request: request, handler: handler,
+                                           eventLoop: context.eventLoop, options: options, logger: logger)
+        do {
+            try context.pipeline.syncOperations.addHandler(frames, position: .after(self))
+        } catch {
+            fail(error, context: context)
+            return
+        }
+        opened.succeed(frames)
+        if buffer.readableBytes > 0 {
+            context.fireChannelRead(wrapInboundOut(buffer))
+            context.fireChannelReadComplete()
+        }
+        buffer = ByteBuffer()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    private func fail(_ error: any Error, context: ChannelHandlerContext) {
+        guard !done else { return }
+        done = true
+        logger.debug("client handshake failed", metadata: ["error": "\(error)"])
+        opened.fail(error)
+        context.close(promise: nil)
+    }
+}

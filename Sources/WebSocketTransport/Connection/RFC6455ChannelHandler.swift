@@ -1,0 +1,303 @@
+import Logging
+import NIOCore
+import WebSocketAPI
+import WebSocketEngine
+
+/// Errors surfaced to writers and connectors.
+public enum WebSocketTransportError: Error, Sendable, CustomStringConvertible {
+    /// The connection is closing or closed; the message was not sent.
+    case connectionClosed
+    case unsupportedURL(String)
+    case handshakeFailed(String)
+    case connectionEnded
+
+    public var description: String {
+        switch self {
+        case .connectionClosed: return "the WebSocket is closing or closed"
+        case .unsupportedURL(let why): return "unsupported URL: \(why)"
+        case .handshakeFailed(let why): return "WebSocket handshake failed: \(why)"
+        case .connectionEnded: return "the connection ended before the handshake completed"
+        }
+    }
+}
+
+/// Drives an `RFC6455Connection` on a channel after the opening handshake, for servers and clients alike,
+/// and is the `WebSocketConnection` services see.
+///
+/// Writes made while a read batch is processed accumulate in one buffer that is written and flushed once
+/// at `channelReadComplete`; writes from elsewhere are coalesced into one flush per event-loop tick.
+/// Reading stops while the socket is not writable or the service paused it, so a peer that does not read
+/// cannot make the gateway buffer without bound.
+final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @unchecked Sendable {
+    // @unchecked Sendable: mutable state is only touched on `eventLoop`; public entry points hop there first.
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Options: Sendable {
+        var engine: RFC6455Connection.Configuration = .default
+        /// How long to wait for the peer's part of the close handshake before dropping the TCP connection.
+        var closeTimeout: TimeAmount = .seconds(5)
+        /// Payloads at least this large are written as their own buffer (server side) instead of copied.
+        var largePayloadThreshold: Int = 16 << 10
+    }
+
+    let request: WebSocketRequest
+    let eventLoop: any EventLoop
+    private var engine: RFC6455Connection
+    private let handler: any WebSocketHandler
+    private let options: Options
+    private let logger: Logger
+    private let preparedKey: String
+
+    private var context: ChannelHandlerContext?
+    private var output = ByteBuffer()
+    private var unflushed = false
+    private var inReadBatch = false
+    private var flushScheduled = false
+    private var pausedByService = false
+    private var readPending = false
+    private var writable = true
+    private var closeInfo: WebSocketCloseInfo?
+    private var notifiedClose = false
+    private var closeTimer: Scheduled<Void>?
+
+    init(role: RFC6455Connection.Role, request: WebSocketRequest, handler: any WebSocketHandler,
+         eventLoop: any EventLoop, options: Options, logger: Logger) {
+        self.request = request
+        self.eventLoop = eventLoop
+        self.engine = RFC6455Connection(role: role, configuration: options.engine)
+        self.handler = handler
+        self.options = options
+        self.logger = logger
+        self.preparedKey = role == .server ? "rfc6455-server" : "rfc6455-client"
+    }
+
+    var isWritable: Bool { writable }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        writable = context.channel.isWritable
+        handler.connectionDidOpen(self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var input = unwrapInboundIn(data)
+        inReadBatch = true
+        while let action = engine.read(from: &input, output: &output) {
+            perform(action, context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBatch = false
+        flushOutput(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closeTimer?.cancel()
+        engine.connectionEnded()
+        notifyClosed(closeInfo ?? WebSocketCloseInfo(code: CloseCode.abnormalClosure.rawValue, reason: "", wasClean: false))
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
+        if writable { resumeReadingIfPossible(context: context) }
+        handler.connectionWritabilityDidChange(self)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)", "path": "\(request.path)"])
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if pausedByService || !writable {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
+        if readPending, !pausedByService, writable {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: Engine actions
+
+    private func perform(_ action: RFC6455Connection.InboundAction, context: ChannelHandlerContext) {
+        switch action {
+        case .message(let opcode, let data):
+            handler.connection(self, didReceive: WebSocketMessage(kind: opcode == .text ? .text : .binary, data: data))
+        case .ping, .pong:
+            break // the engine queued the pong already
+        case .closed(let frame, let initiatedByPeer):
+            closeInfo = WebSocketCloseInfo(code: frame.code?.rawValue ?? CloseCode.noStatusReceived.rawValue,
+                                           reason: frame.reason, wasClean: true)
+            if engine.role == .server {
+                closeAfterWrites(context: context)
+            } else {
+                // §7.1.1: the server closes TCP first; the client only waits so long for it.
+                flushOutput(context: context)
+                startCloseTimer(context: context)
+            }
+            _ = initiatedByPeer
+        case .failed(let code, let reason):
+            logger.info("failing WebSocket connection", metadata: [
+                "code": "\(code.rawValue)", "reason": "\(reason)", "path": "\(request.path)",
+                "peer": "\(request.remoteAddress.map { "\($0)" } ?? "?")",
+            ])
+            closeInfo = WebSocketCloseInfo(code: code.rawValue, reason: reason, wasClean: false)
+            closeAfterWrites(context: context)
+        }
+    }
+
+    private func notifyClosed(_ info: WebSocketCloseInfo) {
+        guard !notifiedClose else { return }
+        notifiedClose = true
+        handler.connectionDidClose(self, info: info)
+    }
+
+    // MARK: Writing
+
+    private func flushOutput(context: ChannelHandlerContext) {
+        if output.readableBytes > 0 {
+            context.write(wrapOutboundOut(output), promise: nil)
+            context.flush()
+            // Unique again once the write completed synchronously, so the storage is reused.
+            output.clear()
+        } else if unflushed {
+            context.flush()
+        }
+        unflushed = false
+    }
+
+    /// Hands what `output` holds to the channel (without flushing), so a buffer written next goes after it.
+    private func writeOutput(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        if output.readableBytes > 0 {
+            context.write(wrapOutboundOut(output), promise: promise)
+            output.clear()
+            unflushed = true
+        } else if let promise {
+            context.write(wrapOutboundOut(ByteBuffer()), promise: promise)
+            unflushed = true
+        }
+    }
+
+    private func scheduleFlush() {
+        guard !inReadBatch, !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute {
+            self.flushScheduled = false
+            if let context = self.context { self.flushOutput(context: context) }
+        }
+    }
+
+    private func closeAfterWrites(context: ChannelHandlerContext) {
+        let done = eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(output), promise: done)
+        output.clear()
+        unflushed = false
+        done.futureResult.whenComplete { _ in context.close(promise: nil) }
+    }
+
+    private func startCloseTimer(context: ChannelHandlerContext) {
+        closeTimer?.cancel()
+        closeTimer = eventLoop.scheduleTask(in: options.closeTimeout) {
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: WebSocketConnection
+
+    func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>?) {
+        guard eventLoop.inEventLoop else {
+            eventLoop.execute { self.send(message, promise: promise) }
+            return
+        }
+        guard let context, engine.canSendMessages else {
+            promise?.fail(WebSocketTransportError.connectionClosed)
+            return
+        }
+        let opcode: WebSocketOpcode = message.kind == .text ? .text : .binary
+        if message.data.readableBytes >= options.largePayloadThreshold,
+           engine.writeUnmaskedHeader(opcode, payloadLength: message.data.readableBytes, into: &output) {
+            writeOutput(context: context, promise: nil)
+            context.write(wrapOutboundOut(message.data), promise: promise)
+            unflushed = true
+        } else {
+            engine.writeMessage(opcode, payload: message.data, into: &output)
+            if promise != nil { writeOutput(context: context, promise: promise) }
+        }
+        scheduleFlush()
+    }
+
+    func send(_ prepared: PreparedMessage, promise: EventLoopPromise<Void>?) {
+        guard eventLoop.inEventLoop else {
+            eventLoop.execute { self.send(prepared, promise: promise) }
+            return
+        }
+        guard engine.role == .server else {
+            // Client frames are masked with a fresh key each: nothing to share.
+            send(prepared.message, promise: promise)
+            return
+        }
+        guard let context, engine.canSendMessages else {
+            promise?.fail(WebSocketTransportError.connectionClosed)
+            return
+        }
+        let frame = prepared.encoded(for: preparedKey) { message in
+            var bytes = ByteBuffer()
+            FrameWriter.write(opcode: message.kind == .text ? .text : .binary, payload: message.data,
+                              maskingKey: nil, into: &bytes)
+            return bytes
+        }
+        if frame.readableBytes < options.largePayloadThreshold, promise == nil {
+            output.writeImmutableBuffer(frame)
+        } else {
+            writeOutput(context: context, promise: nil)
+            context.write(wrapOutboundOut(frame), promise: promise)
+            unflushed = true
+        }
+        scheduleFlush()
+    }
+
+    func ping(_ payload: ByteBuffer) {
+        guard eventLoop.inEventLoop else {
+            eventLoop.execute { self.ping(payload) }
+            return
+        }
+        if engine.writePing(payload, into: &output) { scheduleFlush() }
+    }
+
+    func close(code: CloseCode, reason: String) {
+        guard eventLoop.inEventLoop else {
+            eventLoop.execute { self.close(code: code, reason: reason) }
+            return
+        }
+        guard let context, engine.writeClose(CloseFrame(code: code, reason: reason), into: &output) else { return }
+        flushOutput(context: context)
+        startCloseTimer(context: context)
+    }
+
+    func setReadingPaused(_ paused: Bool) {
+        guard eventLoop.inEventLoop else {
+            eventLoop.execute { self.setReadingPaused(paused) }
+            return
+        }
+        pausedByService = paused
+        if !paused, let context { resumeReadingIfPossible(context: context) }
+    }
+}

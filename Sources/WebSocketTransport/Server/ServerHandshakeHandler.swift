@@ -1,0 +1,126 @@
+import Logging
+import NIOCore
+import WebSocketAPI
+import WebSocketEngine
+
+/// The first handler of every accepted connection: reads the HTTP request head, routes it, and either
+/// answers with an HTTP error or upgrades, replacing itself with the wire's frame handler.
+final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let router: ServiceRouter
+    private let configuration: ServerConfiguration
+    private let logger: Logger
+    private var parser: HTTPHeadParser
+    private var buffer = ByteBuffer()
+    private var finished = false
+    private var timeout: Scheduled<Void>?
+
+    init(router: ServiceRouter, configuration: ServerConfiguration, logger: Logger) {
+        self.router = router
+        self.configuration = configuration
+        self.logger = logger
+        self.parser = HTTPHeadParser(limits: configuration.handshakeLimits)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        timeout = context.eventLoop.scheduleTask(in: configuration.handshakeTimeout) { [logger] in
+            logger.info("handshake timed out", metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeout?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !finished else { return }
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        let result = buffer.withUnsafeReadableBytes { parser.parseRequest($0) }
+        switch result {
+        case .needMoreData:
+            return
+        case .failed(let error):
+            reject(HandshakeRejection(error), context: context)
+        case .complete(let head, let length):
+            buffer.moveReaderIndex(forwardBy: length)
+            route(head, context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        context.fireChannelInactive()
+    }
+
+    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let service = router.service(for: head.path)
+        guard ServerHandshake.isUpgradeRequest(head) else {
+            if service == nil {
+                reject(.notFound(head.path), context: context)
+            } else {
+                reject(.upgradeRequired("\(head.path) is a WebSocket endpoint"), context: context)
+            }
+            return
+        }
+        guard let service else { return reject(.notFound(head.path), context: context) }
+        let valid: ServerHandshake.Request
+        switch ServerHandshake.validate(head) {
+        case .failure(let rejection): return reject(rejection, context: context)
+        case .success(let request): valid = request
+        }
+        var request = WebSocketRequest(path: head.path, query: head.query, headers: head.headers,
+                                       origin: valid.origin, remoteAddress: context.remoteAddress, wire: .rfc6455)
+        switch service.decide(request: request, offeredSubprotocols: valid.subprotocols) {
+        case .reject(let rejection):
+            return reject(rejection, context: context)
+        case .accept(let subprotocol):
+            if let subprotocol, !valid.subprotocols.contains(subprotocol) {
+                logger.error("service chose a subprotocol the client did not offer", metadata: ["subprotocol": "\(subprotocol)"])
+                return reject(.init(status: 500, reasonPhrase: "Internal Server Error", detail: "subprotocol negotiation failed"), context: context)
+            }
+            request.subprotocol = subprotocol
+            upgrade(request: request, handshake: valid, service: service, context: context)
+        }
+    }
+
+    private func upgrade(request: WebSocketRequest, handshake: ServerHandshake.Request, service: any WebSocketService,
+                         context: ChannelHandlerContext) {
+        finished = true
+        timeout?.cancel()
+        let response = ServerHandshake.acceptResponse(for: handshake, subprotocol: request.subprotocol)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+        let options = RFC6455ChannelHandler.Options(engine: configuration.engine, closeTimeout: configuration.closeTimeout)
+        let frames = RFC6455ChannelHandler(role: .server, request: request, handler: service.makeHandler(),
+                                           eventLoop: context.eventLoop, options: options, logger: logger)
+        do {
+            try context.pipeline.syncOperations.addHandler(frames, position: .after(self))
+        } catch {
+            logger.error("could not install the WebSocket handler", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        // Bytes that followed the head are the first frames.
+        if buffer.readableBytes > 0 {
+            context.fireChannelRead(wrapInboundOut(buffer))
+        }
+        buffer = ByteBuffer()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    private func reject(_ rejection: HandshakeRejection, context: ChannelHandlerContext) {
+        finished = true
+        timeout?.cancel()
+        logger.info("handshake refused", metadata: [
+            "status": "\(rejection.status)", "detail": "\(rejection.detail)",
+            "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+        ])
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: rejection.response))).whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import NIOCore
+import WebSocketAPI
+import WebSocketEngine
+import WebSocketTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `wsgate connect`: an interactive client, like wscat / websocat.
+struct Connect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open a WebSocket: each stdin line is sent as a text message; each message received is printed on its own line.")
+
+    @Argument(help: "ws:// URL to connect to.") var url: String
+    @Option(name: .customLong("subprotocol"), help: "Subprotocol to offer (repeatable, in order of preference).")
+    var subprotocols: [String] = []
+    @Option(name: .customLong("header"), help: "Extra request header, \"Name: value\" (repeatable).")
+    var headers: [String] = []
+    @Option(help: "Origin header to send.") var origin: String?
+    @Option(help: "Log level.") var logLevel = "warning"
+
+    func run() async throws {
+        var configuration = WebSocketClientConfiguration(origin: origin)
+        configuration.subprotocols = subprotocols
+        for header in headers {
+            guard let colon = header.firstIndex(of: ":") else { throw ValidationError("header must be \"Name: value\": \(header)") }
+            configuration.headers.add(String(header[..<colon]),
+                                      String(header[header.index(after: colon)...]).trimmingCharacters(in: " "))
+        }
+        let ws = try await WebSocketClient.connect(to: url, configuration: configuration, logger: makeLogger(level: logLevel))
+        if let p = ws.subprotocol { printError("connected (subprotocol \(p))") }
+
+        let printer = Task {
+            for await message in ws.messages {
+                switch message.kind {
+                case .text: print(message.text)
+                case .binary: print("[binary \(message.data.readableBytes) bytes] " + message.data.readableBytesView.map { hex($0) }.joined())
+                }
+                fflush(nil)
+            }
+        }
+        // stdin is read on its own thread: readLine blocks.
+        let lines = AsyncStream<String> { continuation in
+            Thread.detach {
+                while let line = readLine(strippingNewline: true) { continuation.yield(line) }
+                continuation.finish()
+            }
+        }
+        for await line in lines {
+            do { try await ws.send(text: line) } catch { break }
+        }
+        let info = await ws.close()
+        await printer.value
+        if !info.wasClean || (info.code != 1000 && info.code != 1005) {
+            printError("closed: \(info)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+func hex(_ byte: UInt8) -> String {
+    let digits = Array("0123456789abcdef")
+    return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+}
+
+func printError(_ text: String) {
+    var stderr = StandardError()
+    print(text, to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = Substring(self)
+        while s.first == set { s.removeFirst() }
+        while s.last == set { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// A plain OS thread, for blocking reads that must not occupy the cooperative pool.
+enum Thread {
+    static func detach(_ body: @escaping @Sendable () -> Void) {
+        final class Box: @unchecked Sendable { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+        var tid = pthread_t()
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        pthread_create(&tid, nil, { arg in
+            let box = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
+            box.body()
+            return nil
+        }, box)
+        pthread_detach(tid)
+    }
+}

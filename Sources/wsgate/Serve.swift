@@ -1,0 +1,71 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import NIOCore
+import NIOPosix
+import WSGateServices
+import WebSocketTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `wsgate serve`: the gateway with its embedded default configuration.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway (embedded default configuration: /echo and /broadcast).")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 8080
+    @Option(help: "Largest accepted message in bytes (close 1009 above it).") var maxMessageSize = 16 << 20
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() async throws {
+        let logger = makeLogger(level: logLevel)
+        var configuration = ServerConfiguration(host: host, port: port)
+        configuration.engine.maxMessageSize = maxMessageSize
+        configuration.engine.maxFrameSize = maxMessageSize
+        let router = DefaultServices.router()
+        let server = try await WebSocketServer.start(configuration: configuration, router: router, logger: logger)
+        let bound = server.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
+        logger.notice("wsgate listening on ws://\(bound)", metadata: ["services": "\(router.paths.joined(separator: ", "))"])
+
+        let stop = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
+            logger.notice("received signal \(signal), stopping")
+            Task { try? await server.close() }
+        }
+        try await server.waitUntilClosed()
+        withExtendedLifetime(stop) {}
+    }
+}
+
+/// The embedded default configuration: what `wsgate serve` mounts without a config file.
+enum DefaultServices {
+    static func router() -> ServiceRouter {
+        var router = ServiceRouter()
+        router.mount(EchoService(), at: "/echo")
+        router.mount(BroadcastService(), at: "/broadcast")
+        return router
+    }
+}
+
+/// Calls `handler` when one of `signals` arrives (the default action is disabled meanwhile).
+final class SignalWatcher {
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        sources = signals.map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { handler(sig) }
+            source.resume()
+            return source
+        }
+    }
+}
+
+func makeLogger(level: String) -> Logger {
+    var logger = Logger(label: "wsgate")
+    logger.logLevel = Logger.Level(rawValue: level) ?? .info
+    return logger
+}
