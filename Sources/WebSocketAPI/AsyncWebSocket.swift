@@ -54,22 +54,44 @@ public final class AsyncWebSocket: Sendable {
         public typealias Element = WebSocketMessage
         let producer: Producer
 
+        let demand: ReadDemand
+
         public struct AsyncIterator: AsyncIteratorProtocol {
             var inner: Producer.AsyncIterator
+            let demand: ReadDemand
+            /// Whether the consumer holds a message from the previous call: asking again means it is done with it.
+            var holding = false
+
             public mutating func next() async -> WebSocketMessage? {
+                if holding {
+                    holding = false
+                    demand.finishedOne()
+                }
                 // The producer is never finished with an error.
-                try? await inner.next()
+                let message = try? await inner.next()
+                holding = message != nil
+                return message
             }
         }
 
         public func makeAsyncIterator() -> AsyncIterator {
-            AsyncIterator(inner: producer.makeAsyncIterator())
+            AsyncIterator(inner: producer.makeAsyncIterator(), demand: demand)
         }
     }
 
     /// Turns the producer's demand into reading or not reading from the socket.
     public final class ReadDemand: NIOAsyncSequenceProducerDelegate, Sendable {
         let connection = NIOLockedValueBox<(any WebSocketConnection)?>(nil)
+        /// Messages delivered whose processing the consumer has not finished.
+        let unfinished = NIOLockedValueBox(0)
+
+        func finishedOne() {
+            let left = unfinished.withLockedValue { count -> Int in
+                count -= 1
+                return count
+            }
+            if left == 0 { connection.withLockedValue { $0 }?.inboundDidDrain() }
+        }
 
         public func produceMore() {
             connection.withLockedValue { $0 }?.setReadingPaused(false)
@@ -107,11 +129,14 @@ public final class AsyncWebSocket: Sendable {
 
         public func connectionDidOpen(_ connection: any WebSocketConnection) {
             demand.connection.withLockedValue { $0 = connection }
-            opened.succeed(AsyncWebSocket(connection: connection, messages: Messages(producer: producer),
+            opened.succeed(AsyncWebSocket(connection: connection, messages: Messages(producer: producer, demand: demand),
                                           closed: closedPromise.futureResult))
         }
 
+        public var hasUnfinishedInbound: Bool { demand.unfinished.withLockedValue { $0 } > 0 }
+
         public func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
+            demand.unfinished.withLockedValue { $0 += 1 }
             if case .stopProducing = source.yield(message) {
                 connection.setReadingPaused(true)
             }

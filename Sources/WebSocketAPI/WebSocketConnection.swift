@@ -60,6 +60,10 @@ public protocol WebSocketConnection: AnyObject, Sendable {
 
     /// False while the socket's send buffer is above its high-water mark.
     var isWritable: Bool { get }
+
+    /// Tells the connection that the handler has finished with every message delivered so far (see
+    /// `WebSocketHandler.hasUnfinishedInbound`): a protocol failure waiting on that may now close.
+    func inboundDidDrain()
 }
 
 extension WebSocketConnection {
@@ -78,10 +82,16 @@ public protocol WebSocketHandler: AnyObject {
     func connectionDidClose(_ connection: any WebSocketConnection, info: WebSocketCloseInfo)
     /// Called when `isWritable` changed.
     func connectionWritabilityDidChange(_ connection: any WebSocketConnection)
+
+    /// True while messages already delivered are still being processed elsewhere (an async consumer).
+    /// When the peer breaks the protocol, the connection then waits for `inboundDidDrain()` (bounded by
+    /// the close timeout) before failing, so replies to earlier messages still go out.
+    var hasUnfinishedInbound: Bool { get }
 }
 
 extension WebSocketHandler {
     public func connectionDidOpen(_ connection: any WebSocketConnection) {}
     public func connectionDidClose(_ connection: any WebSocketConnection, info: WebSocketCloseInfo) {}
     public func connectionWritabilityDidChange(_ connection: any WebSocketConnection) {}
+    public var hasUnfinishedInbound: Bool { false }
 }

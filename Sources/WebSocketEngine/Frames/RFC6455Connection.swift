@@ -49,8 +49,8 @@ public struct RFC6455Connection: Sendable {
         /// The close handshake is complete on our side. When the peer started it, our reply is in the output.
         /// A server then closes the TCP connection; a client waits for the server to do so (§7.1.1).
         case closed(CloseFrame, initiatedByPeer: Bool)
-        /// The peer broke the protocol. A close frame with `code` is in the output (unless one was sent
-        /// already); the I/O layer flushes it and closes the TCP connection.
+        /// The peer broke the protocol; nothing more is read. The I/O layer sends a close frame with `code`
+        /// (`writeClose`) — after replies to messages already delivered, if it likes — and closes TCP.
         case failed(CloseCode, reason: String)
     }
 
@@ -73,6 +73,8 @@ public struct RFC6455Connection: Sendable {
     public let role: Role
     public var configuration: Configuration
     public private(set) var state: State = .open
+    /// Set once the peer broke the protocol: no more input is read; the close frame with this code is due.
+    public private(set) var inputFailure: CloseFrame?
 
     private var readState: ReadState = .header
     /// Bytes left over from a previous read: a partial header or control frame. Usually empty.
@@ -99,7 +101,7 @@ public struct RFC6455Connection: Sendable {
     /// Call it in a loop until it returns nil; unconsumed bytes of a partial frame are kept internally, so
     /// `input` is always fully drained by then. Frames the protocol answers itself go into `output`.
     public mutating func read(from input: inout ByteBuffer, output: inout ByteBuffer) -> InboundAction? {
-        if state == .closed {
+        if state == .closed || inputFailure != nil {
             input.moveReaderIndex(forwardBy: input.readableBytes)
             return nil
         }
@@ -296,11 +298,11 @@ public struct RFC6455Connection: Sendable {
         }
     }
 
+    /// Stops reading for good. The close frame is not written here: the I/O layer writes it with
+    /// `writeClose` once the application has finished with the messages delivered before the failure
+    /// (a strict peer expects their replies first — Autobahn 3.2, 5.15).
     private mutating func fail(_ code: CloseCode, _ reason: String, output: inout ByteBuffer) -> InboundAction {
-        if state == .open {
-            writeControl(.close, CloseFrame(code: code, reason: reason), into: &output)
-        }
-        state = .closed
+        inputFailure = CloseFrame(code: code, reason: reason)
         readState = .header
         return .failed(code, reason: reason)
     }

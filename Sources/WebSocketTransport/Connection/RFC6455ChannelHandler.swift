@@ -160,8 +160,21 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
                 "peer": "\(request.remoteAddress.map { "\($0)" } ?? "?")",
             ])
             closeInfo = WebSocketCloseInfo(code: code.rawValue, reason: reason, wasClean: false)
-            closeAfterWrites(context: context)
+            if handler.hasUnfinishedInbound {
+                // Let the service answer what it was given before the bad frame, then fail (bounded wait).
+                closeTimer = eventLoop.scheduleTask(in: options.closeTimeout) { self.completeFailure(context: context) }
+            } else {
+                completeFailure(context: context)
+            }
         }
+    }
+
+    /// Sends the close frame of a protocol failure and drops the connection once it is written.
+    private func completeFailure(context: ChannelHandlerContext) {
+        guard let failure = engine.inputFailure else { return }
+        closeTimer?.cancel()
+        engine.writeClose(failure, into: &output)
+        closeAfterWrites(context: context)
     }
 
     private func notifyClosed(_ info: WebSocketCloseInfo) {
@@ -290,6 +303,14 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         guard let context, engine.writeClose(CloseFrame(code: code, reason: reason), into: &output) else { return }
         flushOutput(context: context)
         startCloseTimer(context: context)
+    }
+
+    func inboundDidDrain() {
+        guard eventLoop.inEventLoop else {
+            eventLoop.execute { self.inboundDidDrain() }
+            return
+        }
+        if let context, engine.inputFailure != nil, engine.state == .open { completeFailure(context: context) }
     }
 
     func setReadingPaused(_ paused: Bool) {
