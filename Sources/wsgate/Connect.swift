@@ -35,10 +35,9 @@ struct Connect: AsyncParsableCommand {
         let printer = Task {
             for await message in ws.messages {
                 switch message.kind {
-                case .text: print(message.text)
-                case .binary: print("[binary \(message.data.readableBytes) bytes] " + message.data.readableBytesView.map { hex($0) }.joined())
+                case .text: writeLine(message.text, to: 1)
+                case .binary: writeLine("[binary \(message.data.readableBytes) bytes] " + message.data.readableBytesView.map { hex($0) }.joined(), to: 1)
                 }
-                fflush(nil)
             }
         }
         // stdin is read on its own thread: readLine blocks.
@@ -66,14 +65,19 @@ func hex(_ byte: UInt8) -> String {
 }
 
 func printError(_ text: String) {
-    var stderr = StandardError()
-    print(text, to: &stderr)
+    writeLine(text, to: 2)
 }
 
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+/// Writes a line straight to a file descriptor. Not through stdio: its `FILE` locks are shared with the
+/// thread blocked in `readLine`, so a flush there would wait for the next line of input.
+func writeLine(_ text: String, to fd: Int32) {
+    var bytes = Array(text.utf8)
+    bytes.append(0x0A)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if written <= 0 { return }
+        offset += written
     }
 }
 

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs everything the interop / conformance tests need, on a fresh Debian
+# machine whose only network is Debian's apt and PyPI. Run as root from anywhere.
+# Idempotent: every step checks first, so a second run takes a second or two.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPS="$ROOT/.deps"
+mkdir -p "$DEPS"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONWARNINGS=ignore
+
+log() { echo "install-test-deps: $*" >&2; }
+
+# pyenv's interpreters (the image ships them; PATH may lack pyenv under CI).
+PYENV_ROOT="${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}"
+
+# --- Debian packages -------------------------------------------------------
+# chromium + fonts: the real browser peer (driven by Playwright, never downloaded).
+# util-linux: `unshare -n` (private net namespace for Autobahn's 0.0.0.0 fuzzingserver).
+# iproute2: `ip link set lo up` inside that namespace.
+APT_PKGS=(chromium fonts-liberation util-linux iproute2)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    log "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Autobahn|TestSuite (Python 2.7 only) ----------------------------------
+# pyenv ships 2.7.18; virtualenv 20.15.1 is the last one that still creates 2.7 venvs.
+AB="$DEPS/autobahn"
+if ! "$AB/bin/wstest" --help >/dev/null 2>&1; then
+    PY27="$PYENV_ROOT/versions/2.7.18/bin/python"
+    [[ -x "$PY27" ]] || { log "missing $PY27 (pyenv 2.7.18)"; exit 1; }
+    log "creating Autobahn venv at $AB"
+    "$PY27" -m virtualenv --version >/dev/null 2>&1 ||
+        "$PY27" -m pip install -q --user --no-warn-script-location virtualenv==20.15.1
+    rm -rf "$AB"
+    "$PY27" -m virtualenv -q -p "$PY27" "$AB"
+    "$AB/bin/pip" install -q autobahntestsuite==25.10.1
+    "$AB/bin/wstest" --help >/dev/null
+fi
+
+# --- Python 3 venv: pytest, websockets, playwright ---------------------------
+# Use pyenv's 3.11 (plain `python3` on PATH); Debian's /usr/bin/python3 is left alone.
+PYV="$DEPS/py"
+if ! "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api' >/dev/null 2>&1; then
+    log "creating Python venv at $PYV"
+    PY3="$(ls -d "$PYENV_ROOT"/versions/3.11.*/bin/python3 2>/dev/null | sort -V | tail -1)"
+    [[ -n "$PY3" ]] || PY3="$(command -v python3)"
+    rm -rf "$PYV"
+    "$PY3" -m venv "$PYV"
+    # Playwright's pip package carries its own driver (node); the browser is
+    # /usr/bin/chromium via executable_path, so no `playwright install` ever.
+    "$PYV/bin/pip" install -q pytest==9.2.0 websockets==17.4 playwright==1.65.2
+    "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api'
+fi
+
+log "ok"

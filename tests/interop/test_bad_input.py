@@ -1,0 +1,133 @@
+"""Broken and hostile input on raw sockets: the server must answer as RFC 6455 /
+RFC 9110 say, drop that one connection, and keep serving everybody else."""
+import random
+import select
+import socket
+
+import pytest
+
+import rawws
+from rawws import OP_BINARY, OP_TEXT, Closed, Conn, encode_frame
+
+
+@pytest.fixture(autouse=True)
+def still_serves_others(server):
+    """After each bad input, a fresh well-behaved client on /echo must still work."""
+    yield
+    c = rawws.open_ws(server.port)
+    try:
+        c.send(encode_frame(OP_TEXT, b"still alive?"))
+        assert c.read_frame() == (True, OP_TEXT, b"still alive?")
+        c.send(rawws.close_frame(1000))
+        assert c.read_close()[0] == 1000
+        c.expect_eof()
+    finally:
+        c.close()
+
+
+def http_exchange(server, request: bytes) -> tuple[Conn, int, dict]:
+    c = Conn(rawws.connect(server.port))
+    c.send(request)
+    try:
+        status, headers, _ = c.read_http()
+    except Closed as e:
+        pytest.fail(f"server closed ({e}) without an HTTP response")
+    return c, status, headers
+
+
+@pytest.mark.parametrize("garbage", [
+    b"THIS IS NOT HTTP AT ALL\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64 + b"\r\n\r\n",  # a TLS hello
+    random.Random(6455).randbytes(512) + b"\r\n\r\n",
+], ids=["text", "tls-hello", "random-bytes"])
+def test_garbage_instead_of_handshake(server, garbage):
+    c, status, _ = http_exchange(server, garbage)
+    assert status == 400
+    c.expect_eof()
+    c.close()
+
+
+def test_oversized_headers(server):
+    pad = "".join(f"X-Pad-{i}: {'a' * 56}\r\n" for i in range(1024))  # ~64 KiB
+    req = rawws.handshake_request(server.port, extra=pad)
+    assert len(req) > 64 * 1024
+    c = Conn(rawws.connect(server.port))
+    # Send in slices and stop once the server has answered: writing on after it
+    # has closed would make our kernel see a reset and maybe drop its reply.
+    for i in range(0, len(req), 4096):
+        if select.select([c.sock], [], [], 0)[0]:
+            break
+        try:
+            c.send(req[i:i + 4096])
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    try:
+        status, _, _ = c.read_http()
+    except Closed as e:
+        pytest.fail(f"server closed ({e}) without an HTTP error response")
+    assert status in (431, 400)
+    c.expect_eof()
+    c.close()
+
+
+def test_frame_longer_than_max_message_size(server):
+    c = rawws.open_ws(server.port)
+    # Declare 2^40 bytes (1 TiB) but send only the header and a few bytes: the server
+    # must refuse from the declared length alone, not wait or try to buffer it.
+    c.send(encode_frame(OP_BINARY, b"", length=1 << 40) + b"abcd")
+    code, _ = c.read_close()
+    assert code == 1009
+    # The frame stream is unusable now, so no closing handshake: just TCP close.
+    c.expect_eof()
+    c.close()
+
+
+def fail_with_1002(server, frame: bytes):
+    c = rawws.open_ws(server.port)
+    c.send(frame)
+    code, _ = c.read_close()
+    assert code == 1002
+    try:  # answer like a polite client would; the server may already have gone
+        c.send(rawws.close_frame(1002))
+    except OSError:
+        pass
+    c.expect_eof()
+    c.close()
+
+
+def test_unmasked_client_frame(server):
+    fail_with_1002(server, encode_frame(OP_TEXT, b"hello", mask=False))
+
+
+def test_unknown_opcode(server):
+    fail_with_1002(server, encode_frame(0x3, b"hello"))
+
+
+def test_unsupported_websocket_version(server):
+    c, status, headers = http_exchange(server, rawws.handshake_request(server.port, version="8"))
+    assert status == 426
+    assert headers.get("sec-websocket-version") == "13"
+    c.close()
+
+
+def test_plain_get_unknown_path(server):
+    c, status, _ = http_exchange(
+        server, f"GET /nope HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+    assert status == 404
+    c.close()
+
+
+def test_plain_get_echo_without_upgrade(server):
+    c, status, _ = http_exchange(
+        server, f"GET /echo HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+    assert status == 426
+    c.close()
+
+
+def test_abrupt_disconnect_mid_frame(server):
+    """A client that vanishes halfway through a frame must not upset the server."""
+    c = rawws.open_ws(server.port)
+    frame = encode_frame(OP_BINARY, b"x" * 1000)
+    c.send(frame[:500])
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    c.close()  # linger 0 → RST instead of FIN

@@ -1,0 +1,112 @@
+"""Interop with a real browser: headless Chromium (Debian's) driven by Playwright.
+
+about:blank may not open ws://127.0.0.1 under Chromium's Local Network Access checks,
+hence --disable-features=LocalNetworkAccessChecks. Never `playwright install`:
+the browser is /usr/bin/chromium.
+"""
+import pytest
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+
+# Runs in the page. Opens a WebSocket, sends a text and a binary message (plus two
+# past the 16-bit length boundary), checks each echo, closes with 1000.
+ECHO_JS = """
+async (url) => {
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  const inbox = [];
+  let waiter = null;
+  ws.onmessage = (e) => { inbox.push(e.data); if (waiter) waiter(); };
+  const next = async () => {
+    while (!inbox.length) await new Promise((r) => (waiter = r));
+    return inbox.shift();
+  };
+  const closed = new Promise((r) => (ws.onclose = (e) => r(e)));
+  await new Promise((ok, bad) => { ws.onopen = ok; ws.onerror = () => bad(new Error("ws error")); });
+
+  const bytes = (n) => { const a = new Uint8Array(n); for (let i = 0; i < n; i++) a[i] = (i * 7) & 255; return a; };
+  const sameBytes = (buf, a) => buf instanceof ArrayBuffer && buf.byteLength === a.length &&
+      new Uint8Array(buf).every((v, i) => v === a[i]);
+  const errors = [];
+  const cases = [["text", "héllo wörld 😀"], ["binary", bytes(256)],
+                 ["text", "x".repeat(70000)], ["binary", bytes(70000)]];
+  for (const [kind, msg] of cases) {
+    ws.send(kind === "binary" ? msg.buffer : msg);
+    const back = await next();
+    const ok = kind === "text" ? back === msg : sameBytes(back, msg);
+    if (!ok) errors.push(`${kind} ${msg.length}: got ${typeof back} ${back && (back.length ?? back.byteLength)}`);
+  }
+  ws.close(1000, "bye");
+  const ev = await closed;
+  return {errors, code: ev.code, wasClean: ev.wasClean, extensions: ws.extensions, protocol: ws.protocol};
+}
+"""
+
+# Two WebSockets on /broadcast: each must see the other's message.
+BROADCAST_JS = """
+async ([url, tag]) => {
+  const open = async (name) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    ws.seen = new Set();
+    ws.wake = null;
+    ws.onmessage = (e) => {
+      const s = typeof e.data === "string" ? e.data : "bin:" + new TextDecoder().decode(e.data);
+      ws.seen.add(s); if (ws.wake) ws.wake();
+    };
+    ws.until = async (s) => { while (!ws.seen.has(s)) await new Promise((r) => (ws.wake = r)); };
+    await new Promise((ok, bad) => { ws.onopen = ok; ws.onerror = () => bad(new Error("ws error")); });
+    // our own hello coming back proves the server has registered us
+    ws.send(`${tag} hello ${name}`);
+    await ws.until(`${tag} hello ${name}`);
+    return ws;
+  };
+  const a = await open("a");
+  const b = await open("b");
+  a.send(`${tag} from a`);
+  b.send(new TextEncoder().encode(`${tag} from b`).buffer);
+  for (const ws of [a, b]) { await ws.until(`${tag} from a`); await ws.until(`bin:${tag} from b`); }
+  const codes = [];
+  for (const ws of [a, b]) {
+    const closed = new Promise((r) => (ws.onclose = (e) => r(e)));
+    ws.close(1000);
+    const ev = await closed;
+    codes.push([ev.code, ev.wasClean]);
+  }
+  return codes;
+}
+"""
+
+
+def evaluate(page, js: str, arg, timeout_ms: int = 20_000):
+    """page.evaluate has no timeout of its own: race the page's promise against one."""
+    raced = (f"(arg) => Promise.race([({js})(arg), new Promise((_, bad) => setTimeout("
+             f"() => bad(new Error('no answer within {timeout_ms} ms')), {timeout_ms}))])")
+    return page.evaluate(raced, arg)
+
+
+@pytest.fixture(scope="module")
+def page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-features=LocalNetworkAccessChecks"])
+        pg = browser.new_page()
+        pg.set_default_timeout(30_000)
+        pg.goto("about:blank")
+        yield pg
+        browser.close()
+
+
+def test_chromium_echo(server, page):
+    r = evaluate(page, ECHO_JS, server.url("/echo"))
+    print("chromium echo:", r)
+    assert r["errors"] == []
+    assert r["code"] == 1000
+    assert r["wasClean"] is True
+
+
+def test_chromium_broadcast(server, page):
+    codes = evaluate(page, BROADCAST_JS, [server.url("/broadcast"), "chromium-bc"])
+    assert codes == [[1000, True], [1000, True]]
