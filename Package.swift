@@ -6,7 +6,7 @@ import PackageDescription
 ///  2. `WebSocketTransport` — SwiftNIO listeners and connectors that drive the engines.
 ///  3. `WebSocketAPI`       — the one WebSocket abstraction services are written against.
 ///  4. `WSGateServices`     — echo, broadcast, …
-///  5. `wsgate`             — the command-line program.
+///  5. `wsgate`             — the command-line program; `WSGateBench` is its load generator.
 let package = Package(
     name: "wsgate",
     platforms: [.macOS(.v14)],
@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         .target(
@@ -58,6 +59,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "WSGateBench",
+            dependencies: [
+                "WebSocketEngine",
+                "WebSocketAPI",
+                "WebSocketTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .executableTarget(
             name: "wsgate",
             dependencies: [
@@ -65,6 +77,7 @@ let package = Package(
                 "WebSocketAPI",
                 "WebSocketTransport",
                 "WSGateServices",
+                "WSGateBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -18,6 +18,8 @@ public struct WebSocketClientConfiguration: Sendable {
     public var closeTimeout: TimeAmount
     /// Inbound messages the async API buffers before it stops reading from the socket.
     public var inboundHighWatermark: Int
+    /// Local address to connect from (a load generator spreads connections over 127.0.0.x this way).
+    public var localAddress: SocketAddress?
 
     public init(subprotocols: [String] = [], headers: HTTPFields = HTTPFields(), origin: String? = nil,
                 engine: RFC6455Connection.Configuration = .default, connectTimeout: TimeAmount = .seconds(10),
@@ -31,6 +33,7 @@ public struct WebSocketClientConfiguration: Sendable {
         self.responseLimits = responseLimits
         self.closeTimeout = closeTimeout
         self.inboundHighWatermark = inboundHighWatermark
+        self.localAddress = nil
     }
 }
 
@@ -69,7 +72,9 @@ public enum WebSocketClient {
         let handshake = ClientHandshake(url: url, key: AcceptKey.makeClientKey(using: &generator),
                                         subprotocols: configuration.subprotocols, origin: configuration.origin,
                                         headers: configuration.headers)
-        let connector = ClientBootstrap(group: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
+        if let local = configuration.localAddress { bootstrap = bootstrap.bind(to: local) }
+        let connector = bootstrap
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in

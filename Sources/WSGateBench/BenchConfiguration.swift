@@ -1,0 +1,59 @@
+import NIOCore
+import WebSocketEngine
+
+/// What `wsgate bench` drives.
+public struct BenchConfiguration: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Every connection sends messages and waits for their echoes.
+        case echo
+        /// Each of `connections` loops repeatedly connects, exchanges one message and closes.
+        case handshake
+        /// Opens `connections` connections and holds them, idle, for the duration.
+        case idle
+    }
+
+    public var url: WebSocketURL
+    public var mode: Mode = .echo
+    public var connections: Int = 100
+    public var size: Int = 64
+    /// Seconds of measurement (after the warm-up).
+    public var duration: Double = 10
+    public var warmup: Double = 1
+    /// Messages in flight per connection (closed loop).
+    public var pipeline: Int = 1
+    /// Total messages per second across all connections (open loop); nil for closed loop.
+    public var rate: Double?
+    public var binary = false
+    /// Local addresses to connect from, round-robin (more than ~28k connections need several).
+    public var sourceAddresses: [String] = []
+    public var threads: Int = System.coreCount
+    /// Connection attempts in flight at once while opening connections.
+    public var connectConcurrency: Int = 256
+
+    public init(url: WebSocketURL) { self.url = url }
+}
+
+/// What `wsgate bench --json` prints.
+public struct BenchResult: Codable, Sendable {
+    public var mode: String
+    public var url: String
+    public var connections: Int
+    /// Connections open when the measurement ended (all of them, unless some failed or were dropped).
+    public var connections_established: Int
+    public var size: Int
+    public var pipeline: Int
+    public var rate: Double?
+    public var binary: Bool
+    public var duration_s: Double
+    public var messages: UInt64
+    public var messages_per_second: Double
+    public var bytes_per_second: Double
+    public var latency_p50_us: UInt64
+    public var latency_p99_us: UInt64
+    public var latency_p999_us: UInt64
+    public var latency_max_us: UInt64
+    public var latency_mean_us: Double
+    public var handshakes: UInt64?
+    public var handshakes_per_second: Double?
+    public var errors: UInt64
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import WSGateBench
+import WebSocketEngine
+
+/// `wsgate bench`: the load generator.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Drive a WebSocket echo server and report throughput and latency (HdrHistogram).")
+
+    @Option(help: "ws:// URL of an echo endpoint.") var url: String
+    @Option(help: "echo (messages and their echoes), handshake (connect+echo+close loops) or idle (hold connections).")
+    var mode: String = "echo"
+    @Option(help: "Connections (echo, idle) or concurrent loops (handshake).") var connections = 100
+    @Option(help: "Message size in bytes.") var size = 64
+    @Option(help: "Seconds to measure, after the warm-up.") var duration: Double = 10
+    @Option(help: "Seconds to run before measuring.") var warmup: Double = 1
+    @Option(help: "Messages in flight per connection (closed loop).") var pipeline = 1
+    @Option(help: "Total messages per second across all connections (open loop instead of closed).") var rate: Double?
+    @Flag(help: "Send binary messages (default: text).") var binary = false
+    @Option(help: "Comma-separated local addresses to connect from, round-robin (past ~28k connections).")
+    var sourceAddresses: String = ""
+    @Option(help: "Event-loop threads of the generator.") var threads = System.coreCount
+    @Flag(help: "Print one JSON object instead of a summary.") var json = false
+
+    func run() async throws {
+        guard let parsedMode = BenchConfiguration.Mode(rawValue: mode) else {
+            throw ValidationError("--mode must be one of \(BenchConfiguration.Mode.allCases.map(\.rawValue))")
+        }
+        var configuration = BenchConfiguration(url: try WebSocketURL(parsing: url))
+        configuration.mode = parsedMode
+        configuration.connections = connections
+        configuration.size = size
+        configuration.duration = duration
+        configuration.warmup = warmup
+        configuration.pipeline = pipeline
+        configuration.rate = rate
+        configuration.binary = binary
+        configuration.sourceAddresses = sourceAddresses.split(separator: ",").map(String.init)
+        configuration.threads = threads
+
+        let result = try await LoadGenerator(configuration: configuration) { printError("bench: \($0)") }.run()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            writeLine(String(decoding: try encoder.encode(result), as: UTF8.self), to: 1)
+        } else {
+            var lines = [
+                "\(result.mode) \(result.url): \(result.connections) connections, \(result.size) B, pipeline \(result.pipeline)",
+                String(format: "  %.0f msg/s, %.1f MB/s over %.1f s (%llu messages, %llu errors)",
+                       result.messages_per_second, result.bytes_per_second / 1e6, result.duration_s, result.messages, result.errors),
+                "  latency µs: p50 \(result.latency_p50_us)  p99 \(result.latency_p99_us)  p99.9 \(result.latency_p999_us)  max \(result.latency_max_us)",
+            ]
+            if let hs = result.handshakes_per_second { lines.append(String(format: "  %.0f handshakes/s", hs)) }
+            for line in lines { writeLine(line, to: 1) }
+        }
+    }
+}
