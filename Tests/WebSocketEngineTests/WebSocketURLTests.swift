@@ -57,6 +57,7 @@ import Testing
         ("ws://example.com/#frag", .fragmentNotAllowed),
         ("ws://exa mple.com/", .invalidHost),
         ("ws://[::1/", .invalidHost),
+        ("ws://a:b:c/", .invalidHost),
         ("ws://example.com/a\u{7}b", .invalidCharacter),
     ])
     func refuses(_ input: String, _ error: WebSocketURL.ParseError) {

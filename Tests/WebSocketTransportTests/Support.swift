@@ -37,7 +37,8 @@ func rawExchange(port: Int, _ bytes: [UInt8], timeout: TimeAmount = .seconds(5))
             channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
         }
         .connect(host: "127.0.0.1", port: port).get()
-    try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    // The server may already have answered and closed (a timeout under load): what it sent still counts.
+    try? await channel.writeAndFlush(ByteBuffer(bytes: bytes))
     let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
     try await channel.closeFuture.get()
     timer.cancel()

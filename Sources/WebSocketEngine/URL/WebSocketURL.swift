@@ -93,7 +93,7 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
             hostPart = authority
         }
         guard !hostPart.isEmpty else { throw .missingHost }
-        let forbidden: Set<Character> = [" ", "%", "<", ">", "[", "]", "\\", "^", "|", "\"", "`", "{", "}", "@", "/", "?", "#"]
+        let forbidden: Set<Character> = [" ", ":", "%", "<", ">", "[", "]", "\\", "^", "|", "\"", "`", "{", "}", "@", "/", "?", "#"]
         if !authority.hasPrefix("[") {
             guard hostPart.allSatisfy({ $0.isASCII && !forbidden.contains($0) }) else { throw .invalidHost }
         }
