@@ -33,13 +33,22 @@ public final class WebSocketServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ServerHandshakeHandler(router: router, configuration: configuration, logger: logger))
+                    try configureConnection(channel, router: router, configuration: configuration, logger: logger)
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
         return WebSocketServer(configuration: configuration, router: router, group: group, logger: logger, channel: channel)
+    }
+
+    /// Installs the gateway's handlers on an accepted connection: what the listener does for every
+    /// connection, public so the gateway can serve channels made elsewhere (an `EmbeddedChannel` in a
+    /// benchmark, a custom bootstrap). Call on the channel's event loop.
+    public static func configureConnection(
+        _ channel: any Channel, router: ServiceRouter, configuration: ServerConfiguration, logger: Logger
+    ) throws {
+        try channel.pipeline.syncOperations.addHandler(
+            ServerHandshakeHandler(router: router, configuration: configuration, logger: logger))
     }
 
     /// The address actually bound (useful with port 0).

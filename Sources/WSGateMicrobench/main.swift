@@ -1,0 +1,186 @@
+// wsgate-microbench: throughput and allocations of the engine's hot loops.
+//
+//   swift build -c release --product wsgate-microbench
+//   LD_PRELOAD=.build/release/libMallocInterposerSwift.so .build/release/wsgate-microbench
+//
+// Without the preload the timings are the same and allocations are reported as "n/a".
+import Logging
+import MallocInterposerSwift
+import NIOCore
+import NIOEmbedded
+import WSGateServices
+import WebSocketEngine
+import WebSocketTransport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Row {
+    var name: String
+    var perIteration: String
+    var nanosPerIteration: Double
+    var gigabytesPerSecond: Double?
+    var allocationsPerUnit: Double?
+}
+
+let allocationCounting: Bool = {
+    MallocInterposerSwift.initialize()
+    MallocInterposerSwift.hook()
+    let probe = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 8)
+    probe.deallocate()
+    MallocInterposerSwift.unhook()
+    return MallocInterposerSwift.getStatistics().mallocCount > 0
+}()
+
+func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
+
+/// Runs `body` until about `seconds` have passed (after a warm-up) and reports time and allocations per call.
+func measure(_ name: String, unit: String, bytes: Int? = nil, unitsPerCall: Int = 1, seconds: Double = 1,
+             _ body: () -> Void) -> Row {
+    for _ in 0..<3 { body() }
+    var calls = 0
+    let budget = UInt64(seconds * 1e9)
+    let before = allocationCounting ? MallocInterposerSwift.getStatistics().mallocCount : 0
+    if allocationCounting { MallocInterposerSwift.hook() }
+    let start = now()
+    while now() - start < budget {
+        for _ in 0..<16 { body() }
+        calls += 16
+    }
+    let elapsed = Double(now() - start)
+    if allocationCounting { MallocInterposerSwift.unhook() }
+    let allocations = allocationCounting ? Double(MallocInterposerSwift.getStatistics().mallocCount - before) : nil
+    let perCall = elapsed / Double(calls)
+    return Row(name: name, perIteration: "\(unitsPerCall) \(unit)", nanosPerIteration: perCall,
+               gigabytesPerSecond: bytes.map { Double($0) / perCall },
+               allocationsPerUnit: allocations.map { $0 / Double(calls * unitsPerCall) })
+}
+
+// MARK: Masking
+
+func maskingRows() -> [Row] {
+    var rows: [Row] = []
+    let key = MaskingKey(0x37, 0xFA, 0x21, 0x3D)
+    for size in [1 << 10, 16 << 10, 1 << 20] {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate(); source.deallocate() }
+        for i in 0..<size { source[i] = UInt8(truncatingIfNeeded: i) }
+        rows.append(measure("unmask in place \(size >> 10) KiB", unit: "buffer", bytes: size) {
+            Masking.apply(key: key, phase: 1, to: buffer)
+        })
+        rows.append(measure("unmask while copying \(size >> 10) KiB", unit: "buffer", bytes: size) {
+            Masking.apply(key: key, phase: 1, from: source.baseAddress!, to: buffer.baseAddress!, count: size)
+        })
+    }
+    return rows
+}
+
+// MARK: UTF-8
+
+func utf8Rows() -> [Row] {
+    // "Mixed": chat-like text, mostly ASCII with Latin-1, Greek, CJK and emoji mixed in (~12% non-ASCII bytes).
+    let mixedUnit = "Hello wörld, the quick brown fox — κόσμε — jumps over the lazy dog 你好 🎉 and back again. "
+    let samples: [(String, String)] = [
+        ("ASCII", String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 1500)),
+        ("mixed", String(repeating: mixedUnit, count: 700)),
+        ("multibyte", String(repeating: "Съешь же ещё этих мягких французских булок 你好世界 ", count: 700)),
+    ]
+    return samples.map { name, text in
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { raw in
+            measure("UTF-8 validate \(name) \(bytes.count >> 10) KiB", unit: "buffer", bytes: bytes.count) {
+                var validator = UTF8Validator()
+                precondition(validator.validate(raw))
+            }
+        }
+    }
+}
+
+// MARK: Frames
+
+func frameRows() -> [Row] {
+    let frames = 1000
+    var wire = ByteBuffer()
+    var generator = SystemRandomNumberGenerator()
+    let payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64)
+    for _ in 0..<frames {
+        FrameWriter.write(opcode: .text, payload: payload, maskingKey: .random(using: &generator), into: &wire)
+    }
+    var server = RFC6455Connection(role: .server)
+    var output = ByteBuffer()
+    output.reserveCapacity(1 << 16)
+    let parse = measure("parse+unmask+validate 64 B text frames", unit: "frames", bytes: wire.readableBytes, unitsPerCall: frames) {
+        var input = wire
+        var count = 0
+        while let action = server.read(from: &input, output: &output) {
+            if case .message = action { count += 1 }
+        }
+        precondition(count == frames)
+    }
+    var writer = RFC6455Connection(role: .server)
+    let serialize = measure("serialize 64 B server frames", unit: "frames", unitsPerCall: frames) {
+        output.clear()
+        for _ in 0..<frames { writer.writeMessage(.text, payload: payload, into: &output) }
+    }
+    var client = RFC6455Connection(role: .client)
+    let serializeMasked = measure("serialize+mask 64 B client frames", unit: "frames", unitsPerCall: frames) {
+        output.clear()
+        for _ in 0..<frames { client.writeMessage(.text, payload: payload, into: &output) }
+    }
+    return [parse, serialize, serializeMasked]
+}
+
+// MARK: The echo path through the real channel handlers
+
+func echoPathRow() throws -> Row {
+    let channel = EmbeddedChannel()
+    var router = ServiceRouter()
+    router.mount(EchoService(), at: "/echo")
+    var logger = Logger(label: "microbench")
+    logger.logLevel = .critical
+    try WebSocketServer.configureConnection(channel, router: router, configuration: ServerConfiguration(), logger: logger)
+    try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    let handshake = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    try channel.writeInbound(ByteBuffer(string: handshake))
+    while try channel.readOutbound(as: ByteBuffer.self) != nil {}
+
+    // One read batch = 64 frames, as a socket read would deliver them under load.
+    let framesPerRead = 64
+    var batch = ByteBuffer()
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<framesPerRead {
+        FrameWriter.write(opcode: .text, payload: ByteBuffer(repeating: UInt8(ascii: "x"), count: 64),
+                          maskingKey: .random(using: &generator), into: &batch)
+    }
+    let row = measure("echo path (handlers, EmbeddedChannel)", unit: "frames", bytes: batch.readableBytes, unitsPerCall: framesPerRead) {
+        try! channel.writeInbound(batch)
+        var echoed = 0
+        while let out = try! channel.readOutbound(as: ByteBuffer.self) { echoed += out.readableBytes }
+        precondition(echoed == framesPerRead * 66)
+    }
+    _ = try channel.finish()
+    return row
+}
+
+// MARK: Report
+
+var rows = maskingRows() + utf8Rows() + frameRows()
+rows.append(try echoPathRow())
+
+func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+func format(_ value: Double, _ decimals: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    return decimals == 0 ? String(Int(rounded)) : String(rounded)
+}
+
+print(pad("benchmark", 44) + pad("per call", 14) + pad("ns/call", 12) + pad("GB/s", 10) + "allocs/unit")
+for row in rows {
+    print(pad(row.name, 44) + pad(row.perIteration, 14) + pad(format(row.nanosPerIteration, 1), 12)
+          + pad(row.gigabytesPerSecond.map { format($0, 2) } ?? "-", 10)
+          + (row.allocationsPerUnit.map { format($0, 4) } ?? "n/a (run with LD_PRELOAD=libMallocInterposerSwift.so)"))
+}
