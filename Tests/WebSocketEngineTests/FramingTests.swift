@@ -124,6 +124,13 @@ import Testing
         #expect(drive(&exact, ok).actions == [binary(Array(repeating: 0, count: 150))])
     }
 
+    @Test func hugeContinuationLengthDoesNotOverflowTheMessageLimit() {
+        // Found by FuzzFrames: with no frame limit, a 63-bit continuation length overflowed `assembled + length`.
+        var s = RFC6455Connection(role: .client, configuration: .init(maxFrameSize: .max, maxMessageSize: 100))
+        let wire = hexBytes("02 02 61 62") + hexBytes("00 7f 7f ff ff ff ff ff ff fe")
+        guard case .failed(.messageTooBig, _) = drive(&s, wire).actions.first else { Issue.record("not refused"); return }
+    }
+
     @Test func inputIsIgnoredAfterAFailureButRepliesCanStillBeSent() {
         var s = RFC6455Connection(role: .server)
         let result = drive(&s, maskedFrame(.text, [0x41]) + maskedFrame(.text, [0x42], rsv: 0x40) + maskedFrame(.ping, []))

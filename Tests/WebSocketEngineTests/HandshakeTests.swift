@@ -148,6 +148,16 @@ import Testing
         }
     }
 
+    @Test func statusCodesAreThreeDigits() {
+        // Found by FuzzHandshake: Int("-01") parsed.
+        for line in ["HTTP/1.1 -01 X", "HTTP/1.1 +01 X", "HTTP/1.1 1o1 X", "HTTP/1.1 1010 X"] {
+            var parser = HTTPHeadParser()
+            guard case .failed(.malformed) = Array((line + "\r\n\r\n").utf8).withUnsafeBytes({ parser.parseResponse($0) }) else {
+                Issue.record("accepted \(line)"); continue
+            }
+        }
+    }
+
     @Test func tokensInCommaSeparatedHeaders() {
         let fields = HTTPFields([("Connection", "keep-alive"), ("connection", " Upgrade ,x")])
         #expect(fields.containsToken("Connection", "upgrade"))

@@ -58,6 +58,7 @@ import Testing
         ("ws://exa mple.com/", .invalidHost),
         ("ws://[::1/", .invalidHost),
         ("ws://a:b:c/", .invalidHost),
+        ("ws://h/#\u{301}", .fragmentNotAllowed),
         ("ws://example.com/a\u{7}b", .invalidCharacter),
     ])
     func refuses(_ input: String, _ error: WebSocketURL.ParseError) {

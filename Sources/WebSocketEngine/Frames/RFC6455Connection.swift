@@ -260,7 +260,8 @@ public struct RFC6455Connection: Sendable {
             return (.messageTooBig, "frame of \(header.payloadLength) bytes exceeds the limit of \(configuration.maxFrameSize)")
         }
         let assembled = header.opcode == .continuation ? message.readableBytes : 0
-        if assembled + header.payloadLength > configuration.maxMessageSize {
+        // Written as a subtraction: a 63-bit length must not overflow the sum (found by FuzzFrames).
+        if header.payloadLength > configuration.maxMessageSize - assembled {
             return (.messageTooBig, "message exceeds the limit of \(configuration.maxMessageSize) bytes")
         }
         return nil

@@ -55,7 +55,8 @@ public struct HTTPHeadParser: Sendable {
         parse(bytes) { line in
             let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count >= 2, isHTTPVersion(parts[0]) else { throw ParseError.malformed("invalid status line") }
-            guard parts[1].utf8.count == 3, let status = Int(parts[1]) else { throw ParseError.malformed("invalid status code") }
+            guard parts[1].utf8.count == 3, parts[1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                  let status = Int(parts[1]) else { throw ParseError.malformed("invalid status code") }
             return HTTPResponseHead(version: String(parts[0]), status: status, reason: parts.count == 3 ? String(parts[2]) : "")
         } fields: { head, fields in head.headers = fields }
     }

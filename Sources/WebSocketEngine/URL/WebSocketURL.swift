@@ -45,12 +45,13 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
         (secure ? "wss://" : "ws://") + hostHeader + resourceName
     }
 
-    /// Parses `string`; see the type's documentation for the rules.
+    /// Parses `string`; see the type's documentation for the rules. Delimiters are found in the UTF-8
+    /// bytes, not among Characters: `#` followed by a combining mark is one Character but still a `#`.
     public init(parsing string: String) throws(ParseError) {
         // Web address parsers strip leading and trailing C0 controls and spaces.
         let trimmed = string.utf8.drop { $0 <= 0x20 }.reversed().drop { $0 <= 0x20 }.reversed()
         let text = String(decoding: trimmed, as: UTF8.self)
-        guard let colon = text.firstIndex(of: ":") else { throw .notAbsolute }
+        guard let colon = text.utf8.firstIndex(of: UInt8(ascii: ":")) else { throw .notAbsolute }
         let scheme = text[..<colon].lowercased()
         guard let first = scheme.first, first.isASCII, first.isLetter,
               scheme.utf8.allSatisfy({ isSchemeByte($0) }) else { throw .notAbsolute }
@@ -62,13 +63,13 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
         var rest = text[text.index(after: colon)...]
         guard rest.hasPrefix("//") else { throw .notAbsolute }
         rest = rest.dropFirst(2)
-        if rest.contains("#") { throw .fragmentNotAllowed }
+        if rest.utf8.contains(UInt8(ascii: "#")) { throw .fragmentNotAllowed }
         guard !rest.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw .invalidCharacter }
 
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authorityEnd = rest.utf8.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? rest.endIndex
         var authority = rest[..<authorityEnd]
         let pathAndQuery = rest[authorityEnd...]
-        if let at = authority.lastIndex(of: "@") {
+        if let at = authority.utf8.lastIndex(of: UInt8(ascii: "@")) {
             userinfo = String(authority[..<at])
             authority = authority[authority.index(after: at)...]
         } else {
@@ -78,7 +79,7 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
         var hostPart: Substring
         var portPart: Substring? = nil
         if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { throw .invalidHost }
+            guard let close = authority.utf8.firstIndex(of: UInt8(ascii: "]")) else { throw .invalidHost }
             hostPart = authority[authority.index(after: authority.startIndex)..<close]
             let after = authority[authority.index(after: close)...]
             if !after.isEmpty {
@@ -86,7 +87,7 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
                 portPart = after.dropFirst()
             }
             guard !hostPart.isEmpty, hostPart.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { throw .invalidHost }
-        } else if let c = authority.lastIndex(of: ":") {
+        } else if let c = authority.utf8.lastIndex(of: UInt8(ascii: ":")) {
             hostPart = authority[..<c]
             portPart = authority[authority.index(after: c)...]
         } else {

@@ -1,0 +1,51 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// libFuzzer targets for the sans-IO parsers of `WebSocketEngine`; built and run by `bash Fuzz/run.sh`
+// (see README.md).
+//
+// Build-time choices, measured on 2 cores (cold):
+//  * The engine is compiled here from the main package's sources (Sources/WebSocketEngine is a symlink to
+//    ../../Sources/WebSocketEngine) rather than taken from `.package(path: "..")`, so that only the engine
+//    and the fuzz targets get `-sanitize=fuzzer,address` (unsafeFlags below) and SwiftNIO builds as in a
+//    plain release build. Sanitizing every module from the command line took ~4.5 min.
+//  * swift-crypto is the real package (the engine needs it for the Sec-WebSocket-Accept hash); BoringSSL
+//    adds ~75 s to a cold build.
+// Keep the dependencies in step with what the main package's WebSocketEngine target imports.
+let sanitize: [String] = ["-sanitize=fuzzer,address"]
+var dependencies: [Package.Dependency] = [
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+]
+let cryptoDependency: Target.Dependency = .product(name: "Crypto", package: "swift-crypto")
+var targets: [Target] = []
+
+targets += [
+    .target(
+        name: "WebSocketEngine",
+        dependencies: [.product(name: "NIOCore", package: "swift-nio"), cryptoDependency],
+        swiftSettings: [.unsafeFlags(sanitize)]
+    ),
+    .target(name: "CFuzzerDriver"),
+    .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"]),
+    .executableTarget(
+        name: "FuzzFrames",
+        dependencies: ["FuzzSupport", "WebSocketEngine", .product(name: "NIOCore", package: "swift-nio")],
+        swiftSettings: [.unsafeFlags(sanitize)],
+        linkerSettings: [.unsafeFlags(sanitize)]
+    ),
+    .executableTarget(
+        name: "FuzzHandshake",
+        dependencies: ["FuzzSupport", "WebSocketEngine"],
+        swiftSettings: [.unsafeFlags(sanitize)],
+        linkerSettings: [.unsafeFlags(sanitize)]
+    ),
+    .executableTarget(
+        name: "FuzzURL",
+        dependencies: ["FuzzSupport", "WebSocketEngine"],
+        swiftSettings: [.unsafeFlags(sanitize)],
+        linkerSettings: [.unsafeFlags(sanitize)]
+    ),
+]
+
+let package = Package(name: "wsgate-fuzz", dependencies: dependencies, targets: targets)
