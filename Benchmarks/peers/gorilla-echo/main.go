@@ -1,0 +1,53 @@
+// Benchmark peer: gorilla/websocket echo server (Debian's golang-github-gorilla-websocket-dev).
+// A tight loop per connection, as in gorilla's own Autobahn echo server: NextReader, NextWriter with
+// the same message type (text stays text, binary stays binary), io.Copy, Close. Ping/pong and close
+// are answered by the library's default handlers.
+//
+//	gorilla-echo [-addr 127.0.0.1:9003]        (upgrades on /echo)
+package main
+
+import (
+	"flag"
+	"io"
+	"log"
+	"net/http"
+
+	"github.com/gorilla/websocket"
+)
+
+var upgrader = websocket.Upgrader{
+	CheckOrigin: func(r *http.Request) bool { return true },
+}
+
+func echo(w http.ResponseWriter, r *http.Request) {
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	conn.SetReadLimit(16 << 20)
+	for {
+		messageType, reader, err := conn.NextReader()
+		if err != nil {
+			return
+		}
+		writer, err := conn.NextWriter(messageType)
+		if err != nil {
+			return
+		}
+		if _, err := io.Copy(writer, reader); err != nil {
+			return
+		}
+		if err := writer.Close(); err != nil {
+			return
+		}
+	}
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9003", "listen address")
+	flag.Parse()
+	http.HandleFunc("/echo", echo)
+	log.Printf("gorilla-echo listening on ws://%s/echo", *addr)
+	log.Fatal(http.ListenAndServe(*addr, nil))
+}

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Summarises the raw results Benchmarks/run.sh leaves in reports/bench/<timestamp>/.
+
+    report.py DIR [--servers "wsgate nio ..."] [--scenarios "..."] [--idle-servers "..."] [--checks "a=ok b=failed"]
+        prints a Markdown table (rows: scenarios, columns: servers; each cell the median over rounds)
+        and writes DIR/summary.json with the medians.
+    report.py --one FILE
+        one line about one run (used for progress output).
+
+Raw files: SCENARIO--SERVER--rROUND.json (the `wsgate bench --json` object, or {"failed": true, ...});
+idle runs also have SCENARIO--SERVER--rROUND.mem.json with the server's VmRSS before and at the peak.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+
+ALL_SERVERS = ["wsgate", "nio", "hummingbird", "gorilla", "python-websockets", "picows", "nio-wordmask"]
+ALL_SCENARIOS = ["echo-64B", "echo-1KiB", "echo-64KiB", "echo-1MiB", "handshake", "idle"]
+LABELS = {
+    "wsgate": "wsgate",
+    "nio": "NIO (raw)",
+    "hummingbird": "Hummingbird",
+    "gorilla": "gorilla (Go)",
+    "python-websockets": "websockets (Py)",
+    "picows": "picows (Py)",
+    "nio-wordmask": "NIO word-unmask",
+}
+DESCRIPTIONS = {
+    "echo-64B": "64 B text, 100 conns, pipeline 16",
+    "echo-1KiB": "1 KiB text, 100 conns, pipeline 16",
+    "echo-64KiB": "64 KiB binary, 10 conns, pipeline 4",
+    "echo-1MiB": "1 MiB binary, 10 conns, pipeline 2",
+    "handshake": "connect + echo + close loops",
+    "idle": "idle connections held: server RSS",
+}
+FILE_RE = re.compile(r"^(?P<scenario>[\w-]+?)--(?P<server>[\w-]+?)--r(?P<round>\d+)\.json$")
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        return {"failed": True, "reason": f"unreadable: {e}"}
+
+
+def mem_of(path):
+    mem_path = path[: -len(".json")] + ".mem.json"
+    return load(mem_path) if os.path.exists(mem_path) else None
+
+
+def kib_per_conn(result, mem):
+    if not mem or result.get("failed"):
+        return None
+    established = result.get("connections_established", result.get("connections", 0))
+    if not established:
+        return None
+    return (mem["server_rss_peak_kib"] - mem["server_rss_before_kib"]) / established
+
+
+def si(x):
+    if x is None:
+        return "—"
+    for limit, div, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(x) >= limit:
+            return f"{x / div:.3g}{suffix}" if x / div < 100 else f"{x / div:.0f}{suffix}"
+    return f"{x:.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def micros(us):
+    if us is None:
+        return "—"
+    if us >= 1_000_000:
+        return f"{us / 1e6:.2f} s"
+    if us >= 1000:
+        return f"{us / 1000:.3g} ms"
+    return f"{us:.0f} µs"
+
+
+def one_line(path):
+    r = load(path)
+    if r.get("failed"):
+        return f"FAILED ({r.get('reason', '?')})"
+    if r.get("mode") == "idle":
+        mem = mem_of(path)
+        est = r.get("connections_established", r.get("connections"))
+        k = kib_per_conn(r, mem)
+        rss = f", RSS {mem['server_rss_before_kib'] / 1024:.0f} → {mem['server_rss_peak_kib'] / 1024:.0f} MiB" if mem else ""
+        return f"{est}/{r.get('connections')} connections held{rss}" + (f", {k:.1f} KiB/conn" if k is not None else "") + \
+            f", {r.get('errors', 0)} errors"
+    rate = r.get("handshakes_per_second") if r.get("mode") == "handshake" else r.get("messages_per_second")
+    unit = "handshakes/s" if r.get("mode") == "handshake" else "msg/s"
+    return (f"{rate:,.0f} {unit}, {r.get('bytes_per_second', 0) / 1e6:,.1f} MB/s, p50 {micros(r.get('latency_p50_us'))}, "
+            f"p99 {micros(r.get('latency_p99_us'))}, {r.get('errors', 0)} errors")
+
+
+def collect(directory):
+    runs = {}
+    for name in sorted(os.listdir(directory)):
+        m = FILE_RE.match(name)
+        if not m:
+            continue
+        path = os.path.join(directory, name)
+        runs.setdefault((m["scenario"], m["server"]), []).append((int(m["round"]), path))
+    return runs
+
+
+def summarise(scenario, files):
+    ok, failed, errors = [], 0, 0
+    for _, path in sorted(files):
+        r = load(path)
+        if r.get("failed"):
+            failed += 1
+            continue
+        errors += int(r.get("errors", 0))
+        if scenario == "idle":
+            mem = mem_of(path)
+            k = kib_per_conn(r, mem)
+            if k is None:
+                failed += 1
+                continue
+            ok.append({"value": k, "established": r.get("connections_established", r.get("connections", 0)),
+                       "rss_peak_kib": mem["server_rss_peak_kib"], "rss_before_kib": mem["server_rss_before_kib"]})
+        else:
+            value = r.get("handshakes_per_second") if scenario == "handshake" else r.get("messages_per_second")
+            ok.append({"value": value or 0.0, "p99": r.get("latency_p99_us"), "p50": r.get("latency_p50_us"),
+                       "bps": r.get("bytes_per_second", 0.0)})
+    if not ok:
+        return {"runs": 0, "failed": failed, "errors": errors}
+    med = lambda key: statistics.median(x[key] for x in ok if x.get(key) is not None)  # noqa: E731
+    out = {"runs": len(ok), "failed": failed, "errors": errors, "value": med("value"),
+           "values": [x["value"] for x in ok]}
+    if scenario == "idle":
+        out.update(established=min(x["established"] for x in ok), rss_peak_kib=med("rss_peak_kib"),
+                   rss_before_kib=med("rss_before_kib"))
+    else:
+        out.update(p99_us=med("p99"), p50_us=med("p50"), bytes_per_second=med("bps"))
+    return out
+
+
+def cell(scenario, s, base):
+    if s is None:
+        return "—"
+    if not s["runs"]:
+        return f"failed ({s['failed']})"
+    if scenario == "idle":
+        text = f"{s['value']:.1f} KiB/conn ({si(s['established'])} held, peak {s['rss_peak_kib'] / 1024:.0f} MiB)"
+    elif scenario == "handshake":
+        text = f"{si(s['value'])} hs/s · p99 {micros(s['p99_us'])}"
+    else:
+        text = f"{si(s['value'])} msg/s · p99 {micros(s['p99_us'])}"
+        if scenario in ("echo-64KiB", "echo-1MiB"):
+            text += f" · {s['bytes_per_second'] / 1e9:.2f} GB/s"
+    if base is not None and base.get("runs") and s is not base and s["value"]:
+        text += f" · ×{base['value'] / s['value']:.2f}"
+    notes = []
+    if s["failed"]:
+        notes.append(f"{s['failed']} run(s) failed")
+    if s["errors"]:
+        notes.append(f"{s['errors']} errors")
+    if notes:
+        text += " (" + ", ".join(notes) + ")"
+    return text
+
+
+def table(directory, servers, scenarios, idle_servers, checks):
+    runs = collect(directory)
+    meta = load(os.path.join(directory, "meta.json"))
+    summary = {}
+    for (scenario, server), files in runs.items():
+        summary.setdefault(scenario, {})[server] = summarise(scenario, files)
+
+    columns = [s for s in ALL_SERVERS if s in servers or ("idle" in scenarios and s in idle_servers)]
+    rows = [s for s in ALL_SCENARIOS if s in scenarios]
+    lines = [f"## wsgate vs peers — {meta.get('timestamp', '?')}", ""]
+    if not meta.get("failed"):
+        lines.append(
+            f"{meta.get('rounds')} rounds, servers alternated each round; {meta.get('duration_s')} s per run after "
+            f"{meta.get('warmup_s')} s warm-up; medians over the rounds. Load: `wsgate bench` "
+            f"(commit {meta.get('wsgate_commit')}) on the same {meta.get('cores')}-core machine, loopback "
+            f"(kernel {meta.get('kernel')}). Idle: {meta.get('idle_connections')} connections from "
+            f"{meta.get('idle_sources')}, held {meta.get('idle_duration_s')} s; KiB/conn = (peak VmRSS − VmRSS "
+            f"before) ÷ connections held. Handshake: {meta.get('handshake_connections')} concurrent loops. "
+            f"Load average before/after: {meta.get('loadavg_before', '?')} / {meta.get('loadavg_after', '?')}.")
+        if str(meta.get("idle_connections_requested", meta.get("idle_connections"))) != str(meta.get("idle_connections")) \
+                and "idle" in scenarios:
+            lines.append("")
+            lines.append(f"Note: idle was asked for {meta.get('idle_connections_requested')} connections but the fd limit "
+                         f"here is {meta.get('fd_limit')} and could not be raised (no CAP_SYS_RESOURCE), so it ran "
+                         f"with {meta.get('idle_connections')}.")
+        lines.append("")
+    lines.append("×r = wsgate ÷ peer: above 1 means wsgate is ahead for msg/s and hs/s; for KiB/conn below 1 "
+                 "means wsgate uses less memory.")
+    lines.append("")
+    lines.append("| scenario | " + " | ".join(LABELS[c] for c in columns) + " |")
+    lines.append("|---|" + "---|" * len(columns))
+    for scenario in rows:
+        by_server = summary.get(scenario, {})
+        base = by_server.get("wsgate")
+        cells = []
+        for c in columns:
+            applicable = (c in idle_servers) if scenario == "idle" else (c in servers)
+            cells.append(cell(scenario, by_server.get(c), base) if applicable else "—")
+        lines.append(f"| **{scenario}** ({DESCRIPTIONS[scenario]}) | " + " | ".join(cells) + " |")
+    if checks.strip():
+        lines.append("")
+        lines.append("Echo check (text and binary, 0 B – 1 MiB, ping, pipelined order) before the first run: " +
+                     ", ".join(f"{LABELS.get(k, k)} {v}" for k, v in (x.split("=", 1) for x in checks.split())))
+    with open(os.path.join(directory, "summary.json"), "w") as f:
+        json.dump({"meta": meta, "medians": summary}, f, indent=1, sort_keys=True)
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("path")
+    ap.add_argument("--one", action="store_true")
+    ap.add_argument("--servers", default=" ".join(ALL_SERVERS[:6]))
+    ap.add_argument("--scenarios", default=" ".join(ALL_SCENARIOS))
+    ap.add_argument("--idle-servers", default="wsgate nio")
+    ap.add_argument("--checks", default="")
+    a = ap.parse_args()
+    if a.one:
+        print(one_line(a.path))
+        return 0
+    sys.stdout.write(table(a.path, a.servers.split(), a.scenarios.split(), a.idle_servers.split(), a.checks))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
