@@ -31,6 +31,7 @@ public final class WebSocketServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.recvAllocator, value: configuration.receiveBufferSizing)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try configureConnection(channel, router: router, configuration: configuration, logger: logger)
