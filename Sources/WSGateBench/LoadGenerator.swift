@@ -10,10 +10,15 @@ import WebSocketTransport
 public final class LoadGenerator: Sendable {
     public let configuration: BenchConfiguration
     private let progress: @Sendable (String) -> Void
+    private let tick: @Sendable (UInt64) -> Void
 
-    public init(configuration: BenchConfiguration, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// `progress` gets a line each second; `tick` the number of messages echoed so far (for a harness that
+    /// samples its own counters, e.g. allocations, over the same seconds).
+    public init(configuration: BenchConfiguration, progress: @escaping @Sendable (String) -> Void = { _ in },
+                tick: @escaping @Sendable (UInt64) -> Void = { _ in }) {
         self.configuration = configuration
         self.progress = progress
+        self.tick = tick
     }
 
     public func run() async throws -> BenchResult {
@@ -46,11 +51,12 @@ public final class LoadGenerator: Sendable {
             }
         }
 
-        let reporter = Task { [progress] in
+        let reporter = Task { [progress, tick] in
             var last: UInt64 = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 let (total, open, errors) = await Self.snapshot(stats)
+                tick(total)
                 progress("\(total - last) msg/s, \(open) connections, \(errors) errors")
                 last = total
             }

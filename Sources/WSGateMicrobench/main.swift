@@ -8,6 +8,8 @@ import Logging
 import MallocInterposerSwift
 import NIOCore
 import NIOEmbedded
+import NIOConcurrencyHelpers
+import WSGateBench
 import WSGateServices
 import WebSocketEngine
 import WebSocketTransport
@@ -165,10 +167,45 @@ func echoPathRow() throws -> Row {
     return row
 }
 
+// MARK: The echo path over real loopback sockets
+
+/// Allocations per echoed message in steady state, gateway and generator in this process: sampled at the
+/// generator's one-second ticks after its warm-up, so connection setup is not counted. The figure covers both
+/// sides (client frame out, server echo, client read), so the server's own share is at most this.
+func loopbackEchoRow() async throws -> Row {
+    var router = ServiceRouter()
+    router.mount(EchoService(), at: "/echo")
+    var logger = Logger(label: "microbench")
+    logger.logLevel = .critical
+    let server = try await WebSocketServer.start(configuration: ServerConfiguration(port: 0), router: router, logger: logger)
+    var config = BenchConfiguration(url: try WebSocketURL(parsing: "ws://127.0.0.1:\(server.localAddress!.port!)/echo"))
+    config.connections = 10
+    config.pipeline = 16
+    config.duration = 4
+    config.warmup = 1
+    config.threads = 1
+    let samples = NIOLockedValueBox<[(messages: UInt64, mallocs: Int)]>([])
+    if allocationCounting { MallocInterposerSwift.hook() }
+    _ = try await LoadGenerator(configuration: config, tick: { total in
+        let mallocs = allocationCounting ? MallocInterposerSwift.getStatistics().mallocCount : 0
+        samples.withLockedValue { $0.append((total, mallocs)) }
+    }).run()
+    if allocationCounting { MallocInterposerSwift.unhook() }
+    try await server.close()
+    let taken = samples.withLockedValue { $0 }
+    guard taken.count >= 4 else { return Row(name: "echo over loopback", perIteration: "-", nanosPerIteration: 0) }
+    let first = taken[1], last = taken[taken.count - 2]
+    let messages = Double(last.messages - first.messages)
+    return Row(name: "echo over loopback (both sides, steady)", perIteration: "\(Int(messages)) msgs",
+               nanosPerIteration: 0, gigabytesPerSecond: nil,
+               allocationsPerUnit: allocationCounting ? Double(last.mallocs - first.mallocs) / messages : nil)
+}
+
 // MARK: Report
 
 var rows = maskingRows() + utf8Rows() + frameRows()
 rows.append(try echoPathRow())
+rows.append(try await loopbackEchoRow())
 
 func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
 func format(_ value: Double, _ decimals: Int) -> String {
