@@ -283,35 +283,26 @@ rotate() { # offset words...
     done
 }
 for round in $(seq 1 "$ROUNDS"); do
-    if [[ -n "${LOAD_SCENARIOS// /}" ]]; then
+    # Scenario by scenario, every server in turn: the runs compared in one table cell are minutes, not a
+    # whole round, apart, so load that comes and goes on the machine hits them alike. Each run gets a
+    # fresh server process.
+    for sc in $LOAD_SCENARIOS; do
         # shellcheck disable=SC2086
         for server in $(rotate $((round - 1)) $SERVERS); do
             port=$(port_of "$server")
-            log "round $round/$ROUNDS: $server on $HOST:$port"
-            start_server "$server" "$port" "$OUT/server-$server-r$round.log" || {
-                for sc in $LOAD_SCENARIOS; do
-                    printf '{"failed": true, "reason": "server did not start"}\n' >"$OUT/$sc--$server--r$round.json"
-                done
+            file="$OUT/$sc--$server--r$round.json"
+            start_server "$server" "$port" "$OUT/server-$server-$sc-r$round.log" || {
+                printf '{"failed": true, "reason": "server did not start"}\n' >"$file"
                 continue
             }
             if [[ -z "${CHECKED[$server]:-}" ]]; then
                 if check_server "$server" "$port"; then CHECKED[$server]=ok; else CHECKED[$server]=failed; fi
             fi
-            for sc in $LOAD_SCENARIOS; do
-                if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-                    log "  $server is gone; restarting it"
-                    stop_server
-                    start_server "$server" "$port" "$OUT/server-$server-r$round-$sc.log" || {
-                        printf '{"failed": true, "reason": "server died"}\n' >"$OUT/$sc--$server--r$round.json"
-                        continue
-                    }
-                fi
-                run_bench "$server" "$port" "$sc" "$OUT/$sc--$server--r$round.json" "$DURATION" "$WARMUP" "$RUN_LIMIT" &&
-                    log "  $sc: $("$PY" "$BENCH_DIR/report.py" --one "$OUT/$sc--$server--r$round.json")" || true
-            done
+            run_bench "$server" "$port" "$sc" "$file" "$DURATION" "$WARMUP" "$RUN_LIMIT" &&
+                log "round $round/$ROUNDS $server $sc: $("$PY" "$BENCH_DIR/report.py" --one "$file")" || true
             stop_server
         done
-    fi
+    done
     if ((DO_IDLE)); then
         # shellcheck disable=SC2086
         for server in $(rotate $((round - 1)) $IDLE_SERVERS); do
