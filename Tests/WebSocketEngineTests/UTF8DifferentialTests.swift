@@ -160,6 +160,23 @@ import Testing
         #expect(invalid > sequences.count * 70, "\(invalid)")
     }
 
+    /// A sequence cut off just before a run of ASCII long enough for the SIMD code to skip whole blocks of
+    /// it (checked only through the block before), at every offset of the first 140 bytes.
+    @Test func cutOffSequencesBeforeASCIIRunsAgreeWithSwift() {
+        let pieces: [[UInt8]] = [[0xC2], [0xE2], [0xE2, 0x82], [0xF0], [0xF0, 0x9F], [0xF0, 0x9F, 0x98],
+                                 [0xC2, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80]]
+        var failures: [String] = []
+        for piece in pieces {
+            let expected = piece.withUnsafeBytes { Self.reference($0) }
+            for offset in 0..<140 {
+                let bytes = Array(repeating: UInt8(ascii: "a"), count: offset) + piece
+                    + Array(repeating: UInt8(ascii: "b"), count: 200 - offset)
+                bytes.withUnsafeBytes { Self.check($0, expected: expected, &failures, "\(piece) at \(offset)") }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(10))")
+    }
+
     /// Long runs: megabytes of text through every implementation, valid and with one error near the end.
     @Test func longTextAgreesWithSwift() {
         let unit = Array("Hello wörld — κόσμε — 你好 🎉 and back again. ".utf8)
