@@ -12,8 +12,10 @@
 //
 // Blocks carry their last bytes to the next block (prev1..prev3 of its first bytes); an all-ASCII block is
 // skipped after checking that the block before it did not end inside a sequence. The span starts on a
-// character boundary (the bytes before it count as ASCII) and a partial last block is padded with zeros,
-// which are ASCII and so make a cut-off sequence an error.
+// character boundary (the bytes before it count as ASCII). A partial last block is the span's last full
+// block width again, overlapping bytes already checked (harmless: they are checked again with the same bytes
+// before them); in spans shorter than two blocks it is the rest padded with zeros, which are ASCII and so
+// make a cut-off sequence an error.
 
 #include "CWebSocketSIMD.h"
 
@@ -182,10 +184,19 @@ WSG_SSSE3 static bool valid_ssse3(const void *bytes, size_t count) {
         }
         previous = y;
     }
-    for (; i < count; i += 16) {
+    if (i + 16 <= count) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+        error = _mm_or_si128(error, sse_block_errors(x, previous));
+        incomplete = sse_incomplete(x);
+        previous = x;
+        i += 16;
+    }
+    if (i < count) {
         __m128i x;
-        if (i + 16 <= count) {
-            x = _mm_loadu_si128((const __m128i *)(s + i));
+        if (count >= 32) {
+            // Check the last 16 bytes again, overlapping bytes already checked, with the 16 before them.
+            previous = _mm_loadu_si128((const __m128i *)(s + count - 32));
+            x = _mm_loadu_si128((const __m128i *)(s + count - 16));
         } else {
             uint8_t padded[16] = {0};
             memcpy(padded, s + i, count - i);
@@ -193,7 +204,6 @@ WSG_SSSE3 static bool valid_ssse3(const void *bytes, size_t count) {
         }
         error = _mm_or_si128(error, sse_block_errors(x, previous));
         incomplete = sse_incomplete(x);
-        previous = x;
     }
     error = _mm_or_si128(error, incomplete);
     return _mm_movemask_epi8(_mm_cmpeq_epi8(error, _mm_setzero_si128())) == 0xFFFF;
@@ -247,10 +257,19 @@ WSG_AVX2 static bool valid_avx2(const void *bytes, size_t count) {
         }
         previous = y;
     }
-    for (; i < count; i += 32) {
+    if (i + 32 <= count) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
+        error = _mm256_or_si256(error, avx_block_errors(x, previous));
+        incomplete = avx_incomplete(x);
+        previous = x;
+        i += 32;
+    }
+    if (i < count) {
         __m256i x;
-        if (i + 32 <= count) {
-            x = _mm256_loadu_si256((const __m256i *)(s + i));
+        if (count >= 64) {
+            // Check the last 32 bytes again, overlapping bytes already checked, with the 32 before them.
+            previous = _mm256_loadu_si256((const __m256i *)(s + count - 64));
+            x = _mm256_loadu_si256((const __m256i *)(s + count - 32));
         } else {
             uint8_t padded[32] = {0};
             memcpy(padded, s + i, count - i);
@@ -258,7 +277,6 @@ WSG_AVX2 static bool valid_avx2(const void *bytes, size_t count) {
         }
         error = _mm256_or_si256(error, avx_block_errors(x, previous));
         incomplete = avx_incomplete(x);
-        previous = x;
     }
     error = _mm256_or_si256(error, incomplete);
     return _mm256_testz_si256(error, error);

@@ -7,19 +7,21 @@ internal import CWebSocketSIMD
 /// UTF-8 (Autobahn 6.4.x), not when the message ends. The state between pieces is one byte of a DFA
 /// (Björn Höhrmann's construction), so the validator costs nothing per connection when idle.
 ///
-/// Short pieces run through the DFA, skipping ASCII runs sixteen bytes at a time. Longer pieces are split
-/// in three: the DFA finishes the character the previous piece ended inside, SIMD code (`wsg_utf8_valid`
-/// in the C target `CWebSocketSIMD`: AVX2 or SSSE3, chosen at run time, or portable C) checks the complete
-/// characters that follow, and the DFA takes the bytes of a character the piece ends inside, so that its
-/// state carries over to the next piece. The answer is the same as byte-at-a-time: the piece is valid so far
-/// exactly when all three parts are, because the middle part starts and (unless invalid) ends on a character
-/// boundary.
+/// Short pieces run through the DFA, skipping ASCII runs sixteen bytes at a time. Long pieces, and the rest
+/// of a short piece from its first non-ASCII byte on unless that rest is short too, are split in three: the
+/// DFA finishes the character the previous piece ended inside, SIMD code (`wsg_utf8_valid` in the C target
+/// `CWebSocketSIMD`: AVX2 or SSSE3, chosen at run time, or portable C) checks the complete characters that
+/// follow, and the DFA takes the bytes of a character the piece ends inside, so that its state carries over
+/// to the next piece. The answer is the same as byte-at-a-time: the piece is valid so far exactly when all
+/// three parts are, because the middle part starts and (unless invalid) ends on a character boundary.
 public struct UTF8Validator: Sendable, Hashable {
     @usableFromInline static let accept: UInt8 = 0
     @usableFromInline static let reject: UInt8 = 12
-    /// Pieces of at least this many bytes go through `validateLong` (SIMD); shorter ones stay in the inlined
-    /// DFA loop, where a call would cost more than it saves.
-    @usableFromInline static let longPieceCount = 64
+    /// Pieces of at least this many bytes go straight to `validateLong` (SIMD).
+    @usableFromInline static let longPieceCount = 256
+    /// In shorter pieces, the inlined DFA loop skips ASCII itself and hands over to `validateLong` at the
+    /// first other byte if at least this many bytes are left; below that a call costs more than it saves.
+    @usableFromInline static let handOverCount = 64
 
     @usableFromInline var state: UInt8 = UTF8Validator.accept
 
@@ -59,7 +61,7 @@ public struct UTF8Validator: Sendable, Hashable {
                         if a & 0x8080_8080_8080_8080 != 0 { break }
                         i &+= 8
                     }
-                    if i >= count { break }
+                    if i >= count || count &- i >= Self.handOverCount { break }
                 }
                 let byte = base.load(fromByteOffset: i, as: UInt8.self)
                 let type = table[Int(byte)]
@@ -70,6 +72,7 @@ public struct UTF8Validator: Sendable, Hashable {
             return true
         }
         state = ok ? s : Self.reject
+        if ok && i < count { return validateLong(base + i, count: count &- i) }
         return ok
     }
 
