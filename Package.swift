@@ -7,6 +7,7 @@ import PackageDescription
 ///  3. `WebSocketAPI`       — the one WebSocket abstraction services are written against.
 ///  4. `WSGateServices`     — echo, broadcast, …
 ///  5. `wsgate`             — the command-line program; `WSGateBench` is its load generator.
+/// `CWebSocketSIMD` holds the engine's C kernels (SIMD UTF-8 validation), which Swift's SIMD types cannot express.
 let package = Package(
     name: "wsgate",
     platforms: [.macOS(.v14)],
@@ -26,9 +27,11 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.1"),
     ],
     targets: [
+        .target(name: "CWebSocketSIMD"),
         .target(
             name: "WebSocketEngine",
             dependencies: [
+                "CWebSocketSIMD",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -102,7 +105,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WebSocketEngineTests",
-            dependencies: ["WebSocketEngine", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["WebSocketEngine", "CWebSocketSIMD", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "WebSocketTransportTests",

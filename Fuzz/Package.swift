@@ -5,9 +5,9 @@ import PackageDescription
 // (see README.md).
 //
 // Build-time choices, measured on 2 cores (cold):
-//  * The engine is compiled here from the main package's sources (Sources/WebSocketEngine is a symlink to
-//    ../../Sources/WebSocketEngine) rather than taken from `.package(path: "..")`, so that only the engine
-//    and the fuzz targets get `-sanitize=fuzzer,address` (unsafeFlags below) and SwiftNIO builds as in a
+//  * The engine is compiled here from the main package's sources (Sources/WebSocketEngine and
+//    Sources/CWebSocketSIMD are symlinks to ../../Sources/…) rather than taken from `.package(path: "..")`,
+//    so that only the engine and the fuzz targets get `-sanitize=fuzzer,address` (unsafeFlags below) and SwiftNIO builds as in a
 //    plain release build. Sanitizing every module from the command line took ~4.5 min.
 //  * swift-crypto is the real package (the engine needs it for the Sec-WebSocket-Accept hash); BoringSSL
 //    adds ~75 s to a cold build.
@@ -21,9 +21,11 @@ let cryptoDependency: Target.Dependency = .product(name: "Crypto", package: "swi
 var targets: [Target] = []
 
 targets += [
+    // The engine's C kernels (Sources/CWebSocketSIMD is a symlink too), with coverage and ASan like the engine.
+    .target(name: "CWebSocketSIMD", cSettings: [.unsafeFlags(["-fsanitize=fuzzer-no-link,address"])]),
     .target(
         name: "WebSocketEngine",
-        dependencies: [.product(name: "NIOCore", package: "swift-nio"), cryptoDependency],
+        dependencies: ["CWebSocketSIMD", .product(name: "NIOCore", package: "swift-nio"), cryptoDependency],
         swiftSettings: [.unsafeFlags(sanitize)]
     ),
     .target(name: "CFuzzerDriver"),
@@ -37,6 +39,12 @@ targets += [
     .executableTarget(
         name: "FuzzHandshake",
         dependencies: ["FuzzSupport", "WebSocketEngine"],
+        swiftSettings: [.unsafeFlags(sanitize)],
+        linkerSettings: [.unsafeFlags(sanitize)]
+    ),
+    .executableTarget(
+        name: "FuzzUTF8",
+        dependencies: ["FuzzSupport", "WebSocketEngine", "CWebSocketSIMD"],
         swiftSettings: [.unsafeFlags(sanitize)],
         linkerSettings: [.unsafeFlags(sanitize)]
     ),

@@ -13,6 +13,7 @@ def write(target, name, data):
     if isinstance(data, str):
         data = data.encode()
     path = os.path.join(HERE, "Corpus", target, "seed-" + name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
 
@@ -161,3 +162,23 @@ urls = {
 for name, text in urls.items():
     write(U, name, text)
 write(U, "invalid-utf8", b"wss://h\xff\xfe/\xc0\xaf")
+
+
+# ---- FuzzUTF8: seed of the piece sizes, then the text -------------------------------------------------
+T = "FuzzUTF8"
+mixed = "Hello wörld, the quick brown fox — κόσμε — jumps over the lazy dog 你好 🎉 and back again. "
+texts = {
+    "ascii": b"The quick brown fox jumps over the lazy dog. " * 4,
+    "mixed": mixed.encode() * 3,
+    "multibyte": "Съешь же ещё этих мягких французских булок 你好世界 𝄞".encode() * 2,
+    "surrogate": b"a" * 70 + b"\xed\xa0\x80" + b"b" * 70,
+    "above-10ffff": mixed.encode() + b"\xf4\x90\x80\x80" + mixed.encode(),
+    "overlong": b"x" * 31 + b"\xc0\xaf" + b"y" * 40 + b"\xe0\x80\xaf" + b"\xf0\x80\x80\xaf",
+    "cut-off-before-ascii": b"a" * 63 + b"\xf0\x9f\x98" + b"b" * 130,
+    "cut-off-at-end": mixed.encode() * 2 + b"\xf0\x9f",
+    "lone-continuations": b"\x80\xbf" + mixed.encode() + b"\x80",
+    "bad-leads": mixed.encode() + b"\xf5\xf8\xff\xfe",
+}
+for name, text in texts.items():
+    write(T, name + "-whole", bytes([0]) + text)
+    write(T, name + "-pieces", bytes([0x5A]) + text)

@@ -6,7 +6,7 @@
 #   FUZZ_TARGETS="FuzzURL" bash Fuzz/run.sh
 #   FUZZ_MERGE=1 bash Fuzz/run.sh     # afterwards, add inputs with new coverage to Corpus/ (to commit)
 #
-# Targets run side by side (FUZZ_JOBS at once, default 3 = all), so the fuzzing part takes about
+# Targets run side by side (FUZZ_JOBS at once, default 4 = all), so the fuzzing part takes about
 # FUZZ_SECONDS of wall time; FUZZ_JOBS=1 runs them one after another. Needs no stdin and no network once
 # the Swift packages resolve from the local mirrors. Exits non-zero if a target crashes, leaks, times out
 # or violates an invariant; the input is then kept in Fuzz/artifacts/ and printed as hex.
@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
-FUZZ_TARGETS="${FUZZ_TARGETS:-FuzzFrames FuzzHandshake FuzzURL}"
-FUZZ_JOBS="${FUZZ_JOBS:-3}"
+FUZZ_TARGETS="${FUZZ_TARGETS:-FuzzFrames FuzzHandshake FuzzURL FuzzUTF8}"
+FUZZ_JOBS="${FUZZ_JOBS:-4}"
 scratch=".build-fuzz"
 
 # Swift's own crash backtracer and ASan's stack handling do not mix; libFuzzer prints the stack itself.
@@ -27,6 +27,7 @@ max_len() {
         FuzzFrames) echo 4096 ;;    # several frames, 126/127 lengths, split reads
         FuzzHandshake) echo 4096 ;; # a head well past the small-limit variants (40 B, 256 B, 1 KiB)
         FuzzURL) echo 512 ;;
+        FuzzUTF8) echo 4096 ;;      # text across many 16/32/64-byte blocks, in pieces of 1-300 bytes
         *) echo 4096 ;;
     esac
 }
@@ -59,7 +60,7 @@ run_target() {
         </dev/null >"$work/$target.log" 2>&1
 }
 
-# In batches of FUZZ_JOBS targets (by default all three at once, about FUZZ_SECONDS of wall time).
+# In batches of FUZZ_JOBS targets (by default all four at once, about FUZZ_SECONDS of wall time).
 declare -A pids=()
 batch=()
 for target in $FUZZ_TARGETS; do

@@ -89,7 +89,7 @@ func utf8Rows() -> [Row] {
         ("mixed", String(repeating: mixedUnit, count: 700)),
         ("multibyte", String(repeating: "Съешь же ещё этих мягких французских булок 你好世界 ", count: 700)),
     ]
-    return samples.map { name, text in
+    var rows = samples.map { name, text in
         let bytes = Array(text.utf8)
         return bytes.withUnsafeBytes { raw in
             measure("UTF-8 validate \(name) \(bytes.count >> 10) KiB", unit: "buffer", bytes: bytes.count) {
@@ -98,6 +98,22 @@ func utf8Rows() -> [Row] {
             }
         }
     }
+    // Short pieces (a chat message, a small frame): 1000 pieces of the same text per call.
+    for (name, text) in samples.prefix(2) {
+        for size in [64, 200] {
+            var bytes = Array(text.utf8.prefix(size))
+            while String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
+            rows.append(bytes.withUnsafeBytes { raw in
+                measure("UTF-8 validate \(name) \(bytes.count) B", unit: "pieces", bytes: bytes.count * 1000, unitsPerCall: 1000) {
+                    for _ in 0..<1000 {
+                        var validator = UTF8Validator()
+                        precondition(validator.validate(raw))
+                    }
+                }
+            })
+        }
+    }
+    return rows
 }
 
 // MARK: Frames
