@@ -73,17 +73,9 @@ want() { [[ " $SERVERS $([[ " $SCENARIOS " == *" idle "* ]] && echo "$IDLE_SERVE
 install_and_build() {
     local t0 t
     # iproute2: ss (which process listens); Go and gorilla for the gorilla peer.
-    local apt_pkgs=(iproute2) missing=() p
+    local apt_pkgs=(iproute2)
     want gorilla && apt_pkgs+=(golang-go golang-github-gorilla-websocket-dev)
-    for p in "${apt_pkgs[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    if ((${#missing[@]})); then
-        log "apt-get install ${missing[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    fi
+    bash "$ROOT/scripts/apt-ensure.sh" "${apt_pkgs[@]}"
 
     # Python venv: the two Python peers and the echo check client.
     if ! "$PY" -c 'import websockets, picows, uvloop

@@ -19,16 +19,7 @@ PYENV_ROOT="${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}"
 # util-linux: `unshare -n` (private net namespace for Autobahn's 0.0.0.0 fuzzingserver).
 # iproute2: `ip link set lo up` inside that namespace.
 APT_PKGS=(chromium fonts-liberation util-linux iproute2)
-missing=()
-for p in "${APT_PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    log "apt-get install ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash "$ROOT/scripts/apt-ensure.sh" "${APT_PKGS[@]}"
 
 # --- Autobahn|TestSuite (Python 2.7 only) ----------------------------------
 # pyenv ships 2.7.18; virtualenv 20.15.1 is the last one that still creates 2.7 venvs.
