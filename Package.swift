@@ -8,6 +8,8 @@ import PackageDescription
 ///  4. `WSGateServices`     — echo, broadcast, …
 ///  5. `wsgate`             — the command-line program; `WSGateBench` is its load generator.
 /// `CWebSocketSIMD` holds the engine's C kernels (SIMD UTF-8 validation), which Swift's SIMD types cannot express.
+/// `CZlib` exposes the system zlib (zlib1g-dev) to the engine for permessage-deflate: zlib is the field's DEFLATE,
+/// and driving it directly lets the engine cap inflated output and reuse streams without a wrapper's copies.
 let package = Package(
     name: "wsgate",
     platforms: [.macOS(.v14)],
@@ -21,6 +23,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
@@ -28,10 +31,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "CWebSocketSIMD"),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "WebSocketEngine",
             dependencies: [
                 "CWebSocketSIMD",
+                "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -51,6 +56,7 @@ let package = Package(
                 "WebSocketAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

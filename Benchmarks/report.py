@@ -110,7 +110,7 @@ def collect(directory):
 
 def summarise(scenario, files):
     ok, failed, errors = [], 0, 0
-    for _, path in sorted(files):
+    for round_no, path in sorted(files):
         r = load(path)
         if r.get("failed"):
             failed += 1
@@ -122,17 +122,17 @@ def summarise(scenario, files):
             if k is None:
                 failed += 1
                 continue
-            ok.append({"value": k, "established": r.get("connections_established", r.get("connections", 0)),
+            ok.append({"round": round_no, "value": k, "established": r.get("connections_established", r.get("connections", 0)),
                        "rss_peak_kib": mem["server_rss_peak_kib"], "rss_before_kib": mem["server_rss_before_kib"]})
         else:
             value = r.get("handshakes_per_second") if scenario == "handshake" else r.get("messages_per_second")
-            ok.append({"value": value or 0.0, "p99": r.get("latency_p99_us"), "p50": r.get("latency_p50_us"),
+            ok.append({"round": round_no, "value": value or 0.0, "p99": r.get("latency_p99_us"), "p50": r.get("latency_p50_us"),
                        "bps": r.get("bytes_per_second", 0.0)})
     if not ok:
         return {"runs": 0, "failed": failed, "errors": errors}
     med = lambda key: statistics.median(x[key] for x in ok if x.get(key) is not None)  # noqa: E731
     out = {"runs": len(ok), "failed": failed, "errors": errors, "value": med("value"),
-           "values": [x["value"] for x in ok]}
+           "values": [x["value"] for x in ok], "by_round": {x["round"]: x["value"] for x in ok}}
     if scenario == "idle":
         out.update(established=min(x["established"] for x in ok), rss_peak_kib=med("rss_peak_kib"),
                    rss_before_kib=med("rss_before_kib"))
@@ -164,6 +164,39 @@ def cell(scenario, s, base):
     if notes:
         text += " (" + ", ".join(notes) + ")"
     return text
+
+
+def paired_ratio(base, s):
+    """Median over rounds of wsgate's figure ÷ the peer's figure in the same round.
+
+    Rounds alternate the servers back to back, so pairing by round cancels most of the drift a shared machine
+    adds over minutes; the ratio of medians in the main table does not. Returns (median, min, max, pairs)."""
+    if not base or not s or not base.get("runs") or not s.get("runs"):
+        return None
+    pairs = [base["by_round"][r] / v for r, v in s["by_round"].items() if r in base["by_round"] and v]
+    if not pairs:
+        return None
+    return statistics.median(pairs), min(pairs), max(pairs), len(pairs)
+
+
+def paired_table(summary, columns, rows, servers, idle_servers):
+    lines = ["Paired per-round ratios (wsgate ÷ peer within the same round; median, and [min – max] over rounds):",
+             "", "| scenario | " + " | ".join(LABELS[c] for c in columns if c != "wsgate") + " |",
+             "|---|" + "---|" * len([c for c in columns if c != "wsgate"])]
+    for scenario in rows:
+        by_server = summary.get(scenario, {})
+        base = by_server.get("wsgate")
+        cells = []
+        for c in columns:
+            if c == "wsgate":
+                continue
+            applicable = (c in idle_servers) if scenario == "idle" else (c in servers)
+            r = paired_ratio(base, by_server.get(c)) if applicable else None
+            cells.append(f"×{r[0]:.2f} [{r[1]:.2f} – {r[2]:.2f}]" if r else "—")
+            if r:
+                by_server[c]["paired_ratio"] = {"median": r[0], "min": r[1], "max": r[2], "pairs": r[3]}
+        lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def table(directory, servers, scenarios, idle_servers, checks):
@@ -205,6 +238,8 @@ def table(directory, servers, scenarios, idle_servers, checks):
             applicable = (c in idle_servers) if scenario == "idle" else (c in servers)
             cells.append(cell(scenario, by_server.get(c), base) if applicable else "—")
         lines.append(f"| **{scenario}** ({DESCRIPTIONS[scenario]}) | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.extend(paired_table(summary, columns, rows, servers, idle_servers))
     if checks.strip():
         lines.append("")
         lines.append("Echo check (text and binary, 0 B – 1 MiB, ping, pipelined order) before the first run: " +

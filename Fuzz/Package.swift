@@ -23,9 +23,11 @@ var targets: [Target] = []
 targets += [
     // The engine's C kernels (Sources/CWebSocketSIMD is a symlink too), with coverage and ASan like the engine.
     .target(name: "CWebSocketSIMD", cSettings: [.unsafeFlags(["-fsanitize=fuzzer-no-link,address"])]),
+    // The system zlib for permessage-deflate (Sources/CZlib is a symlink too).
+    .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
     .target(
         name: "WebSocketEngine",
-        dependencies: ["CWebSocketSIMD", .product(name: "NIOCore", package: "swift-nio"), cryptoDependency],
+        dependencies: ["CWebSocketSIMD", "CZlib", .product(name: "NIOCore", package: "swift-nio"), cryptoDependency],
         swiftSettings: [.unsafeFlags(sanitize)]
     ),
     .target(name: "CFuzzerDriver"),

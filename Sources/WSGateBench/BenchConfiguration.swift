@@ -29,6 +29,8 @@ public struct BenchConfiguration: Sendable {
     public var threads: Int = System.coreCount
     /// Connection attempts in flight at once while opening connections.
     public var connectConcurrency: Int = 256
+    /// Offer permessage-deflate. Off by default: the figures are meant to compare framing and I/O.
+    public var compression = false
 
     public init(url: WebSocketURL) { self.url = url }
 }

@@ -21,6 +21,10 @@ public struct WebSocketRequest: Sendable {
     public var wire: WebSocketWire
     /// The subprotocol both sides agreed on, if any.
     public var subprotocol: String?
+    /// The permessage-deflate parameters both sides agreed on, if compression was negotiated.
+    public var compression: PerMessageDeflate.Parameters?
+    /// Whether the connection runs over TLS (`wss://`).
+    public var secure = false
 
     public init(path: String, query: String? = nil, headers: HTTPFields = HTTPFields(), origin: String? = nil,
                 remoteAddress: SocketAddress? = nil, wire: WebSocketWire, subprotocol: String? = nil) {

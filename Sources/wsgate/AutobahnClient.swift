@@ -12,11 +12,14 @@ struct AutobahnClient: AsyncParsableCommand {
     @Option(help: "Base URL of the fuzzingserver, e.g. ws://127.0.0.1:9001.") var url: String
     @Option(help: "Agent name the reports are filed under.") var agent = "wsgate"
     @Option(help: "Log level.") var logLevel = "warning"
+    @Flag(help: "Do not offer permessage-deflate (offered by default, as browsers do).") var noCompression = false
 
     func run() async throws {
         let logger = makeLogger(level: logLevel)
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         let agentQuery = agent.addingQueryEscapes()
+        var configuration = WebSocketClientConfiguration()
+        if noCompression { configuration.compression = nil }
 
         let counter = try await WebSocketClient.connect(to: "\(base)/getCaseCount", logger: logger)
         var count = 0
@@ -29,7 +32,7 @@ struct AutobahnClient: AsyncParsableCommand {
         for caseNumber in 1...max(count, 1) where count > 0 {
             do {
                 let ws = try await WebSocketClient.connect(
-                    to: "\(base)/runCase?case=\(caseNumber)&agent=\(agentQuery)", logger: logger)
+                    to: "\(base)/runCase?case=\(caseNumber)&agent=\(agentQuery)", configuration: configuration, logger: logger)
                 for await message in ws.messages {
                     do { try await ws.send(message) } catch { break }
                 }

@@ -23,6 +23,7 @@ struct Bench: AsyncParsableCommand {
     var sourceAddresses: String = ""
     @Option(help: "Event-loop threads of the generator.") var threads = System.coreCount
     @Flag(help: "Print one JSON object instead of a summary.") var json = false
+    @Flag(help: "Offer permessage-deflate (off by default, so figures compare framing, not zlib).") var compression = false
 
     func run() async throws {
         guard let parsedMode = BenchConfiguration.Mode(rawValue: mode) else {
@@ -39,6 +40,7 @@ struct Bench: AsyncParsableCommand {
         configuration.binary = binary
         configuration.sourceAddresses = sourceAddresses.split(separator: ",").map(String.init)
         configuration.threads = threads
+        configuration.compression = compression
 
         let result = try await LoadGenerator(configuration: configuration) { printError("bench: \($0)") }.run()
         if json {

@@ -20,9 +20,11 @@ struct Connect: AsyncParsableCommand {
     var headers: [String] = []
     @Option(help: "Origin header to send.") var origin: String?
     @Option(help: "Log level.") var logLevel = "warning"
+    @Flag(help: "Do not offer permessage-deflate (offered by default, as browsers do).") var noCompression = false
 
     func run() async throws {
         var configuration = WebSocketClientConfiguration(origin: origin)
+        if noCompression { configuration.compression = nil }
         configuration.subprotocols = subprotocols
         for header in headers {
             guard let colon = header.firstIndex(of: ":") else { throw ValidationError("header must be \"Name: value\": \(header)") }
@@ -31,6 +33,7 @@ struct Connect: AsyncParsableCommand {
         }
         let ws = try await WebSocketClient.connect(to: url, configuration: configuration, logger: makeLogger(level: logLevel))
         if let p = ws.subprotocol { printError("connected (subprotocol \(p))") }
+        if let deflate = ws.request.compression { printError("connected (permessage-deflate: \(deflate))") }
 
         let printer = Task {
             for await message in ws.messages {

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import WSGateServices
+import WebSocketEngine
 import WebSocketTransport
 
 #if canImport(Glibc)
@@ -19,13 +20,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on.") var port = 8080
     @Option(help: "Largest accepted message in bytes (close 1009 above it).") var maxMessageSize = 16 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Flag(help: "Decline permessage-deflate offers (compression is on by default).") var noCompression = false
 
     func run() async throws {
         let logger = makeLogger(level: logLevel)
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.engine.maxMessageSize = maxMessageSize
         configuration.engine.maxFrameSize = maxMessageSize
-        let router = DefaultServices.router()
+        let router = DefaultServices.router(compression: noCompression ? nil : .default)
         let server = try await WebSocketServer.start(configuration: configuration, router: router, logger: logger)
         let bound = server.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
         logger.notice("wsgate listening on ws://\(bound)", metadata: ["services": "\(router.paths.joined(separator: ", "))"])
@@ -41,10 +43,10 @@ struct Serve: AsyncParsableCommand {
 
 /// The embedded default configuration: what `wsgate serve` mounts without a config file.
 enum DefaultServices {
-    static func router() -> ServiceRouter {
+    static func router(compression: PerMessageDeflate.ServerSettings? = .default) -> ServiceRouter {
         var router = ServiceRouter()
-        router.mount(EchoService(), at: "/echo")
-        router.mount(BroadcastService(), at: "/broadcast")
+        router.mount(EchoService(), at: "/echo", compression: compression)
+        router.mount(BroadcastService(), at: "/broadcast", compression: compression)
         return router
     }
 }

@@ -18,7 +18,7 @@ import pytest
 from conftest import HOST, REPO, REPORTS, SUMMARY, start_server, tail
 
 WSTEST = REPO / ".deps" / "autobahn" / "bin" / "wstest"
-DEFAULT_CASES = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "8.*", "9.*", "10.*"]
+DEFAULT_CASES = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "8.*", "9.*", "10.*", "12.*", "13.*"]
 # Only these pass. FAILED, NON-STRICT, UNIMPLEMENTED fail, and so do the other
 # behaviorClose verdicts (WRONG CODE, UNCLEAN, FAILED BY CLIENT).
 GOOD = {"OK", "INFORMATIONAL"}

@@ -85,10 +85,20 @@ public struct RFC6455Connection: Sendable {
     private var messageOpcode: WebSocketOpcode?
     private var utf8 = UTF8Validator()
     private var maskGenerator: MaskGenerator
+    /// permessage-deflate, when the handshake agreed to it; RSV1 then marks compressed messages.
+    public let compression: PerMessageDeflateCodec?
+    /// Whether the message in progress is compressed (RSV1 on its first frame).
+    private var messageCompressed = false
+    /// Wire bytes of the compressed message in progress, bounded like an uncompressed message's length.
+    private var compressedBytes = 0
+    /// Unmasked compressed bytes on their way to the inflater (server side; a client's input is not masked).
+    private var compressedPiece = ByteBuffer()
 
-    public init(role: Role, configuration: Configuration = .default, maskSeed: UInt64? = nil) {
+    public init(role: Role, configuration: Configuration = .default, compression: PerMessageDeflateCodec? = nil,
+                maskSeed: UInt64? = nil) {
         self.role = role
         self.configuration = configuration
+        self.compression = compression
         self.carry = ByteBuffer()
         self.message = ByteBuffer()
         self.maskGenerator = MaskGenerator(seed: maskSeed)
@@ -148,7 +158,11 @@ public struct RFC6455Connection: Sendable {
                         if header.opcode != .continuation {
                             messageOpcode = header.opcode
                             utf8.reset()
-                            message.reserveCapacity(minimumWritableBytes: header.payloadLength)
+                            messageCompressed = compression != nil && header.reservedBits & FrameHeader.rsv1 != 0
+                            compressedBytes = 0
+                            if !messageCompressed {
+                                message.reserveCapacity(minimumWritableBytes: header.payloadLength)
+                            }
                         }
                         readState = .dataPayload(remaining: header.payloadLength, key: header.maskingKey, phase: 0)
                         pendingFin = header.fin
@@ -162,25 +176,15 @@ public struct RFC6455Connection: Sendable {
                 let available = min(remaining, input.readableBytes)
                 if available == 0 { return nil }
                 let start = message.writerIndex
-                message.writeWithUnsafeMutableBytes(minimumWritableBytes: available) { dst in
-                    input.withUnsafeReadableBytes { src in
-                        if let key {
-                            _ = Masking.apply(key: key, phase: phase, from: src.baseAddress!,
-                                              to: dst.baseAddress!, count: available)
-                        } else {
-                            dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: available)
-                        }
+                if messageCompressed {
+                    if let failure = inflatePiece(from: &input, count: available, key: key, phase: phase) {
+                        return fail(failure.0, failure.1, output: &output)
                     }
-                    return available
+                } else {
+                    copyPiece(from: &input, count: available, key: key, phase: phase)
                 }
-                input.moveReaderIndex(forwardBy: available)
-                if messageOpcode == .text {
-                    let ok = message.withUnsafeReadableBytes { all in
-                        utf8.validate(UnsafeRawBufferPointer(rebasing: all[(start - message.readerIndex)...]))
-                    }
-                    if !ok {
-                        return fail(.invalidFramePayloadData, "invalid UTF-8 in text message", output: &output)
-                    }
+                if messageOpcode == .text, !validateText(from: start) {
+                    return fail(.invalidFramePayloadData, "invalid UTF-8 in text message", output: &output)
                 }
                 let left = remaining - available
                 if left > 0 {
@@ -209,9 +213,76 @@ public struct RFC6455Connection: Sendable {
     /// Whether the last header read had FIN set; kept outside `ReadState` so payload steps stay small.
     private var pendingFin = false
 
+    /// Copies `count` payload bytes from `input` to the message, unmasking them on the way.
+    private mutating func copyPiece(from input: inout ByteBuffer, count: Int, key: MaskingKey?, phase: Int) {
+        message.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { dst in
+            input.withUnsafeReadableBytes { src in
+                if let key {
+                    _ = Masking.apply(key: key, phase: phase, from: src.baseAddress!, to: dst.baseAddress!, count: count)
+                } else {
+                    dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: count)
+                }
+            }
+            return count
+        }
+        input.moveReaderIndex(forwardBy: count)
+    }
+
+    /// Inflates `count` compressed payload bytes from `input` into the message; the close code and reason
+    /// when the data is not valid DEFLATE or inflates past `maxMessageSize` (a decompression bomb).
+    private mutating func inflatePiece(from input: inout ByteBuffer, count: Int, key: MaskingKey?, phase: Int) -> (CloseCode, String)? {
+        guard let codec = compression else { return (.internalServerError, "compressed message without a codec") }
+        let limit = configuration.maxMessageSize - message.readableBytes
+        let outcome: RawInflater.Outcome
+        if let key {
+            compressedPiece.clear()
+            compressedPiece.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { dst in
+                input.withUnsafeReadableBytes { src in
+                    _ = Masking.apply(key: key, phase: phase, from: src.baseAddress!, to: dst.baseAddress!, count: count)
+                }
+                return count
+            }
+            outcome = compressedPiece.withUnsafeReadableBytes { codec.decompress($0, into: &message, limit: limit) }
+            if compressedPiece.capacity > configuration.retainedBufferCapacity { compressedPiece = ByteBuffer() }
+        } else {
+            outcome = input.withUnsafeReadableBytes {
+                codec.decompress(UnsafeRawBufferPointer(rebasing: $0.prefix(count)), into: &message, limit: limit)
+            }
+        }
+        input.moveReaderIndex(forwardBy: count)
+        compressedBytes += count
+        return Self.failure(of: outcome, limit: configuration.maxMessageSize)
+    }
+
+    private static func failure(of outcome: RawInflater.Outcome, limit: Int) -> (CloseCode, String)? {
+        switch outcome {
+        case .ok: return nil
+        case .limitExceeded: return (.messageTooBig, "compressed message inflates past the limit of \(limit) bytes")
+        case .corrupt(let why): return (.invalidFramePayloadData, why)
+        }
+    }
+
+    /// Validates the text appended to the message since `start`.
+    private mutating func validateText(from start: Int) -> Bool {
+        message.withUnsafeReadableBytes { all in
+            utf8.validate(UnsafeRawBufferPointer(rebasing: all[(start - message.readerIndex)...]))
+        }
+    }
+
     private mutating func finishDataFrame(output: inout ByteBuffer) -> InboundAction? {
         readState = .header
         guard pendingFin, let opcode = messageOpcode else { return nil }
+        if messageCompressed, let codec = compression {
+            messageCompressed = false
+            let start = message.writerIndex
+            let outcome = codec.finishMessage(into: &message, limit: configuration.maxMessageSize - message.readableBytes)
+            if let failure = Self.failure(of: outcome, limit: configuration.maxMessageSize) {
+                return fail(failure.0, failure.1, output: &output)
+            }
+            if opcode == .text, !validateText(from: start) {
+                return fail(.invalidFramePayloadData, "invalid UTF-8 in text message", output: &output)
+            }
+        }
         if opcode == .text, !utf8.isAtCharacterBoundary {
             return fail(.invalidFramePayloadData, "text message ends inside a UTF-8 sequence", output: &output)
         }
@@ -232,8 +303,13 @@ public struct RFC6455Connection: Sendable {
 
     /// Framing rules of §5.2–§5.5 that do not need the payload; returns the close code and reason on failure.
     private func validate(_ header: FrameHeader) -> (CloseCode, String)? {
-        if header.reservedBits & ~configuration.allowedReservedBits != 0 {
+        let deflateBit = compression != nil ? FrameHeader.rsv1 : 0
+        if header.reservedBits & ~(configuration.allowedReservedBits | deflateBit) != 0 {
             return (.protocolError, "reserved bits set without a negotiated extension")
+        }
+        // RFC 7692 §6: RSV1 marks the first frame of a compressed message, nothing else.
+        if header.reservedBits & deflateBit != 0, header.opcode.isControl || header.opcode == .continuation {
+            return (.protocolError, "RSV1 set on a \(header.opcode.isControl ? "control" : "continuation") frame")
         }
         if header.opcode.isReserved {
             return (.protocolError, "reserved opcode \(header.opcode.rawValue)")
@@ -259,9 +335,14 @@ public struct RFC6455Connection: Sendable {
         if header.payloadLength > configuration.maxFrameSize {
             return (.messageTooBig, "frame of \(header.payloadLength) bytes exceeds the limit of \(configuration.maxFrameSize)")
         }
-        let assembled = header.opcode == .continuation ? message.readableBytes : 0
+        let compressed = header.opcode == .continuation ? messageCompressed : header.reservedBits & deflateBit != 0
+        // A compressed message is bounded on the wire too (its inflated size is checked while inflating):
+        // at the limit plus deflate's worst-case growth, so empty deflate blocks cannot stream forever.
+        let assembled = header.opcode == .continuation ? (compressed ? compressedBytes : message.readableBytes) : 0
+        let (padded, overflow) = configuration.maxMessageSize.addingReportingOverflow(configuration.maxMessageSize >> 8 + 1024)
+        let wireLimit = compressed ? (overflow ? Int.max : padded) : configuration.maxMessageSize
         // Written as a subtraction: a 63-bit length must not overflow the sum (found by FuzzFrames).
-        if header.payloadLength > configuration.maxMessageSize - assembled {
+        if header.payloadLength > wireLimit - assembled {
             return (.messageTooBig, "message exceeds the limit of \(configuration.maxMessageSize) bytes")
         }
         return nil
@@ -328,8 +409,21 @@ public struct RFC6455Connection: Sendable {
     @discardableResult
     public mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
         guard state == .open else { return false }
+        if let codec = compression, codec.shouldCompress(payload.readableBytes) {
+            let compressed = codec.compress(payload)
+            FrameWriter.write(opcode: opcode, reservedBits: FrameHeader.rsv1, payload: compressed,
+                              maskingKey: nextMaskingKey(), into: &output)
+            codec.trimScratch(above: configuration.retainedBufferCapacity)
+            return true
+        }
         FrameWriter.write(opcode: opcode, payload: payload, maskingKey: nextMaskingKey(), into: &output)
         return true
+    }
+
+    /// Whether `writeMessage` would compress a payload of this size (then the payload is copied anyway, so
+    /// the transport's zero-copy path for large payloads does not apply).
+    public func compresses(payloadLength: Int) -> Bool {
+        compression?.shouldCompress(payloadLength) ?? false
     }
 
     /// Appends one fragment of a message (first: `.text`/`.binary`; later: `.continuation`).
@@ -343,7 +437,7 @@ public struct RFC6455Connection: Sendable {
     /// The header alone of an unmasked (server) frame, so a large payload can be written without copying.
     /// Returns false when this endpoint masks (a client must copy to mask) or a close was sent.
     public func writeUnmaskedHeader(_ opcode: WebSocketOpcode, payloadLength: Int, into output: inout ByteBuffer) -> Bool {
-        guard state == .open, role == .server else { return false }
+        guard state == .open, role == .server, !compresses(payloadLength: payloadLength) else { return false }
         FrameHeader(opcode: opcode, payloadLength: payloadLength).write(into: &output)
         return true
     }

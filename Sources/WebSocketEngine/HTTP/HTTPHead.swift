@@ -91,7 +91,7 @@ extension StringProtocol {
     }
 
     /// Trims optional white space (SP / HTAB) at both ends.
-    func trimmingOWS() -> String {
+    public func trimmingOWS() -> String {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
         while let l = s.last, l == " " || l == "\t" { s.removeLast() }

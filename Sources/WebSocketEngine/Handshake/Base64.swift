@@ -4,13 +4,13 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Base64 through Foundation: the handshake keys are its only users.
-enum Base64 {
-    static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+/// Base64 through Foundation: handshake keys, and proxy credentials in the transport.
+public enum Base64 {
+    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         Data(bytes).base64EncodedString()
     }
 
-    static func decode(_ string: String) -> [UInt8]? {
+    public static func decode(_ string: String) -> [UInt8]? {
         Data(base64Encoded: string).map(Array.init)
     }
 }

@@ -28,9 +28,23 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         self.parser = HTTPHeadParser(limits: configuration.responseLimits)
     }
 
+    private var requestSent = false
+
+    /// Added behind a proxy tunnel or TLS, the channel is already active: the request goes out at once (TLS
+    /// holds it until its own handshake is done).
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { sendRequest(context: context) }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: handshake.request)), promise: nil)
+        sendRequest(context: context)
         context.fireChannelActive()
+    }
+
+    private func sendRequest(context: ChannelHandlerContext) {
+        guard !requestSent else { return }
+        requestSent = true
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: handshake.request)), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -62,18 +76,31 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(error, context: context)
+        fail(WebSocketTransportError.describing(error, host: handshake.url.host, port: handshake.url.port), context: context)
     }
 
     private func install(_ negotiated: ClientHandshake.Negotiated, context: ChannelHandlerContext) {
+        var deflate: PerMessageDeflate.Parameters?
+        if let offered = configuration.compression {
+            switch PerMessageDeflate.negotiated(in: negotiated.extensions, offered: offered) {
+            case .failure(let error):
+                return fail(WebSocketTransportError.handshakeFailed(error.description), context: context)
+            case .success(let parameters):
+                deflate = parameters
+            }
+        }
         done = true
         let url = handshake.url
         let path = url.resourceName.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
         let query = url.resourceName.firstIndex(of: "?").map { String(url.resourceName[url.resourceName.index(after: $0)...]) }
-        let request = WebSocketRequest(path: path, query: query, headers: negotiated.response.headers,
+        var request = WebSocketRequest(path: path, query: query, headers: negotiated.response.headers,
                                        origin: handshake.origin, remoteAddress: context.remoteAddress,
                                        wire: .rfc6455, subprotocol: negotiated.subprotocol)
-        let options = RFC6455ChannelHandler.Options(engine: configuration.engine, closeTimeout: configuration.closeTimeout)
+        request.compression = deflate
+        var options = RFC6455ChannelHandler.Options(engine: configuration.engine, closeTimeout: configuration.closeTimeout)
+        if let deflate, let tuning = configuration.compression?.tuning {
+            options.compression = PerMessageDeflateCodec(parameters: deflate, role: .client, tuning: tuning)
+        }
         let frames = RFC6455ChannelHandler(role: .client, request: request, handler: handler,
                                            eventLoop: context.eventLoop, options: options, logger: logger)
         do {

@@ -1,6 +1,12 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import WebSocketAPI
 import WebSocketEngine
 
@@ -20,11 +26,17 @@ public struct WebSocketClientConfiguration: Sendable {
     public var inboundHighWatermark: Int
     /// Local address to connect from (a load generator spreads connections over 127.0.0.x this way).
     public var localAddress: SocketAddress?
+    /// permessage-deflate offered to the server, as browsers do by default; nil offers nothing.
+    public var compression: PerMessageDeflate.ClientSettings?
+    /// How `wss://` servers are verified.
+    public var tls: ClientTLS
+    /// The HTTP proxy to tunnel through; by default taken from the environment, like other clients.
+    public var proxy: ProxyChoice
 
     public init(subprotocols: [String] = [], headers: HTTPFields = HTTPFields(), origin: String? = nil,
                 engine: RFC6455Connection.Configuration = .default, connectTimeout: TimeAmount = .seconds(10),
                 responseLimits: HTTPHeadParser.Limits = .init(), closeTimeout: TimeAmount = .seconds(5),
-                inboundHighWatermark: Int = 16) {
+                inboundHighWatermark: Int = 16, compression: PerMessageDeflate.ClientSettings? = .default) {
         self.subprotocols = subprotocols
         self.headers = headers
         self.origin = origin
@@ -34,6 +46,9 @@ public struct WebSocketClientConfiguration: Sendable {
         self.closeTimeout = closeTimeout
         self.inboundHighWatermark = inboundHighWatermark
         self.localAddress = nil
+        self.compression = compression
+        self.tls = ClientTLS()
+        self.proxy = .environment
     }
 }
 
@@ -64,14 +79,29 @@ public enum WebSocketClient {
         to url: WebSocketURL, configuration: WebSocketClientConfiguration = .init(), handler: any WebSocketHandler,
         eventLoop: any EventLoop, logger: Logger = Logger(label: "wsgate.client")
     ) -> EventLoopFuture<any WebSocketConnection> {
-        guard !url.secure else {
-            return eventLoop.makeFailedFuture(WebSocketTransportError.unsupportedURL("wss:// is not supported yet"))
-        }
         let opened = eventLoop.makePromise(of: (any WebSocketConnection).self)
+        let proxy: HTTPProxy?
+        let tlsContext: NIOSSLContext?
+        do {
+            proxy = try configuration.proxy.resolve(for: url, environment: ProcessInfo.processInfo.environment)
+            tlsContext = url.secure ? try configuration.tls.makeContext() : nil
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
         var generator = SystemRandomNumberGenerator()
         let handshake = ClientHandshake(url: url, key: AcceptKey.makeClientKey(using: &generator),
-                                        subprotocols: configuration.subprotocols, origin: configuration.origin,
+                                        subprotocols: configuration.subprotocols,
+                                        extensions: configuration.compression.map { [$0.offer] } ?? [],
+                                        origin: configuration.origin,
                                         headers: configuration.headers)
+        // TLS (for wss://) and the WebSocket handshake: directly on the TCP connection, or inside the tunnel.
+        let installEndToEndHandlers = { (pipeline: ChannelPipeline.SynchronousOperations) throws in
+            if let tlsContext {
+                try pipeline.addHandler(try configuration.tls.makeHandler(context: tlsContext, host: url.host))
+            }
+            try pipeline.addHandler(ClientHandshakeHandler(handshake: handshake, configuration: configuration, handler: handler,
+                                                           opened: opened, logger: logger))
+        }
         var bootstrap = ClientBootstrap(group: eventLoop)
         if let local = configuration.localAddress { bootstrap = bootstrap.bind(to: local) }
         let connector = bootstrap
@@ -79,13 +109,24 @@ public enum WebSocketClient {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ClientHandshakeHandler(handshake: handshake, configuration: configuration, handler: handler,
-                                               opened: opened, logger: logger))
+                    if let proxy {
+                        try channel.pipeline.syncOperations.addHandler(ProxyConnectHandler(
+                            proxy: proxy, targetHost: url.host, targetPort: url.port, timeout: configuration.connectTimeout,
+                            installTunnelHandlers: { context in try installEndToEndHandlers(context.pipeline.syncOperations) },
+                            failed: { opened.fail($0) }))
+                    } else {
+                        try installEndToEndHandlers(channel.pipeline.syncOperations)
+                    }
                 }
             }
-            .connect(host: url.host, port: url.port)
-        connector.whenFailure { opened.fail($0) }
+            .connect(host: proxy?.host ?? url.host, port: proxy?.port ?? url.port)
+        connector.whenFailure { error in
+            if let proxy {
+                opened.fail(WebSocketTransportError.proxyFailed("cannot reach proxy \(proxy.host):\(proxy.port): \(error)"))
+            } else {
+                opened.fail(error)
+            }
+        }
         return opened.futureResult
     }
 

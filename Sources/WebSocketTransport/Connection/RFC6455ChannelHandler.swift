@@ -3,24 +3,6 @@ import NIOCore
 import WebSocketAPI
 import WebSocketEngine
 
-/// Errors surfaced to writers and connectors.
-public enum WebSocketTransportError: Error, Sendable, CustomStringConvertible {
-    /// The connection is closing or closed; the message was not sent.
-    case connectionClosed
-    case unsupportedURL(String)
-    case handshakeFailed(String)
-    case connectionEnded
-
-    public var description: String {
-        switch self {
-        case .connectionClosed: return "the WebSocket is closing or closed"
-        case .unsupportedURL(let why): return "unsupported URL: \(why)"
-        case .handshakeFailed(let why): return "WebSocket handshake failed: \(why)"
-        case .connectionEnded: return "the connection ended before the handshake completed"
-        }
-    }
-}
-
 /// Drives an `RFC6455Connection` on a channel after the opening handshake, for servers and clients alike,
 /// and is the `WebSocketConnection` services see.
 ///
@@ -40,6 +22,8 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         var closeTimeout: TimeAmount = .seconds(5)
         /// Payloads at least this large are written as their own buffer (server side) instead of copied.
         var largePayloadThreshold: Int = 16 << 10
+        /// permessage-deflate state, when the handshake agreed to it.
+        var compression: PerMessageDeflateCodec?
     }
 
     let request: WebSocketRequest
@@ -66,7 +50,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
          eventLoop: any EventLoop, options: Options, logger: Logger) {
         self.request = request
         self.eventLoop = eventLoop
-        self.engine = RFC6455Connection(role: role, configuration: options.engine)
+        self.engine = RFC6455Connection(role: role, configuration: options.engine, compression: options.compression)
         self.handler = handler
         self.options = options
         self.logger = logger
@@ -262,8 +246,9 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             eventLoop.execute { self.send(prepared, promise: promise) }
             return
         }
-        guard engine.role == .server else {
-            // Client frames are masked with a fresh key each: nothing to share.
+        guard engine.role == .server, engine.compression == nil else {
+            // Client frames are masked with a fresh key each, and compressed frames depend on this
+            // connection's compression history: nothing to share.
             send(prepared.message, promise: promise)
             return
         }

@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     /// Sizes of the buffers connections read into. NIO keeps each connection's last buffer for its next
     /// read, so the initial size is memory every idle connection holds; it adapts upward under load.
     public var receiveBufferSizing: AdaptiveRecvByteBufferAllocator
+    /// TLS (`wss://`) on this listener; nil serves plain `ws://`.
+    public var tls: ServerTLS?
 
     public init(host: String = "127.0.0.1", port: Int = 8080,
                 engine: RFC6455Connection.Configuration = .default,
@@ -33,5 +35,6 @@ public struct ServerConfiguration: Sendable {
         self.closeTimeout = closeTimeout
         self.backlog = backlog
         self.receiveBufferSizing = receiveBufferSizing
+        self.tls = nil
     }
 }

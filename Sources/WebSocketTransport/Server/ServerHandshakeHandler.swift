@@ -17,6 +17,8 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private var buffer = ByteBuffer()
     private var finished = false
     private var timeout: Scheduled<Void>?
+    /// Whether the connection runs over TLS (set by `TLSSniffer` before the first byte arrives here).
+    var secure = false
 
     init(router: ServiceRouter, configuration: ServerConfiguration, logger: Logger) {
         self.router = router
@@ -58,7 +60,8 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let service = router.service(for: head.path)
+        let route = router.route(for: head.path)
+        let service = route?.service
         guard ServerHandshake.isUpgradeRequest(head) else {
             if service == nil {
                 reject(.notFound(head.path), context: context)
@@ -75,6 +78,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         }
         var request = WebSocketRequest(path: head.path, query: head.query, headers: head.headers,
                                        origin: valid.origin, remoteAddress: context.remoteAddress, wire: .rfc6455)
+        request.secure = secure
         switch service.decide(request: request, offeredSubprotocols: valid.subprotocols) {
         case .reject(let rejection):
             return reject(rejection, context: context)
@@ -84,17 +88,25 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                 return reject(.init(status: 500, reasonPhrase: "Internal Server Error", detail: "subprotocol negotiation failed"), context: context)
             }
             request.subprotocol = subprotocol
-            upgrade(request: request, handshake: valid, service: service, context: context)
+            let deflate = route?.compression.flatMap { PerMessageDeflate.accept(offers: valid.extensions, settings: $0) }
+            request.compression = deflate?.parameters
+            upgrade(request: request, handshake: valid, service: service, deflate: deflate,
+                    tuning: route?.compression?.tuning ?? .init(), context: context)
         }
     }
 
     private func upgrade(request: WebSocketRequest, handshake: ServerHandshake.Request, service: any WebSocketService,
-                         context: ChannelHandlerContext) {
+                         deflate: (response: ExtensionOffer, parameters: PerMessageDeflate.Parameters)?,
+                         tuning: PerMessageDeflate.Tuning, context: ChannelHandlerContext) {
         finished = true
         timeout?.cancel()
-        let response = ServerHandshake.acceptResponse(for: handshake, subprotocol: request.subprotocol)
+        let response = ServerHandshake.acceptResponse(for: handshake, subprotocol: request.subprotocol,
+                                                      extensions: deflate.map { [$0.response] } ?? [])
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
-        let options = RFC6455ChannelHandler.Options(engine: configuration.engine, closeTimeout: configuration.closeTimeout)
+        var options = RFC6455ChannelHandler.Options(engine: configuration.engine, closeTimeout: configuration.closeTimeout)
+        if let deflate {
+            options.compression = PerMessageDeflateCodec(parameters: deflate.parameters, role: .server, tuning: tuning)
+        }
         let frames = RFC6455ChannelHandler(role: .server, request: request, handler: service.makeHandler(),
                                            eventLoop: context.eventLoop, options: options, logger: logger)
         do {

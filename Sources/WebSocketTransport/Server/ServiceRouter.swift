@@ -1,22 +1,36 @@
 import WebSocketAPI
+import WebSocketEngine
 
-/// Maps request paths to the services mounted on them (exact match on the path, query ignored).
+/// Maps request paths to the services mounted on them (exact match on the path, query ignored), with the
+/// per-service transport settings that apply before a service sees a connection (compression).
 public struct ServiceRouter: Sendable {
-    private var services: [String: any WebSocketService] = [:]
+    public struct Route: Sendable {
+        public var service: any WebSocketService
+        /// permessage-deflate policy for this path; nil declines every offer.
+        public var compression: PerMessageDeflate.ServerSettings?
+    }
+
+    private var routes: [String: Route] = [:]
 
     public init() {}
 
+    /// Mounts each service with the default compression policy.
     public init(_ mounts: [String: any WebSocketService]) {
-        services = mounts
+        for (path, service) in mounts { mount(service, at: path) }
     }
 
-    public mutating func mount(_ service: any WebSocketService, at path: String) {
-        services[path] = service
+    public mutating func mount(_ service: any WebSocketService, at path: String,
+                               compression: PerMessageDeflate.ServerSettings? = .default) {
+        routes[path] = Route(service: service, compression: compression)
+    }
+
+    public func route(for path: String) -> Route? {
+        routes[path]
     }
 
     public func service(for path: String) -> (any WebSocketService)? {
-        services[path]
+        routes[path]?.service
     }
 
-    public var paths: [String] { services.keys.sorted() }
+    public var paths: [String] { routes.keys.sorted() }
 }

@@ -48,8 +48,12 @@ public final class WebSocketServer: Sendable {
     public static func configureConnection(
         _ channel: any Channel, router: ServiceRouter, configuration: ServerConfiguration, logger: Logger
     ) throws {
-        try channel.pipeline.syncOperations.addHandler(
-            ServerHandshakeHandler(router: router, configuration: configuration, logger: logger))
+        let handshake = ServerHandshakeHandler(router: router, configuration: configuration, logger: logger)
+        if let tls = configuration.tls {
+            try channel.pipeline.syncOperations.addHandlers(TLSSniffer(tls: tls, handshake: handshake, logger: logger), handshake)
+        } else {
+            try channel.pipeline.syncOperations.addHandler(handshake)
+        }
     }
 
     /// The address actually bound (useful with port 0).

@@ -1,0 +1,1 @@
+// CZlib is header-only (include/CZlib.h); SwiftPM needs one source file to build the target.

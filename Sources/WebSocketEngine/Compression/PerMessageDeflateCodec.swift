@@ -1,0 +1,82 @@
+import NIOCore
+
+/// One connection's permessage-deflate state: a compressor for the messages it sends and a decompressor for
+/// the messages it receives, each created on first use (a connection that never sends a compressed message
+/// never pays for a compressor) and reset after every message when the agreement says "no context takeover".
+///
+/// A class: zlib streams must not move and must be freed. Used only from its connection's event loop.
+public final class PerMessageDeflateCodec: @unchecked Sendable {
+    public let parameters: PerMessageDeflate.Parameters
+    public let tuning: PerMessageDeflate.Tuning
+    private let outboundWindowBits: Int
+    private let outboundNoContextTakeover: Bool
+    private let inboundWindowBits: Int
+    private let inboundNoContextTakeover: Bool
+    private var deflater: RawDeflater?
+    private var inflater: RawInflater?
+    /// Compressed bytes of the outgoing message, reused between messages.
+    private var scratch = ByteBuffer()
+
+    /// The empty stored block every sync-flushed message ends with; stripped on sending, restored on reading.
+    static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
+
+    public init(parameters: PerMessageDeflate.Parameters, role: RFC6455Connection.Role,
+                tuning: PerMessageDeflate.Tuning = PerMessageDeflate.Tuning()) {
+        self.parameters = parameters
+        self.tuning = tuning
+        let server = role == .server
+        outboundWindowBits = server ? parameters.serverMaxWindowBits : parameters.clientMaxWindowBits
+        outboundNoContextTakeover = server ? parameters.serverNoContextTakeover : parameters.clientNoContextTakeover
+        inboundWindowBits = server ? parameters.clientMaxWindowBits : parameters.serverMaxWindowBits
+        inboundNoContextTakeover = server ? parameters.clientNoContextTakeover : parameters.serverNoContextTakeover
+    }
+
+    /// The most memory zlib may hold for this connection once both directions are in use (zlib's documented
+    /// formulas: deflate 2^(w+2) + 2^(memLevel+9) plus ~6 KiB, inflate 2^w plus ~7 KiB).
+    public var memoryBound: Int {
+        let deflateWindow = max(outboundWindowBits, 9)
+        let inflateWindow = max(inboundWindowBits, 9)
+        return (1 << (deflateWindow + 2)) + (1 << (tuning.memoryLevel + 9)) + 6 * 1024 + (1 << inflateWindow) + 7 * 1024
+    }
+
+    /// Whether a message of this size is worth compressing.
+    func shouldCompress(_ size: Int) -> Bool { size >= tuning.minimumMessageSize }
+
+    /// The compressed payload of a whole message (tail stripped). The buffer is reused: read it before the
+    /// next call.
+    func compress(_ payload: ByteBuffer) -> ByteBuffer {
+        let deflater = self.deflater ?? RawDeflater(windowBits: outboundWindowBits, memoryLevel: tuning.memoryLevel,
+                                                     level: tuning.compressionLevel)
+        self.deflater = deflater
+        scratch.clear()
+        payload.withUnsafeReadableBytes { deflater.compress($0, into: &scratch) }
+        // §7.2.1: remove the 4-octet tail; Z_SYNC_FLUSH always ends with it.
+        if scratch.readableBytes >= 4, scratch.getBytes(at: scratch.writerIndex - 4, length: 4) == Self.tail {
+            scratch.moveWriterIndex(to: scratch.writerIndex - 4)
+        }
+        if outboundNoContextTakeover {
+            deflater.reset()
+        }
+        return scratch
+    }
+
+    /// Inflates one piece of a compressed message, appending at most `limit` bytes to `output`.
+    func decompress(_ piece: UnsafeRawBufferPointer, into output: inout ByteBuffer, limit: Int) -> RawInflater.Outcome {
+        let inflater = self.inflater ?? RawInflater(windowBits: inboundWindowBits)
+        self.inflater = inflater
+        return inflater.inflate(piece, into: &output, limit: limit)
+    }
+
+    /// Ends a compressed message: inflates the stripped tail (§7.2.2), then resets if the peer does not keep
+    /// its context.
+    func finishMessage(into output: inout ByteBuffer, limit: Int) -> RawInflater.Outcome {
+        let outcome = Self.tail.withUnsafeBytes { decompress($0, into: &output, limit: limit) }
+        if inboundNoContextTakeover { inflater?.reset() }
+        return outcome
+    }
+
+    /// Releases the compressed-output buffer when a large message left it big.
+    func trimScratch(above capacity: Int) {
+        if scratch.capacity > capacity { scratch = ByteBuffer() }
+    }
+}

@@ -1,0 +1,89 @@
+import NIOCore
+import WebSocketEngine
+
+/// Opens a tunnel through an HTTP proxy: sends `CONNECT`, waits for a 2xx, then hands the channel to what
+/// runs inside the tunnel (TLS for `wss://`, then the WebSocket handshake) and steps aside.
+final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let proxy: HTTPProxy
+    private let targetHost: String
+    private let targetPort: Int
+    private let timeout: TimeAmount
+    /// Installs the handlers that run inside the tunnel, after this one.
+    private let installTunnelHandlers: (ChannelHandlerContext) throws -> Void
+    private let failed: (any Error) -> Void
+    private var parser = HTTPHeadParser(limits: .init())
+    private var buffer = ByteBuffer()
+    private var done = false
+    private var timer: Scheduled<Void>?
+
+    init(proxy: HTTPProxy, targetHost: String, targetPort: Int, timeout: TimeAmount,
+         installTunnelHandlers: @escaping (ChannelHandlerContext) throws -> Void, failed: @escaping (any Error) -> Void) {
+        self.proxy = proxy
+        self.targetHost = targetHost
+        self.targetPort = targetPort
+        self.timeout = timeout
+        self.installTunnelHandlers = installTunnelHandlers
+        self.failed = failed
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let request = proxy.connectRequest(toHost: targetHost, port: targetPort)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: request)), promise: nil)
+        timer = context.eventLoop.scheduleTask(in: timeout) { [self] in
+            fail(WebSocketTransportError.proxyFailed("proxy \(proxy.host):\(proxy.port) did not answer CONNECT in time"), context: context)
+        }
+        // Not forwarded: the handlers inside the tunnel start when it is open.
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !done else { return context.fireChannelRead(data) }
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        switch buffer.withUnsafeReadableBytes({ parser.parseResponse($0) }) {
+        case .needMoreData:
+            return
+        case .failed(let error):
+            fail(WebSocketTransportError.proxyFailed("proxy \(proxy.host):\(proxy.port) sent an invalid response: \(error)"), context: context)
+        case .complete(let head, let length):
+            buffer.moveReaderIndex(forwardBy: length)
+            guard (200..<300).contains(head.status) else {
+                let hint = head.status == 407 ? (proxy.username == nil ? " (the proxy wants credentials: http://user:password@host:port)" : " (credentials refused)") : ""
+                return fail(WebSocketTransportError.proxyFailed(
+                    "proxy \(proxy.host):\(proxy.port) refused CONNECT \(targetHost):\(targetPort): \(head.status) \(head.reason)\(hint)"), context: context)
+            }
+            done = true
+            timer?.cancel()
+            do {
+                try installTunnelHandlers(context)
+            } catch {
+                failed(error)
+                context.close(promise: nil)
+                return
+            }
+            // The tunnel is open: what follows is the target's, for the handlers now after this one (they
+            // start on being added to the active channel).
+            if buffer.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(buffer)) }
+            buffer = ByteBuffer()
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            fail(WebSocketTransportError.proxyFailed("proxy \(proxy.host):\(proxy.port) closed the connection during CONNECT"), context: context)
+        }
+        context.fireChannelInactive()
+    }
+
+    private func fail(_ error: any Error, context: ChannelHandlerContext) {
+        guard !done else { return }
+        done = true
+        timer?.cancel()
+        failed(error)
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,21 @@
+/// Errors surfaced to writers and connectors.
+public enum WebSocketTransportError: Error, Sendable, CustomStringConvertible {
+    /// The connection is closing or closed; the message was not sent.
+    case connectionClosed
+    case unsupportedURL(String)
+    case handshakeFailed(String)
+    case connectionEnded
+    case tlsFailed(String)
+    case proxyFailed(String)
+
+    public var description: String {
+        switch self {
+        case .connectionClosed: return "the WebSocket is closing or closed"
+        case .unsupportedURL(let why): return "unsupported URL: \(why)"
+        case .handshakeFailed(let why): return "WebSocket handshake failed: \(why)"
+        case .connectionEnded: return "the connection ended before the handshake completed"
+        case .tlsFailed(let why): return why
+        case .proxyFailed(let why): return why
+        }
+    }
+}
