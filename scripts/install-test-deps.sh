@@ -18,7 +18,9 @@ PYENV_ROOT="${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}"
 # chromium + fonts: the real browser peer (driven by Playwright, never downloaded).
 # util-linux: `unshare -n` (private net namespace for Autobahn's 0.0.0.0 fuzzingserver).
 # iproute2: `ip link set lo up` inside that namespace.
-APT_PKGS=(chromium fonts-liberation util-linux iproute2)
+# tinyproxy: a real HTTP CONNECT proxy for the client's proxy tests; openssl: the test CA and certificates.
+# zlib1g-dev: the zlib permessage-deflate links against (usually present already).
+APT_PKGS=(chromium fonts-liberation util-linux iproute2 tinyproxy openssl zlib1g-dev)
 bash "$ROOT/scripts/apt-ensure.sh" "${APT_PKGS[@]}"
 
 # --- Autobahn|TestSuite (Python 2.7 only) ----------------------------------

@@ -13,7 +13,7 @@ struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open a WebSocket: each stdin line is sent as a text message; each message received is printed on its own line.")
 
-    @Argument(help: "ws:// URL to connect to.") var url: String
+    @Argument(help: "ws:// or wss:// URL to connect to.") var url: String
     @Option(name: .customLong("subprotocol"), help: "Subprotocol to offer (repeatable, in order of preference).")
     var subprotocols: [String] = []
     @Option(name: .customLong("header"), help: "Extra request header, \"Name: value\" (repeatable).")
@@ -21,10 +21,16 @@ struct Connect: AsyncParsableCommand {
     @Option(help: "Origin header to send.") var origin: String?
     @Option(help: "Log level.") var logLevel = "warning"
     @Flag(help: "Do not offer permessage-deflate (offered by default, as browsers do).") var noCompression = false
+    @Option(help: "HTTP proxy, http://[user:password@]host:port (default: HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY).")
+    var proxy: String?
+    @Option(help: "PEM file of CA certificates to trust for wss:// instead of the system's.") var caFile: String?
+    @Flag(help: "Do not verify the wss:// server's certificate (testing only).") var insecure = false
 
     func run() async throws {
         var configuration = WebSocketClientConfiguration(origin: origin)
         if noCompression { configuration.compression = nil }
+        configuration.tls = ClientTLS(caFile: caFile, insecure: insecure)
+        if let proxy { configuration.proxy = .proxy(try HTTPProxy(url: proxy)) }
         configuration.subprotocols = subprotocols
         for header in headers {
             guard let colon = header.firstIndex(of: ":") else { throw ValidationError("header must be \"Name: value\": \(header)") }

@@ -21,16 +21,35 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest accepted message in bytes (close 1009 above it).") var maxMessageSize = 16 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Flag(help: "Decline permessage-deflate offers (compression is on by default).") var noCompression = false
+    @Option(help: "PEM certificate chain (leaf first): serve wss:// on --port.") var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
+    @Flag(help: "With TLS, also serve plain ws:// on the same port (told apart by the first byte).") var tlsAllowPlaintext = false
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsAllowPlaintext, tlsCert == nil { throw ValidationError("--tls-allow-plaintext needs --tls-cert and --tls-key") }
+    }
 
     func run() async throws {
         let logger = makeLogger(level: logLevel)
         var configuration = ServerConfiguration(host: host, port: port)
         configuration.engine.maxMessageSize = maxMessageSize
         configuration.engine.maxFrameSize = maxMessageSize
+        if let tlsCert, let tlsKey {
+            do {
+                configuration.tls = try ServerTLS(certificateChainFile: tlsCert, privateKeyFile: tlsKey, allowPlaintext: tlsAllowPlaintext)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         let router = DefaultServices.router(compression: noCompression ? nil : .default)
         let server = try await WebSocketServer.start(configuration: configuration, router: router, logger: logger)
         let bound = server.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
-        logger.notice("wsgate listening on ws://\(bound)", metadata: ["services": "\(router.paths.joined(separator: ", "))"])
+        let scheme = configuration.tls == nil ? "ws" : (tlsAllowPlaintext ? "wss+ws" : "wss")
+        let deflate = noCompression ? "off" : "on (up to \(PerMessageDeflateCodec(parameters: .init(), role: .server).memoryBound / 1024) KiB zlib state per compressing connection)"
+        logger.notice("wsgate listening on \(scheme)://\(bound)", metadata: [
+            "services": "\(router.paths.joined(separator: ", "))", "permessage-deflate": "\(deflate)",
+        ])
 
         let stop = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
             logger.notice("received signal \(signal), stopping")

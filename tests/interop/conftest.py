@@ -114,8 +114,8 @@ class Server:
     def __init__(self, proc: subprocess.Popen, port: int, log: Path):
         self.proc, self.port, self.log = proc, port, log
 
-    def url(self, path: str = "/echo") -> str:
-        return f"ws://{HOST}:{self.port}{path}"
+    def url(self, path: str = "/echo", scheme: str = "ws", host: str = HOST) -> str:
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def assert_alive(self):
         assert self.proc.poll() is None, (
@@ -123,9 +123,9 @@ class Server:
             + tail(self.log))
 
 
-def start_server(procs: Procs, wsgate_bin: Path, name: str) -> Server:
+def start_server(procs: Procs, wsgate_bin: Path, name: str, *extra) -> Server:
     port = free_port()
-    p, log = procs.start([wsgate_bin, "serve", "--host", HOST, "--port", port], name)
+    p, log = procs.start([wsgate_bin, "serve", "--host", HOST, "--port", port, *extra], name)
     try:
         wait_port(port, p)
     except Exception as e:
@@ -142,6 +142,56 @@ def server(procs, wsgate_bin):
     s.assert_alive()  # still alive after everything the tests threw at it = no crash
     rc = Procs.stop(s.proc)
     SUMMARY.append(f"wsgate serve exited {rc} after SIGTERM (log: {s.log})")
+
+
+class PKI:
+    """A test CA and a server certificate for 127.0.0.1 and localhost, made with openssl for this run."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.ca = directory / "ca.pem"
+        self.cert = directory / "server.pem"
+        self.key = directory / "server-key.pem"
+        self.other_ca = directory / "other-ca.pem"  # trusts nothing the server presents
+
+    def make(self) -> "PKI":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ext = self.dir / "ext.cnf"
+        ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                       "extendedKeyUsage=serverAuth\n")
+        steps = [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wsgate interop CA",
+             "-keyout", "ca-key.pem", "-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other CA",
+             "-keyout", "other-ca-key.pem", "-out", "other-ca.pem"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server-key.pem",
+             "-out", "server.csr"],
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+             "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem"],
+        ]
+        for step in steps:
+            subprocess.run(["openssl", *step], cwd=self.dir, check=True, capture_output=True)
+        return self
+
+    def client_context(self):
+        import ssl
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        return ctx
+
+
+@pytest.fixture(scope="session")
+def pki() -> PKI:
+    return PKI(REPORTS / "pki").make()
+
+
+@pytest.fixture(scope="session")
+def tls_server(procs, wsgate_bin, pki):
+    """`wsgate serve --tls-cert --tls-key`: wss:// only on its port."""
+    s = start_server(procs, wsgate_bin, "wsgate-serve-tls", "--tls-cert", pki.cert, "--tls-key", pki.key)
+    yield s
+    s.assert_alive()
+    Procs.stop(s.proc)
 
 
 @pytest.fixture(autouse=True)

@@ -131,3 +131,53 @@ def test_abrupt_disconnect_mid_frame(server):
     c.send(frame[:500])
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     c.close()  # linger 0 → RST instead of FIN
+
+
+def open_deflate_ws(server) -> Conn:
+    c = Conn(rawws.connect(server.port))
+    c.send(rawws.handshake_request(server.port, extra="Sec-WebSocket-Extensions: permessage-deflate\r\n"))
+    status, headers, _ = c.read_http()
+    assert status == 101
+    assert headers.get("sec-websocket-extensions", "").startswith("permessage-deflate")
+    return c
+
+
+def deflate(data: bytes) -> bytes:
+    import zlib
+    z = zlib.compressobj(wbits=-15)
+    out = z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def test_decompression_bomb_gets_1009(server):
+    """64 MiB of zeros in a ~64 KiB compressed frame, past the 16 MiB limit: 1009, nothing else suffers
+    (the autouse fixture checks a fresh client after)."""
+    bomb = deflate(bytes(64 << 20))
+    assert len(bomb) < 128 << 10
+    c = open_deflate_ws(server)
+    c.send(encode_frame(OP_BINARY, bomb, rsv=4))
+    code, _ = c.read_close()
+    assert code == 1009
+    c.expect_eof()
+    c.close()
+
+
+def test_rsv1_on_a_continuation_frame_gets_1002(server):
+    """RFC 7692 §6.1: RSV1 marks only the first frame of a compressed message."""
+    c = open_deflate_ws(server)
+    data = deflate(b"hello hello hello hello hello hello")
+    c.send(encode_frame(OP_TEXT, data[:5], fin=False, rsv=4) + encode_frame(0, data[5:], rsv=4))
+    code, _ = c.read_close()
+    assert code == 1002
+    c.expect_eof()
+    c.close()
+
+
+def test_corrupt_deflate_data_gets_1007(server):
+    c = open_deflate_ws(server)
+    c.send(encode_frame(OP_BINARY, b"\xff\xff\xff\xff", rsv=4))
+    code, _ = c.read_close()
+    assert code == 1007
+    c.expect_eof()
+    c.close()

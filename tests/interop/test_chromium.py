@@ -4,6 +4,10 @@ about:blank may not open ws://127.0.0.1 under Chromium's Local Network Access ch
 hence --disable-features=LocalNetworkAccessChecks. Never `playwright install`:
 the browser is /usr/bin/chromium.
 """
+import base64
+import hashlib
+import subprocess
+
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -86,12 +90,22 @@ def evaluate(page, js: str, arg, timeout_ms: int = 20_000):
     return page.evaluate(raced, arg)
 
 
+def spki_hash(cert_pem) -> str:
+    """base64(SHA-256(SubjectPublicKeyInfo)) of a certificate: what --ignore-certificate-errors-spki-list pins."""
+    der = subprocess.run(["openssl", "x509", "-in", str(cert_pem), "-noout", "-pubkey"], capture_output=True, check=True).stdout
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=der, capture_output=True, check=True).stdout
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 @pytest.fixture(scope="module")
-def page():
+def page(pki):
+    """One headless Chromium for the module. For wss:// it accepts exactly the test server's key (pinned by its
+    SPKI hash); any other certificate error still fails."""
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-features=LocalNetworkAccessChecks"])
+            args=["--no-sandbox", "--disable-features=LocalNetworkAccessChecks",
+                  f"--ignore-certificate-errors-spki-list={spki_hash(pki.cert)}"])
         pg = browser.new_page()
         pg.set_default_timeout(30_000)
         pg.goto("about:blank")
@@ -105,6 +119,16 @@ def test_chromium_echo(server, page):
     assert r["errors"] == []
     assert r["code"] == 1000
     assert r["wasClean"] is True
+    # Chromium offers permessage-deflate by default; the gateway accepts it.
+    assert r["extensions"].startswith("permessage-deflate"), r["extensions"]
+
+
+def test_chromium_wss_echo_with_deflate(tls_server, page):
+    r = evaluate(page, ECHO_JS, tls_server.url("/echo", "wss", "localhost"))
+    print("chromium wss echo:", r)
+    assert r["errors"] == []
+    assert r["code"] == 1000 and r["wasClean"] is True
+    assert r["extensions"].startswith("permessage-deflate"), r["extensions"]
 
 
 def test_chromium_broadcast(server, page):

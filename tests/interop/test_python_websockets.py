@@ -23,23 +23,29 @@ def text_of(n: int) -> str:
     return "".join(s)
 
 
-def ws_connect(url):
-    # max_size: allow our 1 MiB messages; no compression: the gateway does not offer it.
-    return connect(url, max_size=16 << 20, compression=None, open_timeout=TIMEOUT)
+def ws_connect(url, compression=None, **kw):
+    # max_size: allow our 1 MiB messages. compression="deflate" offers permessage-deflate.
+    return connect(url, max_size=16 << 20, compression=compression, open_timeout=TIMEOUT, **kw)
+
+
+def negotiated(ws) -> str:
+    return ws.response.headers.get("Sec-WebSocket-Extensions", "")
 
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, TIMEOUT))
 
 
+@pytest.mark.parametrize("compression", [None, "deflate"])
 @pytest.mark.parametrize("kind", ["text", "binary"])
 @pytest.mark.parametrize("size", SIZES)
-def test_echo_sizes(server, kind, size):
+def test_echo_sizes(server, kind, size, compression):
     msg = text_of(size) if kind == "text" else os.urandom(size)
     assert len(msg.encode() if kind == "text" else msg) == size
 
     async def go():
-        async with ws_connect(server.url("/echo")) as ws:
+        async with ws_connect(server.url("/echo"), compression) as ws:
+            assert negotiated(ws).startswith("permessage-deflate") == (compression == "deflate"), negotiated(ws)
             await ws.send(msg)
             back = await ws.recv()
             assert type(back) is type(msg), "echo changed the message type"
@@ -95,7 +101,7 @@ def test_broadcast_two_clients(server):
         return got
 
     async def go():
-        async with ws_connect(server.url("/broadcast")) as a, \
+        async with ws_connect(server.url("/broadcast"), "deflate") as a, \
                 ws_connect(server.url("/broadcast")) as b:
             await join(a, f"{tag} hello a")
             await join(b, f"{tag} hello b")
@@ -105,5 +111,62 @@ def test_broadcast_two_clients(server):
             ga, gb = await asyncio.gather(collect(a, want), collect(b, want))
             assert want <= ga and want <= gb
         assert a.close_code == 1000 and b.close_code == 1000
+
+    run(go())
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+def test_wss_echo(tls_server, pki, compression):
+    """websockets over TLS, verifying the gateway's certificate against the test CA, by IP and by name."""
+    msgs = ["héllo over TLS", os.urandom(70000), text_of(1 << 20)]
+
+    async def go(host):
+        async with ws_connect(tls_server.url("/echo", "wss", host), compression, ssl=pki.client_context()) as ws:
+            assert negotiated(ws).startswith("permessage-deflate") == (compression == "deflate")
+            for m in msgs:
+                await ws.send(m)
+                assert await ws.recv() == m
+            await ws.close(1000)
+        assert ws.close_code == 1000
+
+    for host in ("127.0.0.1", "localhost"):
+        run(go(host))
+
+
+def test_wss_refused_without_the_ca(tls_server, pki):
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(pki.other_ca))
+
+    async def go():
+        with pytest.raises(ssl.SSLCertVerificationError):
+            async with ws_connect(tls_server.url("/echo", "wss"), ssl=ctx):
+                pass
+
+    run(go())
+
+
+@pytest.mark.parametrize("params", [
+    "server_no_context_takeover; client_no_context_takeover",
+    "server_max_window_bits=9; client_max_window_bits=9",
+])
+def test_deflate_parameters(server, params):
+    """websockets offering the RFC 7692 parameters; prose in both directions, several messages per context."""
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+    kw = {}
+    if "no_context" in params:
+        kw = dict(server_no_context_takeover=True, client_no_context_takeover=True)
+    else:
+        kw = dict(server_max_window_bits=9, client_max_window_bits=9)
+    factory = ClientPerMessageDeflateFactory(**kw)
+
+    async def go():
+        async with connect(server.url("/echo"), extensions=[factory], compression=None,
+                           max_size=16 << 20, open_timeout=TIMEOUT) as ws:
+            for key in params.replace(" ", "").split(";"):
+                assert key.split("=")[0] in negotiated(ws), negotiated(ws)
+            for i in range(20):
+                m = f"message {i}: " + "the same words again and again " * (i * 50)
+                await ws.send(m)
+                assert await ws.recv() == m
 
     run(go())

@@ -5,7 +5,7 @@ public enum PerMessageDeflate {
 
     /// What one connection agreed to (RFC 7692 §7.1). "Server" parameters describe the messages the server
     /// compresses; "client" parameters the messages the client compresses.
-    public struct Parameters: Sendable, Hashable {
+    public struct Parameters: Sendable, Hashable, CustomStringConvertible {
         /// The server resets its compressor after every message.
         public var serverNoContextTakeover: Bool
         /// The client resets its compressor after every message.
@@ -21,6 +21,16 @@ public enum PerMessageDeflate {
             self.clientNoContextTakeover = clientNoContextTakeover
             self.serverMaxWindowBits = serverMaxWindowBits
             self.clientMaxWindowBits = clientMaxWindowBits
+        }
+
+        /// In the header's own terms, e.g. `server_max_window_bits=15; client_max_window_bits=15`.
+        public var description: String {
+            var parts: [String] = []
+            if serverNoContextTakeover { parts.append("server_no_context_takeover") }
+            if clientNoContextTakeover { parts.append("client_no_context_takeover") }
+            parts.append("server_max_window_bits=\(serverMaxWindowBits)")
+            parts.append("client_max_window_bits=\(clientMaxWindowBits)")
+            return parts.joined(separator: "; ")
         }
     }
 

@@ -51,7 +51,10 @@ final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler 
         case .complete(let head, let length):
             buffer.moveReaderIndex(forwardBy: length)
             guard (200..<300).contains(head.status) else {
-                let hint = head.status == 407 ? (proxy.username == nil ? " (the proxy wants credentials: http://user:password@host:port)" : " (credentials refused)") : ""
+                // 407 is the standard answer; some proxies (tinyproxy) answer wrong credentials with 401.
+                let authProblem = head.status == 407 || head.status == 401
+                let hint = !authProblem ? "" : proxy.username == nil
+                    ? " (the proxy wants credentials: http://user:password@host:port)" : " (the proxy refused these credentials)"
                 return fail(WebSocketTransportError.proxyFailed(
                     "proxy \(proxy.host):\(proxy.port) refused CONNECT \(targetHost):\(targetPort): \(head.status) \(head.reason)\(hint)"), context: context)
             }
