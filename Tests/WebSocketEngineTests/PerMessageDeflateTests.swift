@@ -102,6 +102,21 @@ import Testing
         }
     }
 
+    /// zlib emits nothing for an empty input right after a sync flush (it will not write two flush markers in
+    /// a row); the empty message must still be a valid compressed message for the peer (found by FuzzFrames).
+    @Test func emptyMessagesBetweenOthersKeepTheStreamsInStep() {
+        var c = client()
+        var s = server()
+        let payloads: [[UInt8]] = [[0], [], [], [0x0b], [], Array("after the empties".utf8), [], [0]]
+        var wire = ByteBuffer()
+        for p in payloads { c.writeMessage(.binary, payload: ByteBuffer(bytes: p), into: &wire) }
+        #expect(drive(&s, Array(wire.readableBytesView)).actions == payloads.map { binary($0) })
+        // And a sender that puts nothing at all in an empty compressed message does not derail the stream.
+        var lenient = client()
+        let wire2 = hexBytes("c1 07 f2 48 cd c9 c9 07 00") + hexBytes("c1 00") + hexBytes("c1 05 f2 00 11 00 00")
+        #expect(drive(&lenient, wire2).actions == [text("Hello"), text(""), text("Hello")])
+    }
+
     /// A compressed message fragmented on the wire, read one byte at a time.
     @Test func fragmentedCompressedMessageByteByByte() {
         let payload = Array(String(repeating: "abcabcabd ", count: 200).utf8)

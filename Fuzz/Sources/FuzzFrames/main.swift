@@ -2,14 +2,14 @@
 // (`RFC6455Connection.read`), for both roles.
 //
 // Input layout (see README.md):
-//   byte 0        control: bits 0-1 configuration variant, bit 2 allow RSV1 (a negotiated extension),
+//   byte 0        control: bits 0-1 configuration variant, bit 2 permessage-deflate negotiated (RSV1 = compressed),
 //                 bits 3-6 number N (0-15) of split bytes that follow, bit 7 we started the close
 //                 handshake (`writeClose`) before reading
 //   bytes 1...N   lengths (0-255) of the first N reads; the rest of the stream is the last read
 //   bytes N+1...  the byte stream the peer sent
 //
 // Invariants checked (any violation aborts):
-//   * no crash, no ASan report;
+//   * no crash, no ASan report (zlib included: inflated output stays within maxMessageSize);
 //   * `input` is fully drained after each read loop;
 //   * after `.closed` the state is `.closed` (and `initiatedByPeer` is false exactly when we sent a close
 //     first); at `.failed` the state is not `.closed`, `inputFailure` holds the code and reason, nothing
@@ -48,7 +48,7 @@ public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     case 2: configuration.maxFrameSize = Int.max // no frame limit of its own: only the message limit
     default: configuration.maxMessageSize = 125
     }
-    if control & 4 != 0 { configuration.allowedReservedBits = FrameHeader.rsv1 }
+    let deflate = control & 4 != 0
 
     var chunks: [UnsafeRawBufferPointer] = []
     var offset = 0
@@ -60,16 +60,16 @@ public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     chunks.append(UnsafeRawBufferPointer(rebasing: stream[offset...]))
 
     for role in [RFC6455Connection.Role.server, .client] {
-        let split = run(role: role, configuration: configuration, closeFirst: closeFirst, chunks: chunks)
+        let split = run(role: role, configuration: configuration, deflate: deflate, closeFirst: closeFirst, chunks: chunks)
         if chunks.count > 1 {
-            let whole = run(role: role, configuration: configuration, closeFirst: closeFirst, chunks: [stream])
+            let whole = run(role: role, configuration: configuration, deflate: deflate, closeFirst: closeFirst, chunks: [stream])
             invariant(split.actions == whole.actions,
                       "\(role): actions depend on the split \(lengths): \(split.actions) vs \(whole.actions)")
             invariant(split.output == whole.output, "\(role): output depends on the split \(lengths)")
             invariant(split.state == whole.state, "\(role): final state depends on the split")
         }
         checkOutput(role: role, closeFirst: closeFirst, split)
-        checkRewrite(role: role, configuration: configuration, split.actions)
+        checkRewrite(role: role, configuration: configuration, deflate: deflate, split.actions)
     }
     return 0
 }
@@ -85,9 +85,15 @@ struct Run {
 /// The close we start with when the control byte says so.
 let ourCloseFrame = CloseFrame(code: .goingAway, reason: "fuzz")
 
-func run(role: RFC6455Connection.Role, configuration: RFC6455Connection.Configuration, closeFirst: Bool,
+/// A fresh permessage-deflate codec (each connection owns its zlib streams), compressing every message.
+func codec(_ deflate: Bool, role: RFC6455Connection.Role) -> PerMessageDeflateCodec? {
+    deflate ? PerMessageDeflateCodec(parameters: .init(), role: role, tuning: .init(minimumMessageSize: 0)) : nil
+}
+
+func run(role: RFC6455Connection.Role, configuration: RFC6455Connection.Configuration, deflate: Bool, closeFirst: Bool,
          chunks: [UnsafeRawBufferPointer]) -> Run {
-    var connection = RFC6455Connection(role: role, configuration: configuration, maskSeed: 0x5EED)
+    var connection = RFC6455Connection(role: role, configuration: configuration, compression: codec(deflate, role: role),
+                                       maskSeed: 0x5EED)
     var result = Run()
     if closeFirst {
         invariant(connection.writeClose(ourCloseFrame, into: &result.output), "\(role): writeClose refused at start")
@@ -177,9 +183,10 @@ func checkOutput(role: RFC6455Connection.Role, closeFirst: Bool, _ run: Run) {
 }
 
 /// Messages and pings re-sent by a peer of the other role must read back identically.
-func checkRewrite(role: RFC6455Connection.Role, configuration: RFC6455Connection.Configuration,
+func checkRewrite(role: RFC6455Connection.Role, configuration: RFC6455Connection.Configuration, deflate: Bool,
                   _ actions: [RFC6455Connection.InboundAction]) {
-    var writer = RFC6455Connection(role: role == .server ? .client : .server, maskSeed: 7)
+    let writerRole: RFC6455Connection.Role = role == .server ? .client : .server
+    var writer = RFC6455Connection(role: writerRole, compression: codec(deflate, role: writerRole), maskSeed: 7)
     var wire = ByteBuffer()
     var expected: [RFC6455Connection.InboundAction] = []
     for action in actions {
@@ -197,13 +204,18 @@ func checkRewrite(role: RFC6455Connection.Role, configuration: RFC6455Connection
         }
     }
     var readerConfiguration = configuration
-    readerConfiguration.maxFrameSize = configuration.maxMessageSize
+    // Compressed frames of incompressible data are a few bytes longer than the message itself.
+    readerConfiguration.maxFrameSize = deflate ? Int.max : configuration.maxMessageSize
     readerConfiguration.allowedReservedBits = 0
-    var reader = RFC6455Connection(role: role, configuration: readerConfiguration)
+    var reader = RFC6455Connection(role: role, configuration: readerConfiguration, compression: codec(deflate, role: role))
     var scratch = ByteBuffer()
     var seen: [RFC6455Connection.InboundAction] = []
     while let action = reader.read(from: &wire, output: &scratch) { seen.append(action) }
-    invariant(seen == expected, "\(role): re-sent frames read back as \(seen), expected \(expected)")
+    if seen != expected {
+        let i = (0..<min(seen.count, expected.count)).first { seen[$0] != expected[$0] } ?? min(seen.count, expected.count)
+        invariant(false, "\(role): re-sent frames read back differently at action \(i) of \(expected.count) (read \(seen.count)): "
+                  + "\(i < seen.count ? "\(seen[i])" : "nothing") vs expected \(i < expected.count ? "\(expected[i])" : "nothing")")
+    }
 }
 
 func checkHeaderParse(_ bytes: UnsafeRawBufferPointer) {

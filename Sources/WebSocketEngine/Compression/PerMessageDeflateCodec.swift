@@ -54,6 +54,12 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
         if scratch.readableBytes >= 4, scratch.getBytes(at: scratch.writerIndex - 4, length: 4) == Self.tail {
             scratch.moveWriterIndex(to: scratch.writerIndex - 4)
         }
+        // zlib writes nothing for an empty input right after a flush (it never writes two flush markers in a
+        // row), but the peer appends 00 00 FF FF to whatever arrives: §7.2.3.6's single 0x00 makes that a
+        // whole empty stored block.
+        if scratch.readableBytes == 0 {
+            scratch.writeInteger(UInt8(0))
+        }
         if outboundNoContextTakeover {
             deflater.reset()
         }
@@ -68,9 +74,10 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
     }
 
     /// Ends a compressed message: inflates the stripped tail (§7.2.2), then resets if the peer does not keep
-    /// its context.
-    func finishMessage(into output: inout ByteBuffer, limit: Int) -> RawInflater.Outcome {
-        let outcome = Self.tail.withUnsafeBytes { decompress($0, into: &output, limit: limit) }
+    /// its context. A message with no compressed bytes at all (a sender that skipped §7.2.3.6's 0x00) is
+    /// empty and leaves the stream as it was: inflating the bare tail would leave it inside a stored block.
+    func finishMessage(compressedBytes: Int, into output: inout ByteBuffer, limit: Int) -> RawInflater.Outcome {
+        let outcome = compressedBytes == 0 ? .ok : Self.tail.withUnsafeBytes { decompress($0, into: &output, limit: limit) }
         if inboundNoContextTakeover { inflater?.reset() }
         return outcome
     }

@@ -176,15 +176,19 @@ public struct RFC6455Connection: Sendable {
                 let available = min(remaining, input.readableBytes)
                 if available == 0 { return nil }
                 let start = message.writerIndex
+                var inflateFailure: (CloseCode, String)?
                 if messageCompressed {
-                    if let failure = inflatePiece(from: &input, count: available, key: key, phase: phase) {
-                        return fail(failure.0, failure.1, output: &output)
-                    }
+                    inflateFailure = inflatePiece(from: &input, count: available, key: key, phase: phase)
                 } else {
                     copyPiece(from: &input, count: available, key: key, phase: phase)
                 }
+                // Text before an inflate failure is judged first, so the verdict does not depend on where
+                // the reads split the compressed bytes.
                 if messageOpcode == .text, !validateText(from: start) {
                     return fail(.invalidFramePayloadData, "invalid UTF-8 in text message", output: &output)
+                }
+                if let inflateFailure {
+                    return fail(inflateFailure.0, inflateFailure.1, output: &output)
                 }
                 let left = remaining - available
                 if left > 0 {
@@ -275,12 +279,13 @@ public struct RFC6455Connection: Sendable {
         if messageCompressed, let codec = compression {
             messageCompressed = false
             let start = message.writerIndex
-            let outcome = codec.finishMessage(into: &message, limit: configuration.maxMessageSize - message.readableBytes)
-            if let failure = Self.failure(of: outcome, limit: configuration.maxMessageSize) {
-                return fail(failure.0, failure.1, output: &output)
-            }
+            let outcome = codec.finishMessage(compressedBytes: compressedBytes, into: &message,
+                                              limit: configuration.maxMessageSize - message.readableBytes)
             if opcode == .text, !validateText(from: start) {
                 return fail(.invalidFramePayloadData, "invalid UTF-8 in text message", output: &output)
+            }
+            if let failure = Self.failure(of: outcome, limit: configuration.maxMessageSize) {
+                return fail(failure.0, failure.1, output: &output)
             }
         }
         if opcode == .text, !utf8.isAtCharacterBoundary {
