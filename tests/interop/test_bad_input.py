@@ -142,6 +142,14 @@ def open_deflate_ws(server) -> Conn:
     return c
 
 
+def expect_close_then_eof(c: Conn, code: int) -> None:
+    """The server fails the connection: a close frame with `code`, then TCP close."""
+    got, _ = c.read_close()
+    assert got == code
+    c.expect_eof()
+    c.close()
+
+
 def deflate(data: bytes) -> bytes:
     import zlib
     z = zlib.compressobj(wbits=-15)
@@ -157,10 +165,7 @@ def test_decompression_bomb_gets_1009(server):
     assert len(bomb) < 128 << 10
     c = open_deflate_ws(server)
     c.send(encode_frame(OP_BINARY, bomb, rsv=4))
-    code, _ = c.read_close()
-    assert code == 1009
-    c.expect_eof()
-    c.close()
+    expect_close_then_eof(c, 1009)
 
 
 def test_rsv1_on_a_continuation_frame_gets_1002(server):
@@ -168,16 +173,10 @@ def test_rsv1_on_a_continuation_frame_gets_1002(server):
     c = open_deflate_ws(server)
     data = deflate(b"hello hello hello hello hello hello")
     c.send(encode_frame(OP_TEXT, data[:5], fin=False, rsv=4) + encode_frame(0, data[5:], rsv=4))
-    code, _ = c.read_close()
-    assert code == 1002
-    c.expect_eof()
-    c.close()
+    expect_close_then_eof(c, 1002)
 
 
 def test_corrupt_deflate_data_gets_1007(server):
     c = open_deflate_ws(server)
     c.send(encode_frame(OP_BINARY, b"\xff\xff\xff\xff", rsv=4))
-    code, _ = c.read_close()
-    assert code == 1007
-    c.expect_eof()
-    c.close()
+    expect_close_then_eof(c, 1007)

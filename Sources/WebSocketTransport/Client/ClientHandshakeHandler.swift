@@ -14,8 +14,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private let handler: any WebSocketHandler
     private let opened: EventLoopPromise<any WebSocketConnection>
     private let logger: Logger
-    private var parser: HTTPHeadParser
-    private var buffer = ByteBuffer()
+    private var response: ResponseHeadReader
     private var done = false
 
     init(handshake: ClientHandshake, configuration: WebSocketClientConfiguration, handler: any WebSocketHandler,
@@ -25,7 +24,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         self.handler = handler
         self.opened = opened
         self.logger = logger
-        self.parser = HTTPHeadParser(limits: configuration.responseLimits)
+        self.response = ResponseHeadReader(limits: configuration.responseLimits)
     }
 
     private var requestSent = false
@@ -50,14 +49,12 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !done else { return }
         var incoming = unwrapInboundIn(data)
-        buffer.writeBuffer(&incoming)
-        switch buffer.withUnsafeReadableBytes({ parser.parseResponse($0) }) {
+        switch response.read(&incoming) {
         case .needMoreData:
             return
         case .failed(let error):
             fail(WebSocketTransportError.handshakeFailed("bad response: \(error)"), context: context)
-        case .complete(let head, let length):
-            buffer.moveReaderIndex(forwardBy: length)
+        case .complete(let head):
             switch handshake.validate(head) {
             case .failure(let failure):
                 fail(WebSocketTransportError.handshakeFailed(failure.description), context: context)
@@ -110,11 +107,11 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             return
         }
         opened.succeed(frames)
+        let buffer = response.takeRemainder()
         if buffer.readableBytes > 0 {
             context.fireChannelRead(wrapInboundOut(buffer))
             context.fireChannelReadComplete()
         }
-        buffer = ByteBuffer()
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 

@@ -15,8 +15,7 @@ final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// Installs the handlers that run inside the tunnel, after this one.
     private let installTunnelHandlers: (ChannelHandlerContext) throws -> Void
     private let failed: (any Error) -> Void
-    private var parser = HTTPHeadParser(limits: .init())
-    private var buffer = ByteBuffer()
+    private var response = ResponseHeadReader(limits: .init())
     private var done = false
     private var timer: Scheduled<Void>?
 
@@ -42,14 +41,12 @@ final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !done else { return context.fireChannelRead(data) }
         var incoming = unwrapInboundIn(data)
-        buffer.writeBuffer(&incoming)
-        switch buffer.withUnsafeReadableBytes({ parser.parseResponse($0) }) {
+        switch response.read(&incoming) {
         case .needMoreData:
             return
         case .failed(let error):
             fail(WebSocketTransportError.proxyFailed("proxy \(proxy.host):\(proxy.port) sent an invalid response: \(error)"), context: context)
-        case .complete(let head, let length):
-            buffer.moveReaderIndex(forwardBy: length)
+        case .complete(let head):
             guard (200..<300).contains(head.status) else {
                 // 407 is the standard answer; some proxies (tinyproxy) answer wrong credentials with 401.
                 let authProblem = head.status == 407 || head.status == 401
@@ -69,8 +66,8 @@ final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler 
             }
             // The tunnel is open: what follows is the target's, for the handlers now after this one (they
             // start on being added to the active channel).
-            if buffer.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(buffer)) }
-            buffer = ByteBuffer()
+            let rest = response.takeRemainder()
+            if rest.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(rest)) }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
     }
