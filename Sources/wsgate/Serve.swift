@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import WSGateServices
+import ServiceLifecycle
 import WebSocketEngine
 import WebSocketTransport
 
@@ -24,6 +25,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM certificate chain (leaf first): serve wss:// on --port.") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Flag(help: "With TLS, also serve plain ws:// on the same port (told apart by the first byte).") var tlsAllowPlaintext = false
+    @Option(name: .customLong("allowed-origin"),
+            help: "Browser origin allowed to connect, e.g. https://app.example or https://*.example (repeatable; default: any). Others get 403.")
+    var allowedOrigins: [String] = []
+    @Option(help: "Connections held at once; more are answered 503.") var maxConnections = 100_000
+    @Option(help: "Connections held at once from one client address; more are answered 503 (default: no limit).")
+    var maxConnectionsPerAddress: Int?
+    @Option(help: "Seconds a graceful shutdown (SIGTERM, SIGINT) waits for clients to answer close 1001.")
+    var shutdownGrace: Double = 10
+    @Option(help: "Ping a client after this many seconds without a frame from it (0: never).") var pingInterval: Double = 30
+    @Option(help: "Seconds a pinged client may stay silent before close 1011.") var pongTimeout: Double = 20
+    @Option(help: "Close 1001 after this many seconds without a data message either way (0: never).") var idleTimeout: Double = 0
+    @Option(help: "Bytes that may queue for a client that does not read before close 1008.") var maxSendQueue = 64 << 20
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
@@ -42,7 +55,15 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
-        let router = DefaultServices.router(compression: noCompression ? nil : .default)
+        configuration.maxConnections = maxConnections
+        configuration.maxConnectionsPerAddress = maxConnectionsPerAddress ?? .max
+        configuration.shutdownGracePeriod = seconds(shutdownGrace)
+        configuration.pingInterval = pingInterval > 0 ? seconds(pingInterval) : nil
+        configuration.pongTimeout = seconds(pongTimeout)
+        configuration.idleTimeout = idleTimeout > 0 ? seconds(idleTimeout) : nil
+        configuration.maxSendQueueBytes = maxSendQueue
+        let origins: OriginPolicy = allowedOrigins.isEmpty ? .any : .only(allowedOrigins)
+        let router = DefaultServices.router(compression: noCompression ? nil : .default, origins: origins)
         let server = try await WebSocketServer.start(configuration: configuration, router: router, logger: logger)
         let bound = server.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
         let scheme = configuration.tls == nil ? "ws" : (tlsAllowPlaintext ? "wss+ws" : "wss")
@@ -51,39 +72,25 @@ struct Serve: AsyncParsableCommand {
             "services": "\(router.paths.joined(separator: ", "))", "permessage-deflate": "\(deflate)",
         ])
 
-        let stop = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
-            logger.notice("received signal \(signal), stopping")
-            Task { try? await server.close() }
-        }
-        try await server.waitUntilClosed()
-        withExtendedLifetime(stop) {}
+        // SIGTERM / SIGINT: stop accepting, close 1001 to every client, wait for them (bounded), exit 0.
+        let group = ServiceGroup(configuration: .init(
+            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.notice("stopped")
     }
 }
 
 /// The embedded default configuration: what `wsgate serve` mounts without a config file.
 enum DefaultServices {
-    static func router(compression: PerMessageDeflate.ServerSettings? = .default) -> ServiceRouter {
+    static func router(compression: PerMessageDeflate.ServerSettings? = .default, origins: OriginPolicy = .any) -> ServiceRouter {
         var router = ServiceRouter()
-        router.mount(EchoService(), at: "/echo", compression: compression)
-        router.mount(BroadcastService(), at: "/broadcast", compression: compression)
+        router.mount(EchoService(), at: "/echo", compression: compression, origins: origins)
+        router.mount(BroadcastService(), at: "/broadcast", compression: compression, origins: origins)
         return router
     }
 }
 
-/// Calls `handler` when one of `signals` arrives (the default action is disabled meanwhile).
-final class SignalWatcher {
-    private let sources: [any DispatchSourceSignal]
-
-    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
-        sources = signals.map { sig in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { handler(sig) }
-            source.resume()
-            return source
-        }
-    }
-}
+func seconds(_ s: Double) -> TimeAmount { .nanoseconds(Int64(s * 1e9)) }
 
 func makeLogger(level: String) -> Logger {
     var logger = Logger(label: "wsgate")

@@ -24,6 +24,11 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         var largePayloadThreshold: Int = 16 << 10
         /// permessage-deflate state, when the handshake agreed to it.
         var compression: PerMessageDeflateCodec?
+        /// Keep-alive pings and the idle timeout.
+        var liveness = Liveness.Configuration(pingInterval: nil, pongTimeout: .seconds(20), idleTimeout: nil)
+        /// Bytes that may wait to be written to a peer that does not read; past it the peer is disconnected
+        /// (close 1008) rather than buffered for without end.
+        var maxSendQueueBytes: Int = .max
     }
 
     let request: WebSocketRequest
@@ -45,6 +50,8 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
     private var closeInfo: WebSocketCloseInfo?
     private var notifiedClose = false
     private var closeTimer: Scheduled<Void>?
+    private var liveness: Liveness
+    private var livenessTimer: RepeatedTask?
 
     init(role: RFC6455Connection.Role, request: WebSocketRequest, handler: any WebSocketHandler,
          eventLoop: any EventLoop, options: Options, logger: Logger) {
@@ -55,6 +62,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         self.options = options
         self.logger = logger
         self.preparedKey = role == .server ? "rfc6455-server" : "rfc6455-client"
+        self.liveness = Liveness(configuration: options.liveness, now: .now())
     }
 
     var isWritable: Bool { writable }
@@ -64,14 +72,21 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         writable = context.channel.isWritable
+        if let tick = options.liveness.tickInterval {
+            livenessTimer = eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
+                self?.livenessTick()
+            }
+        }
         handler.connectionDidOpen(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        livenessTimer?.cancel()
         self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        liveness.frameReceived()
         var input = unwrapInboundIn(data)
         inReadBatch = true
         while let action = engine.read(from: &input, output: &output) {
@@ -87,6 +102,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
 
     func channelInactive(context: ChannelHandlerContext) {
         closeTimer?.cancel()
+        livenessTimer?.cancel()
         engine.connectionEnded()
         notifyClosed(closeInfo ?? WebSocketCloseInfo(code: CloseCode.abnormalClosure.rawValue, reason: "", wasClean: false))
         context.fireChannelInactive()
@@ -124,6 +140,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
     private func perform(_ action: RFC6455Connection.InboundAction, context: ChannelHandlerContext) {
         switch action {
         case .message(let opcode, let data):
+            liveness.dataMessage()
             handler.connection(self, didReceive: WebSocketMessage(kind: opcode == .text ? .text : .binary, data: data))
         case .ping, .pong:
             break // the engine queued the pong already
@@ -217,6 +234,38 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         }
     }
 
+    /// Pings a quiet peer, or closes a dead or idle connection (see `Liveness`).
+    private func livenessTick() {
+        switch liveness.tick(now: .now()) {
+        case .nothing:
+            break
+        case .ping:
+            if engine.writePing(ByteBuffer(), into: &output), let context { flushOutput(context: context) }
+        case .close(let code, let reason):
+            logger.info("closing connection", metadata: ["code": "\(code.rawValue)", "reason": "\(reason)",
+                                                         "path": "\(request.path)", "peer": "\(peerDescription)"])
+            livenessTimer?.cancel()
+            close(code: code, reason: reason)
+        }
+    }
+
+    private var peerDescription: String { request.remoteAddress.map { "\($0)" } ?? "?" }
+
+    /// A peer that does not read makes the socket unwritable; what services keep sending to it waits here.
+    /// Past `maxSendQueueBytes` it gets close 1008 and nothing more is queued (the close frame waits its turn;
+    /// the connection is dropped after `closeTimeout` if the peer never gets to it).
+    private func enforceSendQueueLimit(context: ChannelHandlerContext) {
+        guard !writable, options.maxSendQueueBytes != .max else { return }
+        let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        let pending = buffered + output.readableBytes
+        guard pending > options.maxSendQueueBytes else { return }
+        logger.warning("slow consumer disconnected", metadata: [
+            "pending_bytes": "\(pending)", "limit": "\(options.maxSendQueueBytes)", "path": "\(request.path)",
+            "peer": "\(peerDescription)",
+        ])
+        close(code: .policyViolation, reason: "send queue limit exceeded")
+    }
+
     // MARK: WebSocketConnection
 
     func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>?) {
@@ -238,7 +287,9 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             engine.writeMessage(opcode, payload: message.data, into: &output)
             if promise != nil { writeOutput(context: context, promise: promise) }
         }
+        liveness.dataMessage()
         scheduleFlush()
+        enforceSendQueueLimit(context: context)
     }
 
     func send(_ prepared: PreparedMessage, promise: EventLoopPromise<Void>?) {
@@ -269,7 +320,9 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             context.write(wrapOutboundOut(frame), promise: promise)
             unflushed = true
         }
+        liveness.dataMessage()
         scheduleFlush()
+        enforceSendQueueLimit(context: context)
     }
 
     func ping(_ payload: ByteBuffer) {

@@ -19,6 +19,21 @@ public struct ServerConfiguration: Sendable {
     public var receiveBufferSizing: AdaptiveRecvByteBufferAllocator
     /// TLS (`wss://`) on this listener; nil serves plain `ws://`.
     public var tls: ServerTLS?
+    /// Connections held at once (handshaking or open); one more is answered `503` and closed.
+    public var maxConnections: Int
+    /// Connections held at once from one client IP address; one more is answered `503` and closed.
+    public var maxConnectionsPerAddress: Int
+    /// How long a graceful shutdown waits for connections to finish their close handshake after 1001.
+    public var shutdownGracePeriod: TimeAmount
+    /// Ping a client after this long without a frame from it (keeps NATs and proxies from dropping quiet
+    /// connections, and finds dead peers); nil never pings.
+    public var pingInterval: TimeAmount?
+    /// Close with 1011 when a pinged client stays silent this long.
+    public var pongTimeout: TimeAmount
+    /// Close with 1001 after this long without a data message either way; nil keeps idle connections.
+    public var idleTimeout: TimeAmount?
+    /// Bytes that may queue for a client that does not read before it is disconnected with 1008.
+    public var maxSendQueueBytes: Int
 
     public init(host: String = "127.0.0.1", port: Int = 8080,
                 engine: RFC6455Connection.Configuration = .default,
@@ -36,5 +51,12 @@ public struct ServerConfiguration: Sendable {
         self.backlog = backlog
         self.receiveBufferSizing = receiveBufferSizing
         self.tls = nil
+        self.maxConnections = 100_000
+        self.maxConnectionsPerAddress = .max
+        self.shutdownGracePeriod = .seconds(10)
+        self.pingInterval = .seconds(30)
+        self.pongTimeout = .seconds(20)
+        self.idleTimeout = nil
+        self.maxSendQueueBytes = 64 << 20
     }
 }

@@ -19,6 +19,8 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private var timeout: Scheduled<Void>?
     /// Whether the connection runs over TLS (set by `TLSSniffer` before the first byte arrives here).
     var secure = false
+    /// Told the WebSocket a successful upgrade made (the listener's connection tracker).
+    var upgraded: ((any WebSocketConnection) -> Void)?
 
     init(router: ServiceRouter, configuration: ServerConfiguration, logger: Logger) {
         self.router = router
@@ -70,11 +72,14 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             }
             return
         }
-        guard let service else { return reject(.notFound(head.path), context: context) }
+        guard let service, let route else { return reject(.notFound(head.path), context: context) }
         let valid: ServerHandshake.Request
         switch ServerHandshake.validate(head) {
         case .failure(let rejection): return reject(rejection, context: context)
         case .success(let request): valid = request
+        }
+        guard route.origins.allows(valid.origin) else {
+            return reject(.forbidden("origin \(valid.origin ?? "") is not allowed on \(head.path)"), context: context)
         }
         var request = WebSocketRequest(path: head.path, query: head.query, headers: head.headers,
                                        origin: valid.origin, remoteAddress: context.remoteAddress, wire: .rfc6455)
@@ -88,10 +93,10 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                 return reject(.init(status: 500, reasonPhrase: "Internal Server Error", detail: "subprotocol negotiation failed"), context: context)
             }
             request.subprotocol = subprotocol
-            let deflate = route?.compression.flatMap { PerMessageDeflate.accept(offers: valid.extensions, settings: $0) }
+            let deflate = route.compression.flatMap { PerMessageDeflate.accept(offers: valid.extensions, settings: $0) }
             request.compression = deflate?.parameters
             upgrade(request: request, handshake: valid, service: service, deflate: deflate,
-                    tuning: route?.compression?.tuning ?? .init(), context: context)
+                    tuning: route.compression?.tuning ?? .init(), context: context)
         }
     }
 
@@ -104,6 +109,9 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                                                       extensions: deflate.map { [$0.response] } ?? [])
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
         var options = RFC6455ChannelHandler.Options(engine: configuration.engine, closeTimeout: configuration.closeTimeout)
+        options.liveness = .init(pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout,
+                                 idleTimeout: configuration.idleTimeout)
+        options.maxSendQueueBytes = configuration.maxSendQueueBytes
         if let deflate {
             options.compression = PerMessageDeflateCodec(parameters: deflate.parameters, role: .server, tuning: tuning)
         }
@@ -116,6 +124,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             context.close(promise: nil)
             return
         }
+        upgraded?(frames)
         // Bytes that followed the head are the first frames.
         if buffer.readableBytes > 0 {
             context.fireChannelRead(wrapInboundOut(buffer))

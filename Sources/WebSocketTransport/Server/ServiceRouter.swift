@@ -2,12 +2,14 @@ import WebSocketAPI
 import WebSocketEngine
 
 /// Maps request paths to the services mounted on them (exact match on the path, query ignored), with the
-/// per-service transport settings that apply before a service sees a connection (compression).
+/// per-service transport settings that apply before a service sees a connection (compression, origins).
 public struct ServiceRouter: Sendable {
     public struct Route: Sendable {
         public var service: any WebSocketService
         /// permessage-deflate policy for this path; nil declines every offer.
         public var compression: PerMessageDeflate.ServerSettings?
+        /// Browser origins allowed on this path; others get `403` before the upgrade.
+        public var origins: OriginPolicy
     }
 
     private var routes: [String: Route] = [:]
@@ -20,8 +22,8 @@ public struct ServiceRouter: Sendable {
     }
 
     public mutating func mount(_ service: any WebSocketService, at path: String,
-                               compression: PerMessageDeflate.ServerSettings? = .default) {
-        routes[path] = Route(service: service, compression: compression)
+                               compression: PerMessageDeflate.ServerSettings? = .default, origins: OriginPolicy = .any) {
+        routes[path] = Route(service: service, compression: compression, origins: origins)
     }
 
     public func route(for path: String) -> Route? {

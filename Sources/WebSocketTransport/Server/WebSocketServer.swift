@@ -1,23 +1,32 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import WebSocketAPI
+import WebSocketEngine
 
 /// The gateway listener: one port, HTTP handshakes routed to the services mounted on their paths.
-public final class WebSocketServer: Sendable {
+///
+/// A `Service` for swift-service-lifecycle: `run()` serves until a graceful shutdown (SIGTERM in `wsgate
+/// serve`), which stops accepting, sends close 1001 to every WebSocket and waits for them to close.
+public final class WebSocketServer: Service, Sendable {
     public let configuration: ServerConfiguration
     public let router: ServiceRouter
     private let group: any EventLoopGroup
     private let logger: Logger
     private let channel: any Channel
+    private let tracker: ConnectionTracker
+    private let shutdownResult = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
 
     private init(configuration: ServerConfiguration, router: ServiceRouter, group: any EventLoopGroup,
-                 logger: Logger, channel: any Channel) {
+                 logger: Logger, channel: any Channel, tracker: ConnectionTracker) {
         self.configuration = configuration
         self.router = router
         self.group = group
         self.logger = logger
         self.channel = channel
+        self.tracker = tracker
     }
 
     /// Binds the listener and starts accepting connections.
@@ -26,6 +35,8 @@ public final class WebSocketServer: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "wsgate")
     ) async throws -> WebSocketServer {
+        let tracker = ConnectionTracker(limits: .init(maxConnections: configuration.maxConnections,
+                                                      maxConnectionsPerAddress: configuration.maxConnectionsPerAddress))
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -34,21 +45,53 @@ public final class WebSocketServer: Sendable {
             .childChannelOption(.recvAllocator, value: configuration.receiveBufferSizing)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try configureConnection(channel, router: router, configuration: configuration, logger: logger)
+                    try admit(channel, tracker: tracker, router: router, configuration: configuration, logger: logger)
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
-        return WebSocketServer(configuration: configuration, router: router, group: group, logger: logger, channel: channel)
+        return WebSocketServer(configuration: configuration, router: router, group: group, logger: logger,
+                               channel: channel, tracker: tracker)
+    }
+
+    /// Counts an accepted connection against the limits: over them it gets `503` and is closed; otherwise
+    /// it is served and uncounted when it closes.
+    private static func admit(_ channel: any Channel, tracker: ConnectionTracker, router: ServiceRouter,
+                              configuration: ServerConfiguration, logger: Logger) throws {
+        let refusal: String
+        switch tracker.admit(channel) {
+        case .admitted:
+            channel.closeFuture.whenComplete { _ in tracker.closed(channel) }
+            let handshake = ServerHandshakeHandler(router: router, configuration: configuration, logger: logger)
+            handshake.upgraded = { socket in tracker.upgraded(channel, to: socket) }
+            try install(handshake, on: channel, configuration: configuration, logger: logger)
+            return
+        case .overTotal(let n):
+            refusal = "server at its limit of \(configuration.maxConnections) connections (\(n) open)"
+        case .overPerAddress(let n):
+            refusal = "\(n) connections from this address already (limit \(configuration.maxConnectionsPerAddress))"
+        }
+        logger.info("connection refused", metadata: [
+            "reason": "\(refusal)", "peer": "\(channel.remoteAddress.map { "\($0)" } ?? "?")",
+        ])
+        var rejection = HandshakeRejection.serviceUnavailable(refusal)
+        rejection.headers.add("Retry-After", "5")
+        channel.writeAndFlush(ByteBuffer(string: rejection.response)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Installs the gateway's handlers on an accepted connection: what the listener does for every
     /// connection, public so the gateway can serve channels made elsewhere (an `EmbeddedChannel` in a
-    /// benchmark, a custom bootstrap). Call on the channel's event loop.
+    /// benchmark, a custom bootstrap). Such channels are not counted against the connection limits.
+    /// Call on the channel's event loop.
     public static func configureConnection(
         _ channel: any Channel, router: ServiceRouter, configuration: ServerConfiguration, logger: Logger
     ) throws {
-        let handshake = ServerHandshakeHandler(router: router, configuration: configuration, logger: logger)
+        try install(ServerHandshakeHandler(router: router, configuration: configuration, logger: logger),
+                    on: channel, configuration: configuration, logger: logger)
+    }
+
+    private static func install(_ handshake: ServerHandshakeHandler, on channel: any Channel,
+                                configuration: ServerConfiguration, logger: Logger) throws {
         if let tls = configuration.tls {
             try channel.pipeline.syncOperations.addHandlers(TLSSniffer(tls: tls, handshake: handshake, logger: logger), handshake)
         } else {
@@ -59,9 +102,43 @@ public final class WebSocketServer: Sendable {
     /// The address actually bound (useful with port 0).
     public var localAddress: SocketAddress? { channel.localAddress }
 
-    /// Stops accepting connections.
+    /// Connections held now (handshaking or open).
+    public var connectionCount: Int { tracker.count }
+
+    /// Stops accepting connections; open ones are left alone (see `shutdown`).
     public func close() async throws {
         try await channel.close()
+    }
+
+    /// Graceful shutdown: stops accepting, sends close 1001 to every WebSocket (and drops connections still
+    /// in their handshake), waits up to `gracePeriod` for them to close, then closes what is left.
+    /// Idempotent: later calls wait for the first.
+    @discardableResult
+    public func shutdown(gracePeriod: TimeAmount? = nil) -> EventLoopFuture<Void> {
+        let eventLoop = channel.eventLoop
+        return shutdownResult.withLockedValue { result in
+            if let result { return result }
+            let grace = gracePeriod ?? configuration.shutdownGracePeriod
+            logger.notice("shutting down", metadata: ["connections": "\(tracker.count)", "grace": "\(grace)"])
+            let done = channel.close().flatMapError { _ in eventLoop.makeSucceededVoidFuture() }.flatMap { [tracker] in
+                let drained = tracker.drain(on: eventLoop)
+                let deadline = eventLoop.scheduleTask(in: grace) { tracker.closeAll() }
+                return drained.always { _ in deadline.cancel() }
+            }
+            result = done
+            return done
+        }
+    }
+
+    /// Serves until a graceful shutdown is requested (then drains as `shutdown` does) or the listener is
+    /// closed by `close()`.
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+            if let draining = shutdownResult.withLockedValue({ $0 }) { try await draining.get() }
+        } onGracefulShutdown: {
+            self.shutdown()
+        }
     }
 
     /// Returns when the listener is closed.

@@ -1,0 +1,84 @@
+"""Operating `wsgate serve`: SIGTERM drains every client with close 1001 and exits 0; --allowed-origin
+refuses other browser origins with 403; --max-connections / --max-connections-per-address answer 503."""
+import asyncio
+import signal
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from conftest import HOST, Procs, start_server, tail
+
+TIMEOUT = 30
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, TIMEOUT))
+
+
+def test_sigterm_closes_every_client_with_1001_and_exits_0(procs, wsgate_bin):
+    srv = start_server(procs, wsgate_bin, "wsgate-serve-sigterm")
+
+    async def go():
+        clients = [await connect(srv.url(path), open_timeout=TIMEOUT) for path in ("/echo", "/echo", "/broadcast")]
+        for ws in clients:  # each is really open
+            await ws.send("before shutdown")
+            assert await ws.recv() == "before shutdown"
+        srv.proc.send_signal(signal.SIGTERM)
+        for ws in clients:
+            await asyncio.wait_for(ws.wait_closed(), 10)
+            assert ws.close_code == 1001, (ws.close_code, ws.close_reason)
+            assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1001
+
+    run(go())
+    start = time.monotonic()
+    rc = srv.proc.wait(10)
+    assert rc == 0, f"exit {rc}\n{tail(srv.log)}"
+    assert time.monotonic() - start < 5
+    log = srv.log.read_text(errors="replace")
+    assert "shutting down" in log and "stopped" in log, tail(srv.log)
+
+
+def test_allowed_origin(procs, wsgate_bin):
+    srv = start_server(procs, wsgate_bin, "wsgate-serve-origin", "--allowed-origin", "https://good.example",
+                       "--allowed-origin", "https://*.trusted.example")
+
+    async def go():
+        for origin in ("https://good.example", "https://app.trusted.example", None):
+            async with connect(srv.url(), origin=origin, open_timeout=TIMEOUT) as ws:
+                await ws.send("hi")
+                assert await ws.recv() == "hi"
+        for origin in ("https://evil.example", "https://trusted.example", "null"):
+            with pytest.raises(InvalidStatus) as e:
+                await connect(srv.url(), origin=origin, open_timeout=TIMEOUT)
+            assert e.value.response.status_code == 403
+
+    run(go())
+    assert "origin https://evil.example is not allowed" in srv.log.read_text(errors="replace")
+    Procs.stop(srv.proc)
+
+
+def test_max_connections_answers_503_and_spares_the_others(procs, wsgate_bin):
+    srv = start_server(procs, wsgate_bin, "wsgate-serve-limits", "--max-connections", "3",
+                       "--max-connections-per-address", "2")
+
+    async def go():
+        a = await connect(srv.url(), open_timeout=TIMEOUT)
+        b = await connect(srv.url(), open_timeout=TIMEOUT)
+        with pytest.raises(InvalidStatus) as e:  # a third from 127.0.0.1
+            await connect(srv.url(), open_timeout=TIMEOUT)
+        assert e.value.response.status_code == 503
+        # From another address: admitted (3 in all), then the total limit refuses a fourth.
+        c = await connect(srv.url(), open_timeout=TIMEOUT, local_addr=("127.0.0.2", 0))
+        with pytest.raises(InvalidStatus) as e:
+            await connect(srv.url(), open_timeout=TIMEOUT, local_addr=("127.0.0.3", 0))
+        assert e.value.response.status_code == 503
+        for ws in (a, b, c):
+            await ws.send("still served")
+            assert await ws.recv() == "still served"
+            await ws.close()
+
+    run(go())
+    assert "connection refused" in srv.log.read_text(errors="replace")
+    Procs.stop(srv.proc)
