@@ -82,3 +82,63 @@ def test_max_connections_answers_503_and_spares_the_others(procs, wsgate_bin):
     run(go())
     assert "connection refused" in srv.log.read_text(errors="replace")
     Procs.stop(srv.proc)
+
+
+def test_json_log_format(procs, wsgate_bin):
+    import json
+    srv = start_server(procs, wsgate_bin, "wsgate-serve-json-log", "--log-format", "json", "--allowed-origin",
+                       "https://only.example")
+
+    async def go():
+        with pytest.raises(InvalidStatus):
+            await connect(srv.url(), origin="https://other.example", open_timeout=TIMEOUT)
+
+    run(go())
+    Procs.stop(srv.proc)
+    records = [json.loads(line) for line in srv.log.read_text().splitlines() if line.strip()]
+    assert all({"ts", "level", "label", "msg"} <= r.keys() for r in records), records
+    listening = [r for r in records if r["msg"].startswith("wsgate listening on ws://")]
+    assert listening and "/echo" in listening[0]["services"]
+    refused = [r for r in records if r["msg"] == "handshake refused"]
+    assert refused and refused[0]["status"] == "403" and "other.example" in refused[0]["detail"]
+
+
+def test_tcp_proxy_bridges_to_a_tcp_backend(procs, wsgate_bin):
+    """`--tcp-proxy /up=HOST:PORT` (websockify): binary messages to a TCP server and its bytes back."""
+    import socket
+    import threading
+
+    from conftest import free_port
+
+    backend_port = free_port()
+    listener = socket.create_server((HOST, backend_port))
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            def upper(c=conn):
+                with c:
+                    while data := c.recv(65536):
+                        c.sendall(data.upper())
+            threading.Thread(target=upper, daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    srv = start_server(procs, wsgate_bin, "wsgate-serve-tcp-proxy", "--tcp-proxy", f"/up={HOST}:{backend_port}")
+
+    async def go():
+        async with connect(srv.url("/up"), open_timeout=TIMEOUT, max_size=None) as ws:
+            payload = b"websockify " * 50_000
+            await ws.send(payload)
+            got = b""
+            while len(got) < len(payload):
+                got += await ws.recv()
+            assert got == payload.upper()
+
+    try:
+        run(go())
+    finally:
+        listener.close()
+        Procs.stop(srv.proc)

@@ -341,6 +341,9 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         guard let context, engine.writeClose(CloseFrame(code: code, reason: reason), into: &output) else { return }
         flushOutput(context: context)
         startCloseTimer(context: context)
+        // The peer's close reply must be read even if the service had paused reading.
+        pausedByService = false
+        resumeReadingIfPossible(context: context)
     }
 
     func inboundDidDrain() {

@@ -1,0 +1,139 @@
+import Logging
+import NIOCore
+import NIOPosix
+import WebSocketAPI
+
+/// Bridges each WebSocket to its own TCP connection to a backend (the websockify use case: VNC, SSH, any
+/// TCP protocol for a browser): message payloads go to the backend as bytes, the backend's bytes come back
+/// as binary messages. Backpressure both ways: a backend that does not read pauses reading from the
+/// WebSocket, a WebSocket client that does not read pauses reading from the backend.
+public struct TCPProxyService: WebSocketService {
+    public let host: String
+    public let port: Int
+    public var connectTimeout: TimeAmount
+    private let logger: Logger
+
+    public init(host: String, port: Int, connectTimeout: TimeAmount = .seconds(10), logger: Logger = Logger(label: "wsgate.tcp-proxy")) {
+        self.host = host
+        self.port = port
+        self.connectTimeout = connectTimeout
+        self.logger = logger
+    }
+
+    public func makeHandler() -> any WebSocketHandler {
+        TCPProxyHandler(host: host, port: port, connectTimeout: connectTimeout, logger: logger)
+    }
+}
+
+/// One WebSocket's side of the bridge. Everything runs on the WebSocket's event loop, which the backend
+/// connection shares.
+final class TCPProxyHandler: WebSocketHandler, @unchecked Sendable {
+    // @unchecked Sendable: state is touched only on the WebSocket's event loop.
+    private let host: String
+    private let port: Int
+    private let connectTimeout: TimeAmount
+    private let logger: Logger
+    private var backend: (any Channel)?
+    private var websocket: (any WebSocketConnection)?
+    /// Bytes the client sent before the backend connection was up.
+    private var early: [ByteBuffer] = []
+    private var closed = false
+
+    init(host: String, port: Int, connectTimeout: TimeAmount, logger: Logger) {
+        self.host = host
+        self.port = port
+        self.connectTimeout = connectTimeout
+        self.logger = logger
+    }
+
+    func connectionDidOpen(_ connection: any WebSocketConnection) {
+        websocket = connection
+        connection.setReadingPaused(true) // until the backend is there
+        ClientBootstrap(group: connection.eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(BackendHandler(proxy: self))
+                }
+            }
+            .connect(host: host, port: port)
+            .hop(to: connection.eventLoop)
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    guard !self.closed else { return channel.close(promise: nil) }
+                    self.backend = channel
+                    for bytes in self.early { channel.write(bytes, promise: nil) }
+                    self.early.removeAll()
+                    channel.flush()
+                    connection.setReadingPaused(false)
+                case .failure(let error):
+                    self.logger.warning("TCP backend unreachable", metadata: [
+                        "backend": "\(self.host):\(self.port)", "error": "\(error)", "path": "\(connection.request.path)",
+                    ])
+                    connection.close(code: .badGateway, reason: "backend unreachable")
+                }
+            }
+    }
+
+    func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
+        guard let backend else { return early.append(message.data) }
+        backend.writeAndFlush(message.data, promise: nil)
+        if !backend.isWritable { connection.setReadingPaused(true) }
+    }
+
+    func connectionWritabilityDidChange(_ connection: any WebSocketConnection) {
+        // The client caught up: take from the backend again (or stop while it is behind).
+        backend?.setOption(.autoRead, value: connection.isWritable).whenFailure { _ in }
+    }
+
+    func connectionDidClose(_ connection: any WebSocketConnection, info: WebSocketCloseInfo) {
+        closed = true
+        backend?.close(promise: nil)
+        websocket = nil
+    }
+
+    // MARK: Backend events (on the same event loop)
+
+    fileprivate func backendRead(_ bytes: ByteBuffer) {
+        guard let websocket else { return }
+        websocket.send(.binary(bytes))
+        if !websocket.isWritable { backend?.setOption(.autoRead, value: false).whenFailure { _ in } }
+    }
+
+    fileprivate func backendWritabilityChanged(_ writable: Bool) {
+        if writable { websocket?.setReadingPaused(false) }
+    }
+
+    fileprivate func backendClosed() {
+        backend = nil
+        guard !closed else { return }
+        websocket?.close(code: .normalClosure, reason: "backend closed the connection")
+    }
+}
+
+private final class BackendHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let proxy: TCPProxyHandler
+
+    init(proxy: TCPProxyHandler) { self.proxy = proxy }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        proxy.backendRead(unwrapInboundIn(data))
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        proxy.backendWritabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        proxy.backendClosed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
