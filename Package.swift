@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.1"),
@@ -73,6 +74,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WSGateConfig",
+            dependencies: [
+                "WebSocketEngine",
+                "WebSocketTransport",
+                "WSGateServices",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
             name: "WSGateBench",
             dependencies: [
                 "WebSocketEngine",
@@ -91,6 +103,7 @@ let package = Package(
                 "WebSocketTransport",
                 "WSGateServices",
                 "WSGateBench",
+                "WSGateConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,6 +129,10 @@ let package = Package(
         .testTarget(
             name: "WebSocketEngineTests",
             dependencies: ["WebSocketEngine", "CWebSocketSIMD", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WSGateConfigTests",
+            dependencies: ["WSGateConfig", "WebSocketEngine"]
         ),
         .testTarget(
             name: "WebSocketTransportTests",

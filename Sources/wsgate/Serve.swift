@@ -1,8 +1,10 @@
 import ArgumentParser
+import Foundation
 import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
+import WSGateConfig
 import WSGateServices
 import ServiceLifecycle
 import WebSocketEngine
@@ -12,35 +14,39 @@ import WebSocketTransport
 import Glibc
 #endif
 
-/// `wsgate serve`: the gateway with its embedded default configuration.
+/// `wsgate serve`: the gateway, from a configuration file or the embedded default; flags override either.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the gateway (embedded default configuration: /echo and /broadcast).")
+        abstract: "Run the gateway (embedded default configuration: /echo and /broadcast on ws://127.0.0.1:8080).")
 
-    @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "Port to listen on.") var port = 8080
-    @Option(help: "Largest accepted message in bytes (close 1009 above it).") var maxMessageSize = 16 << 20
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
-    @Option(help: "Log format: text, or json (one object per line).") var logFormat = "text"
-    @Flag(help: "Decline permessage-deflate offers (compression is on by default).") var noCompression = false
-    @Option(help: "PEM certificate chain (leaf first): serve wss:// on --port.") var tlsCert: String?
+    @Option(help: "YAML configuration file (listeners, services, limits, log); see README. Flags below override it.")
+    var config: String?
+    @Option(help: "Check a configuration file, print each problem as FILE:LINE:COLUMN: message, and exit (0 if valid).")
+    var checkConfig: String?
+    @Option(help: "Address to listen on (the first listener's).") var host: String?
+    @Option(help: "Port to listen on (the first listener's).") var port: Int?
+    @Option(help: "Largest accepted message in bytes (close 1009 above it).") var maxMessageSize: Int?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+    @Option(help: "Log format: text, or json (one object per line).") var logFormat: String?
+    @Flag(help: "Decline permessage-deflate offers on every service (compression is on by default).") var noCompression = false
+    @Option(help: "PEM certificate chain (leaf first): serve wss:// on the first listener.") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Flag(help: "With TLS, also serve plain ws:// on the same port (told apart by the first byte).") var tlsAllowPlaintext = false
     @Option(name: .customLong("allowed-origin"),
-            help: "Browser origin allowed to connect, e.g. https://app.example or https://*.example (repeatable; default: any). Others get 403.")
+            help: "Browser origin allowed to connect to every service, e.g. https://app.example or https://*.example (repeatable; default: any). Others get 403.")
     var allowedOrigins: [String] = []
     @Option(name: .customLong("tcp-proxy"),
             help: "Mount a TCP proxy (websockify): PATH=HOST:PORT, e.g. /vnc=127.0.0.1:5900 (repeatable).")
     var tcpProxies: [String] = []
-    @Option(help: "Connections held at once; more are answered 503.") var maxConnections = 100_000
+    @Option(help: "Connections held at once; more are answered 503 (default 100000).") var maxConnections: Int?
     @Option(help: "Connections held at once from one client address; more are answered 503 (default: no limit).")
     var maxConnectionsPerAddress: Int?
-    @Option(help: "Seconds a graceful shutdown (SIGTERM, SIGINT) waits for clients to answer close 1001.")
-    var shutdownGrace: Double = 10
-    @Option(help: "Ping a client after this many seconds without a frame from it (0: never).") var pingInterval: Double = 30
-    @Option(help: "Seconds a pinged client may stay silent before close 1011.") var pongTimeout: Double = 20
-    @Option(help: "Close 1001 after this many seconds without a data message either way (0: never).") var idleTimeout: Double = 0
-    @Option(help: "Bytes that may queue for a client that does not read before close 1008.") var maxSendQueue = 64 << 20
+    @Option(help: "Seconds a graceful shutdown (SIGTERM, SIGINT) waits for clients to answer close 1001 (default 10).")
+    var shutdownGrace: Double?
+    @Option(help: "Ping a client after this many seconds without a frame from it (0: never; default 30).") var pingInterval: Double?
+    @Option(help: "Seconds a pinged client may stay silent before close 1011 (default 20).") var pongTimeout: Double?
+    @Option(help: "Close 1001 after this many seconds without a data message either way (0: never, the default).") var idleTimeout: Double?
+    @Option(help: "Bytes that may queue for a client that does not read before close 1008 (default 64 MiB).") var maxSendQueue: Int?
 
     /// `PATH=HOST:PORT` (an IPv6 host in brackets).
     static func parseTCPProxy(_ spec: String) throws -> (String, String, Int) {
@@ -56,60 +62,90 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         for spec in tcpProxies { _ = try Self.parseTCPProxy(spec) }
-        if !["text", "json"].contains(logFormat) { throw ValidationError("--log-format must be text or json") }
+        if let logFormat, !["text", "json"].contains(logFormat) { throw ValidationError("--log-format must be text or json") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if tlsAllowPlaintext, tlsCert == nil { throw ValidationError("--tls-allow-plaintext needs --tls-cert and --tls-key") }
     }
 
-    func run() async throws {
-        let logger = makeLogger(level: logLevel, format: logFormat)
-        var configuration = ServerConfiguration(host: host, port: port)
-        configuration.engine.maxMessageSize = maxMessageSize
-        configuration.engine.maxFrameSize = maxMessageSize
-        if let tlsCert, let tlsKey {
-            do {
-                configuration.tls = try ServerTLS(certificateChainFile: tlsCert, privateKeyFile: tlsKey, allowPlaintext: tlsAllowPlaintext)
-            } catch {
-                throw ValidationError("\(error)")
-            }
+    /// Reads and checks a configuration file; problems are printed as FILE:LINE:COLUMN: message.
+    static func load(_ path: String) throws -> GatewayConfiguration {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("cannot read the configuration file \(path)")
         }
-        configuration.maxConnections = maxConnections
-        configuration.maxConnectionsPerAddress = maxConnectionsPerAddress ?? .max
-        configuration.shutdownGracePeriod = seconds(shutdownGrace)
-        configuration.pingInterval = pingInterval > 0 ? seconds(pingInterval) : nil
-        configuration.pongTimeout = seconds(pongTimeout)
-        configuration.idleTimeout = idleTimeout > 0 ? seconds(idleTimeout) : nil
-        configuration.maxSendQueueBytes = maxSendQueue
-        let origins: OriginPolicy = allowedOrigins.isEmpty ? .any : .only(allowedOrigins)
-        var router = DefaultServices.router(compression: noCompression ? nil : .default, origins: origins)
+        do {
+            return try GatewayConfiguration.parse(yaml: text)
+        } catch {
+            for issue in error.issues { printError("\(path):\(issue)") }
+            throw ExitCode(1)
+        }
+    }
+
+    /// The file's configuration (or the embedded one) with the flags given on the command line applied.
+    func effectiveConfiguration() throws -> GatewayConfiguration {
+        var c = try config.map(Self.load) ?? .default
+        if let host { c.listeners[0].host = host }
+        if let port { c.listeners[0].port = port }
+        if let tlsCert, let tlsKey {
+            c.listeners[0].tls = .init(certificateChainFile: tlsCert, privateKeyFile: tlsKey, allowPlaintext: tlsAllowPlaintext)
+        }
+        if let maxMessageSize { c.limits.maxMessageSize = maxMessageSize }
+        if let maxConnections { c.limits.maxConnections = maxConnections }
+        if let maxConnectionsPerAddress { c.limits.maxConnectionsPerAddress = maxConnectionsPerAddress == 0 ? nil : maxConnectionsPerAddress }
+        if let shutdownGrace { c.limits.shutdownGrace = shutdownGrace }
+        if let pingInterval { c.limits.pingInterval = pingInterval > 0 ? pingInterval : nil }
+        if let pongTimeout { c.limits.pongTimeout = pongTimeout }
+        if let idleTimeout { c.limits.idleTimeout = idleTimeout > 0 ? idleTimeout : nil }
+        if let maxSendQueue { c.limits.maxSendQueue = maxSendQueue }
+        if let logLevel { c.log.level = logLevel }
+        if let logFormat { c.log.format = logFormat }
         for spec in tcpProxies {
             let (path, host, port) = try Self.parseTCPProxy(spec)
-            router.mount(TCPProxyService(host: host, port: port, logger: logger), at: path,
-                         compression: noCompression ? nil : .default, origins: origins)
+            c.services.removeAll { $0.path == path }
+            c.services.append(.init(path: path, kind: .tcpProxy(host: host, port: port), allowedOrigins: nil, compression: .default))
         }
-        let server = try await WebSocketServer.start(configuration: configuration, router: router, logger: logger)
-        let bound = server.localAddress.map { "\($0.ipAddress ?? host):\($0.port ?? port)" } ?? "\(host):\(port)"
-        let scheme = configuration.tls == nil ? "ws" : (tlsAllowPlaintext ? "wss+ws" : "wss")
-        let deflate = noCompression ? "off" : "on (up to \(PerMessageDeflateCodec(parameters: .init(), role: .server).memoryBound / 1024) KiB zlib state per compressing connection)"
-        logger.notice("wsgate listening on \(scheme)://\(bound)", metadata: [
-            "services": "\(router.paths.joined(separator: ", "))", "permessage-deflate": "\(deflate)",
-        ])
+        for i in c.services.indices {
+            if noCompression { c.services[i].compression = nil }
+            if !allowedOrigins.isEmpty { c.services[i].allowedOrigins = allowedOrigins }
+        }
+        return c
+    }
+
+    func run() async throws {
+        if let checkConfig {
+            let c = try Self.load(checkConfig)
+            writeLine("\(checkConfig): ok (\(c.listeners.count) listener(s), services \(c.services.map(\.path).joined(separator: ", ")))", to: 1)
+            return
+        }
+        let gateway = try effectiveConfiguration()
+        let logger = makeLogger(level: gateway.log.level, format: gateway.log.format)
+        let router = gateway.makeRouter(logger: logger)
+        let configurations: [ServerConfiguration]
+        do {
+            configurations = try gateway.makeServerConfigurations()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        var servers: [WebSocketServer] = []
+        for configuration in configurations {
+            let server = try await WebSocketServer.start(configuration: configuration, router: router, logger: logger)
+            servers.append(server)
+            let bound = server.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.port)" }
+                ?? "\(configuration.host):\(configuration.port)"
+            let scheme = configuration.tls == nil ? "ws" : (configuration.tls!.allowPlaintext ? "wss+ws" : "wss")
+            let compressed = gateway.services.contains { $0.compression != nil }
+            let deflate = compressed
+                ? "on (up to \(PerMessageDeflateCodec(parameters: .init(), role: .server).memoryBound / 1024) KiB zlib state per compressing connection)"
+                : "off"
+            logger.notice("wsgate listening on \(scheme)://\(bound)", metadata: [
+                "services": "\(router.paths.joined(separator: ", "))", "permessage-deflate": "\(deflate)",
+            ])
+        }
 
         // SIGTERM / SIGINT: stop accepting, close 1001 to every client, wait for them (bounded), exit 0.
         let group = ServiceGroup(configuration: .init(
-            services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: servers, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.notice("stopped")
-    }
-}
-
-/// The embedded default configuration: what `wsgate serve` mounts without a config file.
-enum DefaultServices {
-    static func router(compression: PerMessageDeflate.ServerSettings? = .default, origins: OriginPolicy = .any) -> ServiceRouter {
-        var router = ServiceRouter()
-        router.mount(EchoService(), at: "/echo", compression: compression, origins: origins)
-        router.mount(BroadcastService(), at: "/broadcast", compression: compression, origins: origins)
-        return router
     }
 }
 

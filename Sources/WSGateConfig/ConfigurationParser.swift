@@ -1,0 +1,235 @@
+import WebSocketEngine
+import Yams
+
+/// One problem in a configuration file, with where it is.
+public struct ConfigurationIssue: Sendable, Equatable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public var message: String
+    public var description: String { "\(line):\(column): \(message)" }
+}
+
+/// Every problem found in a file (not just the first), so one `--check-config` run shows them all.
+public struct ConfigurationErrors: Error, Sendable, CustomStringConvertible {
+    public var issues: [ConfigurationIssue]
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}
+
+extension GatewayConfiguration {
+    /// Parses a YAML configuration file (format: README, "Configuration file"). Keys not given keep the
+    /// embedded defaults; unknown keys, wrong types and values out of range are errors with their line.
+    public static func parse(yaml: String) throws(ConfigurationErrors) -> GatewayConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigurationErrors(issues: [Self.issue(of: error)])
+        } catch {
+            throw ConfigurationErrors(issues: [ConfigurationIssue(line: 0, column: 0, message: "\(error)")])
+        }
+        var reader = NodeReader()
+        var configuration = GatewayConfiguration.default
+        if let root { reader.read(root, into: &configuration) }
+        if !reader.issues.isEmpty { throw ConfigurationErrors(issues: reader.issues) }
+        return configuration
+    }
+
+    private static func issue(of error: YamlError) -> ConfigurationIssue {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return ConfigurationIssue(line: mark.line, column: mark.column, message: "YAML: \(problem)")
+        default:
+            return ConfigurationIssue(line: 0, column: 0, message: "YAML: \(error)")
+        }
+    }
+}
+
+/// Walks the YAML tree, filling a configuration and collecting issues with their positions.
+struct NodeReader {
+    var issues: [ConfigurationIssue] = []
+
+    mutating func fail(_ node: Node?, _ message: String) {
+        let mark = node?.mark
+        issues.append(ConfigurationIssue(line: mark?.line ?? 0, column: mark?.column ?? 0, message: message))
+    }
+
+    /// The mapping's entries by key, reporting keys not in `allowed` and repeated keys.
+    mutating func mapping(_ node: Node, _ what: String, allowed: Set<String>) -> [String: Node]? {
+        guard case .mapping(let mapping) = node else {
+            fail(node, "\(what) must be a mapping (key: value)")
+            return nil
+        }
+        var out: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string else { fail(key, "\(what): keys must be plain names"); continue }
+            guard allowed.contains(name) else {
+                fail(key, "unknown key \"\(name)\" in \(what) (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                continue
+            }
+            if out[name] != nil { fail(key, "\"\(name)\" given twice in \(what)") }
+            out[name] = value
+        }
+        return out
+    }
+
+    mutating func string(_ node: Node, _ what: String) -> String? {
+        guard let s = node.scalar?.string, !s.isEmpty else { fail(node, "\(what) must be a non-empty string"); return nil }
+        return s
+    }
+
+    mutating func integer(_ node: Node, _ what: String, in range: ClosedRange<Int>) -> Int? {
+        guard let text = node.scalar?.string, let n = Int(text.replacingUnderscores()) else {
+            fail(node, "\(what) must be a whole number")
+            return nil
+        }
+        guard range.contains(n) else { fail(node, "\(what) must be between \(range.lowerBound) and \(range.upperBound), not \(n)"); return nil }
+        return n
+    }
+
+    mutating func seconds(_ node: Node, _ what: String) -> Double? {
+        guard let text = node.scalar?.string, let s = Double(text), s >= 0, s.isFinite else {
+            fail(node, "\(what) must be a number of seconds (0 or more)")
+            return nil
+        }
+        return s
+    }
+
+    mutating func bool(_ node: Node, _ what: String) -> Bool? {
+        switch node.scalar?.string.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: fail(node, "\(what) must be true or false"); return nil
+        }
+    }
+
+    mutating func sequence(_ node: Node, _ what: String) -> [Node]? {
+        guard case .sequence(let items) = node else { fail(node, "\(what) must be a list"); return nil }
+        return Array(items)
+    }
+
+    // MARK: The document
+
+    mutating func read(_ root: Node, into c: inout GatewayConfiguration) {
+        guard let top = mapping(root, "the file", allowed: ["listeners", "services", "limits", "log"]) else { return }
+        if let node = top["listeners"], let items = sequence(node, "listeners") {
+            if items.isEmpty { fail(node, "listeners: at least one is needed") }
+            c.listeners = items.compactMap { readListener($0) }
+        }
+        if let node = top["services"], let items = sequence(node, "services") {
+            c.services = []
+            for item in items {
+                guard let service = readService(item) else { continue }
+                if c.services.contains(where: { $0.path == service.path }) {
+                    fail(item, "path \(service.path) is mounted twice")
+                }
+                c.services.append(service)
+            }
+        }
+        if let node = top["limits"] { readLimits(node, into: &c.limits) }
+        if let node = top["log"], let log = mapping(node, "log", allowed: ["level", "format"]) {
+            if let n = log["level"], let level = string(n, "log.level") {
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                if levels.contains(level) { c.log.level = level } else { fail(n, "log.level must be one of \(levels.joined(separator: ", "))") }
+            }
+            if let n = log["format"], let format = string(n, "log.format") {
+                if ["text", "json"].contains(format) { c.log.format = format } else { fail(n, "log.format must be text or json") }
+            }
+        }
+    }
+
+    mutating func readListener(_ node: Node) -> GatewayConfiguration.Listener? {
+        guard let m = mapping(node, "a listener", allowed: ["host", "port", "tls"]) else { return nil }
+        var listener = GatewayConfiguration.Listener(host: "127.0.0.1", port: 8080)
+        if let n = m["host"], let host = string(n, "listener host") { listener.host = host }
+        if let n = m["port"], let port = integer(n, "listener port", in: 0...65535) { listener.port = port }
+        if let n = m["tls"], let tls = mapping(n, "tls", allowed: ["cert", "key", "allow_plaintext"]) {
+            let cert = tls["cert"].flatMap { string($0, "tls.cert") }
+            let key = tls["key"].flatMap { string($0, "tls.key") }
+            if cert == nil || key == nil { fail(n, "tls needs both cert and key (PEM files)") }
+            let plain = tls["allow_plaintext"].flatMap { bool($0, "tls.allow_plaintext") } ?? false
+            if let cert, let key { listener.tls = .init(certificateChainFile: cert, privateKeyFile: key, allowPlaintext: plain) }
+        }
+        return listener
+    }
+
+    mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
+        guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression"]) else { return nil }
+        guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
+            if m["path"] == nil { fail(node, "a service needs a path") }
+            return nil
+        }
+        if !path.hasPrefix("/") { fail(pathNode, "service path must start with /") }
+        guard let typeNode = m["type"], let type = string(typeNode, "service type") else {
+            if m["type"] == nil { fail(node, "service \(path) needs a type (echo, broadcast, tcp-proxy)") }
+            return nil
+        }
+        let kind: GatewayConfiguration.ServiceKind
+        switch type {
+        case "echo": kind = .echo
+        case "broadcast": kind = .broadcast
+        case "tcp-proxy":
+            guard let b = m["backend"], let backend = string(b, "backend") else {
+                fail(node, "tcp-proxy service \(path) needs backend: HOST:PORT")
+                return nil
+            }
+            guard let colon = backend.lastIndex(of: ":"), let port = Int(backend[backend.index(after: colon)...]),
+                  (1...65535).contains(port), colon != backend.startIndex else {
+                fail(b, "backend must be HOST:PORT, not \(backend)")
+                return nil
+            }
+            var host = backend[..<colon]
+            if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+            kind = .tcpProxy(host: String(host), port: port)
+        default:
+            fail(typeNode, "unknown service type \"\(type)\" (expected echo, broadcast or tcp-proxy)")
+            return nil
+        }
+        if type != "tcp-proxy", let b = m["backend"] { fail(b, "backend applies to tcp-proxy services only") }
+        var service = GatewayConfiguration.Service(path: path, kind: kind, allowedOrigins: nil, compression: .default)
+        if let n = m["allowed_origins"], let items = sequence(n, "allowed_origins") {
+            service.allowedOrigins = items.compactMap { string($0, "an allowed origin") }
+        }
+        if let n = m["compression"] { service.compression = readCompression(n) }
+        return service
+    }
+
+    mutating func readCompression(_ node: Node) -> PerMessageDeflate.ServerSettings? {
+        if node.scalar != nil { return bool(node, "compression") == false ? nil : .default } // compression: off
+        let keys: Set<String> = ["enabled", "server_max_window_bits", "client_max_window_bits", "server_no_context_takeover",
+                                 "client_no_context_takeover", "level", "memory_level", "min_size"]
+        guard let m = mapping(node, "compression", allowed: keys) else { return .default }
+        if let n = m["enabled"], bool(n, "compression.enabled") == false { return nil }
+        var s = PerMessageDeflate.ServerSettings.default
+        if let n = m["server_max_window_bits"], let v = integer(n, "server_max_window_bits", in: 8...15) { s.serverMaxWindowBits = v }
+        if let n = m["client_max_window_bits"], let v = integer(n, "client_max_window_bits", in: 8...15) { s.clientMaxWindowBits = v }
+        if let n = m["server_no_context_takeover"], let v = bool(n, "server_no_context_takeover") { s.serverNoContextTakeover = v }
+        if let n = m["client_no_context_takeover"], let v = bool(n, "client_no_context_takeover") { s.clientNoContextTakeover = v }
+        if let n = m["level"], let v = integer(n, "compression level", in: 1...9) { s.tuning.compressionLevel = v }
+        if let n = m["memory_level"], let v = integer(n, "memory_level", in: 1...9) { s.tuning.memoryLevel = v }
+        if let n = m["min_size"], let v = integer(n, "min_size", in: 0...Int.max) { s.tuning.minimumMessageSize = v }
+        return s
+    }
+
+    mutating func readLimits(_ node: Node, into l: inout GatewayConfiguration.Limits) {
+        let keys: Set<String> = ["max_message_size", "max_connections", "max_connections_per_address", "handshake_timeout",
+                                 "max_handshake_size", "ping_interval", "pong_timeout", "idle_timeout", "max_send_queue", "shutdown_grace"]
+        guard let m = mapping(node, "limits", allowed: keys) else { return }
+        if let n = m["max_message_size"], let v = integer(n, "max_message_size", in: 1...(1 << 40)) { l.maxMessageSize = v }
+        if let n = m["max_connections"], let v = integer(n, "max_connections", in: 1...10_000_000) { l.maxConnections = v }
+        if let n = m["max_connections_per_address"], let v = integer(n, "max_connections_per_address", in: 0...10_000_000) {
+            l.maxConnectionsPerAddress = v == 0 ? nil : v
+        }
+        if let n = m["handshake_timeout"], let v = seconds(n, "handshake_timeout") { l.handshakeTimeout = v }
+        if let n = m["max_handshake_size"], let v = integer(n, "max_handshake_size", in: 256...(1 << 20)) { l.maxHandshakeSize = v }
+        if let n = m["ping_interval"], let v = seconds(n, "ping_interval") { l.pingInterval = v == 0 ? nil : v }
+        if let n = m["pong_timeout"], let v = seconds(n, "pong_timeout") { l.pongTimeout = v }
+        if let n = m["idle_timeout"], let v = seconds(n, "idle_timeout") { l.idleTimeout = v == 0 ? nil : v }
+        if let n = m["max_send_queue"], let v = integer(n, "max_send_queue", in: 1024...(1 << 40)) { l.maxSendQueue = v }
+        if let n = m["shutdown_grace"], let v = seconds(n, "shutdown_grace") { l.shutdownGrace = v }
+    }
+}
+
+extension String {
+    /// `16_777_216` → `16777216` (YAML 1.1 allows underscores in integers).
+    fileprivate func replacingUnderscores() -> String { filter { $0 != "_" } }
+}

@@ -1,0 +1,87 @@
+import NIOCore
+import WebSocketEngine
+
+/// What a configuration file describes: listeners, services on paths, limits and logging. The embedded
+/// default (`GatewayConfiguration.default`) is what `wsgate serve` runs without a file.
+public struct GatewayConfiguration: Sendable, Equatable {
+    public struct Listener: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var tls: TLS?
+        public init(host: String, port: Int, tls: TLS? = nil) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+        }
+    }
+
+    public struct TLS: Sendable, Equatable {
+        public var certificateChainFile: String
+        public var privateKeyFile: String
+        public var allowPlaintext: Bool
+        public init(certificateChainFile: String, privateKeyFile: String, allowPlaintext: Bool = false) {
+            self.certificateChainFile = certificateChainFile
+            self.privateKeyFile = privateKeyFile
+            self.allowPlaintext = allowPlaintext
+        }
+    }
+
+    public enum ServiceKind: Sendable, Equatable {
+        case echo
+        case broadcast
+        case tcpProxy(host: String, port: Int)
+    }
+
+    public struct Service: Sendable, Equatable {
+        public var path: String
+        public var kind: ServiceKind
+        /// nil: any origin.
+        public var allowedOrigins: [String]?
+        /// nil: permessage-deflate declined.
+        public var compression: PerMessageDeflate.ServerSettings?
+        public init(path: String, kind: ServiceKind, allowedOrigins: [String]? = nil,
+                    compression: PerMessageDeflate.ServerSettings? = .default) {
+            self.path = path
+            self.kind = kind
+            self.allowedOrigins = allowedOrigins
+            self.compression = compression
+        }
+    }
+
+    public struct Limits: Sendable, Equatable {
+        public var maxMessageSize = 16 << 20
+        public var maxConnections = 100_000
+        /// nil: no per-address limit.
+        public var maxConnectionsPerAddress: Int?
+        public var handshakeTimeout: Double = 10
+        public var maxHandshakeSize = 16 << 10
+        /// nil: no pings.
+        public var pingInterval: Double? = 30
+        public var pongTimeout: Double = 20
+        /// nil: no idle timeout.
+        public var idleTimeout: Double?
+        public var maxSendQueue = 64 << 20
+        public var shutdownGrace: Double = 10
+        public init() {}
+    }
+
+    public struct Log: Sendable, Equatable {
+        public var level = "info"
+        public var format = "text"
+        public init() {}
+    }
+
+    public var listeners: [Listener]
+    public var services: [Service]
+    public var limits: Limits
+    public var log: Log
+
+    /// `ws://127.0.0.1:8080` with `/echo` and `/broadcast`, permessage-deflate on.
+    public static let `default` = GatewayConfiguration(
+        listeners: [Listener(host: "127.0.0.1", port: 8080)],
+        services: [
+            Service(path: "/echo", kind: .echo, allowedOrigins: nil, compression: .default),
+            Service(path: "/broadcast", kind: .broadcast, allowedOrigins: nil, compression: .default),
+        ],
+        limits: Limits(), log: Log())
+}
