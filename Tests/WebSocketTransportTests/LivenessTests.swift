@@ -74,11 +74,13 @@ import WebSocketEngine
     }
 
     @Test func aLiveClientAnswersPingsAndStays() async throws {
-        try await withServer(configure: { $0.pingInterval = .milliseconds(50); $0.pongTimeout = .milliseconds(100) }) { port in
+        // Pinged every 100 ms; a pong missing for 1 s would close it before the 1.5 s are over. (The timeout
+        // is generous so that a loaded test machine cannot delay a pong past it.)
+        try await withServer(configure: { $0.pingInterval = .milliseconds(100); $0.pongTimeout = .seconds(1) }) { port in
             var c = WebSocketClientConfiguration()
             c.proxy = .none
             let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo", configuration: c)
-            try await Task.sleep(for: .milliseconds(600)) // many ping rounds; the library client answers them
+            try await Task.sleep(for: .milliseconds(1500)) // many ping rounds; the library client answers them
             var it = ws.messages.makeAsyncIterator()
             try await ws.send(text: "still open")
             #expect(await it.next() == .text("still open"))
