@@ -172,14 +172,11 @@ struct NodeReader {
                 fail(node, "tcp-proxy service \(path) needs backend: HOST:PORT")
                 return nil
             }
-            guard let colon = backend.lastIndex(of: ":"), let port = Int(backend[backend.index(after: colon)...]),
-                  (1...65535).contains(port), colon != backend.startIndex else {
+            guard let (host, port) = GatewayConfiguration.parseHostPort(backend) else {
                 fail(b, "backend must be HOST:PORT, not \(backend)")
                 return nil
             }
-            var host = backend[..<colon]
-            if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-            kind = .tcpProxy(host: String(host), port: port)
+            kind = .tcpProxy(host: host, port: port)
         default:
             fail(typeNode, "unknown service type \"\(type)\" (expected echo, broadcast or tcp-proxy)")
             return nil

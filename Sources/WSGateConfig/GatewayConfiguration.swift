@@ -71,6 +71,15 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// `HOST:PORT` (an IPv6 host in brackets), the form of a TCP backend in the file and on the command line.
+    public static func parseHostPort<S: StringProtocol>(_ text: S) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+              let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return host.isEmpty ? nil : (String(host), port)
+    }
+
     public var listeners: [Listener]
     public var services: [Service]
     public var limits: Limits

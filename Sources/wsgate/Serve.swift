@@ -50,14 +50,11 @@ struct Serve: AsyncParsableCommand {
 
     /// `PATH=HOST:PORT` (an IPv6 host in brackets).
     static func parseTCPProxy(_ spec: String) throws -> (String, String, Int) {
-        guard let eq = spec.firstIndex(of: "="), spec.hasPrefix("/"), let colon = spec.lastIndex(of: ":"), colon > eq,
-              let port = Int(spec[spec.index(after: colon)...]), (1...65535).contains(port) else {
+        guard let eq = spec.firstIndex(of: "="), spec.hasPrefix("/"),
+              let (host, port) = GatewayConfiguration.parseHostPort(spec[spec.index(after: eq)...]) else {
             throw ValidationError("--tcp-proxy wants PATH=HOST:PORT, e.g. /vnc=127.0.0.1:5900: \(spec)")
         }
-        var host = spec[spec.index(after: eq)..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        guard !host.isEmpty else { throw ValidationError("--tcp-proxy \(spec): no host") }
-        return (String(spec[..<eq]), String(host), port)
+        return (String(spec[..<eq]), host, port)
     }
 
     func validate() throws {
@@ -148,8 +145,6 @@ struct Serve: AsyncParsableCommand {
         logger.notice("stopped")
     }
 }
-
-func seconds(_ s: Double) -> TimeAmount { .nanoseconds(Int64(s * 1e9)) }
 
 /// The process's logger: swift-log's stream handler (text), or one JSON object per line (`json`).
 func makeLogger(level: String, format: String = "text") -> Logger {

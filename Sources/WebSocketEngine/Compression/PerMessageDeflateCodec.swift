@@ -51,7 +51,7 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
         scratch.clear()
         payload.withUnsafeReadableBytes { deflater.compress($0, into: &scratch) }
         // §7.2.1: remove the 4-octet tail; Z_SYNC_FLUSH always ends with it.
-        if scratch.readableBytes >= 4, scratch.getBytes(at: scratch.writerIndex - 4, length: 4) == Self.tail {
+        if scratch.readableBytes >= 4, scratch.getInteger(at: scratch.writerIndex - 4, as: UInt32.self) == 0x0000_FFFF {
             scratch.moveWriterIndex(to: scratch.writerIndex - 4)
         }
         // zlib writes nothing for an empty input right after a flush (it never writes two flush markers in a

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOSSL
+import WebSocketEngine
 
 /// First handler on a TLS listener: looks at the first byte of a connection and installs TLS for a
 /// ClientHello (content type 0x16), lets a plain request through when plaintext is allowed, and otherwise
@@ -39,9 +40,7 @@ final class TLSSniffer: ChannelInboundHandler, RemovableChannelHandler {
             handshake.secure = true
         } else if !tls.allowPlaintext {
             logger.info("plain request on a TLS port refused", metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
-            let body = "This port speaks TLS: use wss:// (or https://).\n"
-            let response = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
-                + "Connection: close\r\n\r\n" + body
+            let response = HandshakeRejection.badRequest("This port speaks TLS: use wss:// (or https://).").response
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in context.close(promise: nil) }
             return
         }
