@@ -5,7 +5,7 @@ import PackageDescription
 ///  1. `WebSocketEngine`    — sans-IO protocol engines (imports NIOCore for ByteBuffer only).
 ///  2. `WebSocketTransport` — SwiftNIO listeners and connectors that drive the engines.
 ///  3. `WebSocketAPI`       — the one WebSocket abstraction services are written against.
-///  4. `WSGateServices`     — echo, broadcast, …
+///  4. `WSGateServices`     — echo, broadcast, …; `WSGateMonitoring` — `/metrics` and the web console.
 ///  5. `wsgate`             — the command-line program; `WSGateBench` is its load generator.
 /// `CWebSocketSIMD` holds the engine's C kernels (SIMD UTF-8 validation), which Swift's SIMD types cannot express.
 /// `CZlib` exposes the system zlib (zlib1g-dev) to the engine for permessage-deflate: zlib is the field's DEFLATE,
@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -61,6 +63,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .target(
@@ -74,11 +77,24 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WSGateMonitoring",
+            dependencies: [
+                "WebSocketEngine",
+                "WebSocketAPI",
+                "WebSocketTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.embedInCode("Resources/console.html")]
+        ),
+        .target(
             name: "WSGateConfig",
             dependencies: [
                 "WebSocketEngine",
                 "WebSocketTransport",
                 "WSGateServices",
+                "WSGateMonitoring",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -104,9 +120,11 @@ let package = Package(
                 "WSGateServices",
                 "WSGateBench",
                 "WSGateConfig",
+                "WSGateMonitoring",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -137,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "WebSocketTransportTests",
             dependencies: [
-                "WebSocketEngine", "WebSocketAPI", "WebSocketTransport", "WSGateServices",
+                "WebSocketEngine", "WebSocketAPI", "WebSocketTransport", "WSGateServices", "WSGateMonitoring",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

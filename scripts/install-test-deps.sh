@@ -38,10 +38,10 @@ if ! "$AB/bin/wstest" --help >/dev/null 2>&1; then
     "$AB/bin/wstest" --help >/dev/null
 fi
 
-# --- Python 3 venv: pytest, websockets, playwright ---------------------------
+# --- Python 3 venv: pytest, websockets, playwright, prometheus_client ---------
 # Use pyenv's 3.11 (plain `python3` on PATH); Debian's /usr/bin/python3 is left alone.
 PYV="$DEPS/py"
-if ! "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api' >/dev/null 2>&1; then
+if ! "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api, prometheus_client' >/dev/null 2>&1; then
     log "creating Python venv at $PYV"
     PY3="$(ls -d "$PYENV_ROOT"/versions/3.11.*/bin/python3 2>/dev/null | sort -V | tail -1)"
     [[ -n "$PY3" ]] || PY3="$(command -v python3)"
@@ -49,8 +49,8 @@ if ! "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api' >/dev
     "$PY3" -m venv "$PYV"
     # Playwright's pip package carries its own driver (node); the browser is
     # /usr/bin/chromium via executable_path, so no `playwright install` ever.
-    "$PYV/bin/pip" install -q pytest==9.2.0 websockets==17.4 playwright==1.65.2
-    "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api'
+    "$PYV/bin/pip" install -q pytest==9.2.0 websockets==17.4 playwright==1.65.2 prometheus-client==0.26.0
+    "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api, prometheus_client'
 fi
 
 log "ok"

@@ -110,7 +110,7 @@ struct NodeReader {
     // MARK: The document
 
     mutating func read(_ root: Node, into c: inout GatewayConfiguration) {
-        guard let top = mapping(root, "the file", allowed: ["listeners", "services", "limits", "log"]) else { return }
+        guard let top = mapping(root, "the file", allowed: ["listeners", "services", "limits", "log", "metrics", "console"]) else { return }
         if let node = top["listeners"], let items = sequence(node, "listeners") {
             if items.isEmpty { fail(node, "listeners: at least one is needed") }
             c.listeners = items.compactMap { readListener($0) }
@@ -126,6 +126,22 @@ struct NodeReader {
             }
         }
         if let node = top["limits"] { readLimits(node, into: &c.limits) }
+        if let node = top["metrics"], let m = mapping(node, "metrics", allowed: ["enabled", "path"]) {
+            if let n = m["path"], let path = endpointPath(n, "metrics.path") { c.monitoring.metricsPath = path }
+            if let n = m["enabled"], bool(n, "metrics.enabled") == false { c.monitoring.metricsPath = nil }
+        }
+        if let node = top["console"], let m = mapping(node, "console", allowed: ["enabled", "path", "live_path"]) {
+            if let n = m["path"], let path = endpointPath(n, "console.path") { c.monitoring.consolePath = path }
+            if let n = m["live_path"], let path = endpointPath(n, "console.live_path") { c.monitoring.consoleLivePath = path }
+            if let n = m["enabled"], bool(n, "console.enabled") == false { c.monitoring.consolePath = nil }
+        }
+        if c.monitoring.consolePath != nil, c.services.contains(where: { $0.path == c.monitoring.consoleLivePath }) {
+            fail(top["console"] ?? top["services"], "\(c.monitoring.consoleLivePath) is both a service and the console's live feed "
+                 + "(move the service, set console.live_path, or console.enabled: false)")
+        }
+        if let metrics = c.monitoring.metricsPath, metrics == c.monitoring.consolePath {
+            fail(top["console"] ?? top["metrics"], "metrics and console cannot share the path \(metrics)")
+        }
         if let node = top["log"], let log = mapping(node, "log", allowed: ["level", "format"]) {
             if let n = log["level"], let level = string(n, "log.level") {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -135,6 +151,12 @@ struct NodeReader {
                 if ["text", "json"].contains(format) { c.log.format = format } else { fail(n, "log.format must be text or json") }
             }
         }
+    }
+
+    mutating func endpointPath(_ node: Node, _ what: String) -> String? {
+        guard let path = string(node, what) else { return nil }
+        guard path.hasPrefix("/") else { fail(node, "\(what) must start with /"); return nil }
+        return path
     }
 
     mutating func readListener(_ node: Node) -> GatewayConfiguration.Listener? {

@@ -1,12 +1,14 @@
 import Logging
 import NIOCore
+import WSGateMonitoring
 import WSGateServices
 import WebSocketEngine
 import WebSocketTransport
 
 extension GatewayConfiguration {
-    /// The services mounted on their paths, with their origin and compression policies.
-    public func makeRouter(logger: Logger) -> ServiceRouter {
+    /// The services mounted on their paths, with their origin and compression policies, and — given the
+    /// gateway's `monitoring` — the `/metrics` endpoint and the web console.
+    public func makeRouter(logger: Logger, monitoring: GatewayMonitoring? = nil) -> ServiceRouter {
         var router = ServiceRouter()
         for service in services {
             let origins: OriginPolicy = service.allowedOrigins.map { .only($0) } ?? .any
@@ -20,7 +22,19 @@ extension GatewayConfiguration {
                              compression: service.compression, origins: origins)
             }
         }
+        if let monitoring { mountMonitoring(monitoring, on: &router) }
         return router
+    }
+
+    private func mountMonitoring(_ monitoring: GatewayMonitoring, on router: inout ServiceRouter) {
+        if let path = self.monitoring.metricsPath {
+            router.serve(monitoring.prometheusEndpoint, at: path)
+        }
+        if let path = self.monitoring.consolePath {
+            let live = self.monitoring.consoleLivePath
+            router.mount(ConsoleLiveService(monitoring: monitoring, mounted: router.paths), at: live)
+            router.serve(ConsolePage(livePath: live), at: path)
+        }
     }
 
     /// One `ServerConfiguration` per listener, with the limits applied. Throws when a TLS file is unusable.

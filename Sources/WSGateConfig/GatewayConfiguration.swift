@@ -71,6 +71,18 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// The operator endpoints every listener serves beside the services (plain HTTP for the pages, a WebSocket
+    /// for the console's live figures). nil paths turn an endpoint off.
+    public struct Monitoring: Sendable, Equatable {
+        /// Prometheus text exposition.
+        public var metricsPath: String? = "/metrics"
+        /// The web console page.
+        public var consolePath: String? = "/"
+        /// The WebSocket the console page reads its live figures from (served while the console is on).
+        public var consoleLivePath = "/console/live"
+        public init() {}
+    }
+
     /// `HOST:PORT` (an IPv6 host in brackets), the form of a TCP backend in the file and on the command line.
     public static func parseHostPort<S: StringProtocol>(_ text: S) -> (host: String, port: Int)? {
         guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
@@ -84,6 +96,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var services: [Service]
     public var limits: Limits
     public var log: Log
+    public var monitoring = Monitoring()
 
     /// `ws://127.0.0.1:8080` with `/echo` and `/broadcast`, permessage-deflate on.
     public static let `default` = GatewayConfiguration(

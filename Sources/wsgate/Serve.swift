@@ -2,9 +2,11 @@ import ArgumentParser
 import Foundation
 import Dispatch
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import WSGateConfig
+import WSGateMonitoring
 import WSGateServices
 import ServiceLifecycle
 import WebSocketEngine
@@ -47,6 +49,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a pinged client may stay silent before close 1011 (default 20).") var pongTimeout: Double?
     @Option(help: "Close 1001 after this many seconds without a data message either way (0: never, the default).") var idleTimeout: Double?
     @Option(help: "Bytes that may queue for a client that does not read before close 1008 (default 64 MiB).") var maxSendQueue: Int?
+    @Flag(help: "Do not serve Prometheus metrics (served at /metrics by default).") var noMetrics = false
+    @Flag(help: "Do not serve the web console (served at / by default, live figures at /console/live).") var noConsole = false
 
     /// `PATH=HOST:PORT` (an IPv6 host in brackets).
     static func parseTCPProxy(_ spec: String) throws -> (String, String, Int) {
@@ -95,6 +99,8 @@ struct Serve: AsyncParsableCommand {
         if let maxSendQueue { c.limits.maxSendQueue = maxSendQueue }
         if let logLevel { c.log.level = logLevel }
         if let logFormat { c.log.format = logFormat }
+        if noMetrics { c.monitoring.metricsPath = nil }
+        if noConsole { c.monitoring.consolePath = nil }
         for spec in tcpProxies {
             let (path, host, port) = try Self.parseTCPProxy(spec)
             c.services.removeAll { $0.path == path }
@@ -115,7 +121,10 @@ struct Serve: AsyncParsableCommand {
         }
         let gateway = try effectiveConfiguration()
         let logger = makeLogger(level: gateway.log.level, format: gateway.log.format)
-        let router = gateway.makeRouter(logger: logger)
+        // One registry for the gateway's own figures and anything else in the process that uses swift-metrics.
+        let monitoring = GatewayMonitoring()
+        MetricsSystem.bootstrap(monitoring.factory)
+        let router = gateway.makeRouter(logger: logger, monitoring: monitoring)
         let configurations: [ServerConfiguration]
         do {
             configurations = try gateway.makeServerConfigurations()
@@ -124,7 +133,8 @@ struct Serve: AsyncParsableCommand {
         }
         var servers: [WebSocketServer] = []
         for configuration in configurations {
-            let server = try await WebSocketServer.start(configuration: configuration, router: router, logger: logger)
+            let server = try await WebSocketServer.start(configuration: configuration, router: router,
+                                                         metrics: monitoring.metrics, logger: logger)
             servers.append(server)
             let bound = server.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.port)" }
                 ?? "\(configuration.host):\(configuration.port)"
@@ -135,6 +145,7 @@ struct Serve: AsyncParsableCommand {
                 : "off"
             logger.notice("wsgate listening on \(scheme)://\(bound)", metadata: [
                 "services": "\(router.paths.joined(separator: ", "))", "permessage-deflate": "\(deflate)",
+                "http": "\(router.resourcePaths.joined(separator: ", "))",
             ])
         }
 

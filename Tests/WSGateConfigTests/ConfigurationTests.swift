@@ -89,6 +89,20 @@ import WebSocketEngine
         #expect(found.first.map { $0.line >= 3 && $0.message.hasPrefix("YAML:") } == true, "\(found)")
     }
 
+    @Test func monitoringEndpoints() throws {
+        let moved = try GatewayConfiguration.parse(yaml: "metrics: {path: /stats}\nconsole: {path: /admin, live_path: /admin/live}")
+        #expect(moved.monitoring.metricsPath == "/stats" && moved.monitoring.consolePath == "/admin"
+                && moved.monitoring.consoleLivePath == "/admin/live")
+        let off = try GatewayConfiguration.parse(yaml: "metrics: {enabled: false}\nconsole: {enabled: no}")
+        #expect(off.monitoring.metricsPath == nil && off.monitoring.consolePath == nil)
+        #expect(issues("metrics: {path: metrics}").map(\.description) == ["1:17: metrics.path must start with /"])
+        #expect(issues("metrics: {path: /}").map(\.message) == ["metrics and console cannot share the path /"])
+        #expect(issues("services: [{path: /console/live, type: echo}]").first?.message.hasPrefix(
+            "/console/live is both a service and the console's live feed") == true)
+        // With the console off, the path is free for a service.
+        #expect(issues("services: [{path: /console/live, type: echo}]\nconsole: {enabled: false}").isEmpty)
+    }
+
     @Test func ranges() {
         #expect(issues("listeners: [{port: 70000}]").map(\.message) == ["listener port must be between 0 and 65535, not 70000"])
         #expect(issues("services: [{path: /a, type: echo, compression: {server_max_window_bits: 7}}]").map(\.message)

@@ -7,12 +7,13 @@ import WebSocketEngine
 
 /// A gateway on an ephemeral loopback port, for one test.
 func withServer<T>(
-    router: ServiceRouter = defaultRouter(), configure: (inout ServerConfiguration) -> Void = { _ in },
+    router: ServiceRouter = defaultRouter(), metrics: GatewayMetrics? = GatewayMetrics(),
+    configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (Int) async throws -> T
 ) async throws -> T {
     var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
     configure(&configuration)
-    let server = try await WebSocketServer.start(configuration: configuration, router: router)
+    let server = try await WebSocketServer.start(configuration: configuration, router: router, metrics: metrics)
     let port = server.localAddress!.port!
     do {
         let result = try await body(port)

@@ -11,6 +11,8 @@ import subprocess
 import pytest
 from playwright.sync_api import sync_playwright
 
+from conftest import HOST, REPORTS, Procs, start_server
+
 CHROMIUM = "/usr/bin/chromium"
 
 # Runs in the page. Opens a WebSocket, sends a text and a binary message (plus two
@@ -134,3 +136,46 @@ def test_chromium_wss_echo_with_deflate(tls_server, page):
 def test_chromium_broadcast(server, page):
     codes = evaluate(page, BROADCAST_JS, [server.url("/broadcast"), "chromium-bc"])
     assert codes == [[1000, True], [1000, True]]
+
+
+def test_console_shows_live_figures_and_talks_to_a_service(procs, wsgate_bin, page):
+    """The web console at /: its live figures update (and follow traffic made by another client), and a
+    message typed into the page goes to /echo and comes back. Saves reports/console.png."""
+    from websockets.sync.client import connect
+
+    srv = start_server(procs, wsgate_bin, "wsgate-serve-console")
+    console = page.context.browser.new_page()
+    console.set_default_timeout(20_000)
+    try:
+        console.goto(f"http://{HOST}:{srv.port}/")
+        console.wait_for_function("document.getElementById('live-status').textContent === 'live'")
+        console.wait_for_function("Number(document.getElementById('updates').textContent) >= 2")
+        assert console.locator("#services tr[data-path='/echo']").count() == 1
+
+        # Traffic from outside the page shows up in the figures.
+        with connect(srv.url("/echo")) as ws:
+            for i in range(20):
+                ws.send(f"outside {i}")
+                assert ws.recv() == f"outside {i}"
+            console.wait_for_function("document.getElementById('open-websockets').textContent === '2'")
+        console.wait_for_function(
+            "Number(document.getElementById('messages-total').textContent.replace(/,/g, '')) >= 40")
+
+        # Open /echo from the page, send text, see the reply.
+        console.select_option("#service-select", "/echo")
+        console.click("#connect")
+        console.wait_for_function("document.getElementById('log').textContent.includes('open')")
+        console.fill("#message", "hello from the console ✓")
+        console.click("#send")
+        console.wait_for_function(
+            "document.getElementById('log').textContent.includes('← hello from the console ✓')")
+        console.wait_for_function(
+            "document.querySelector(\"#services tr[data-path='/echo']\").children[2].textContent === '1'")
+        shot = REPORTS / "console.png"
+        console.screenshot(path=str(shot), full_page=True)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        console.click("#disconnect")
+        console.wait_for_function("document.getElementById('log').textContent.includes('closed, code 1000')")
+    finally:
+        console.close()
+        Procs.stop(srv.proc)

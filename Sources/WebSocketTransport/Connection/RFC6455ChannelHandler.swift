@@ -29,6 +29,8 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         /// Bytes that may wait to be written to a peer that does not read; past it the peer is disconnected
         /// (close 1008) rather than buffered for without end.
         var maxSendQueueBytes: Int = .max
+        /// Where this connection's traffic and close are counted (server connections); nil counts nothing.
+        var metrics: ServiceMetrics?
     }
 
     let request: WebSocketRequest
@@ -52,6 +54,11 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
     private var closeTimer: Scheduled<Void>?
     private var liveness: Liveness
     private var livenessTimer: RepeatedTask?
+    /// Traffic not yet reported to `options.metrics` (reported once per flush, not per message).
+    private var traffic = TrafficTally()
+    /// How the connection is ending, once known: the first close frame's code and who sent it.
+    private var closeRecord: (code: UInt16, initiator: ServiceMetrics.Initiator)?
+    private var countedOpen = false
 
     init(role: RFC6455Connection.Role, request: WebSocketRequest, handler: any WebSocketHandler,
          eventLoop: any EventLoop, options: Options, logger: Logger) {
@@ -76,6 +83,10 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             livenessTimer = eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
                 self?.livenessTick()
             }
+        }
+        if let metrics = options.metrics {
+            metrics.opened()
+            countedOpen = true
         }
         handler.connectionDidOpen(self)
     }
@@ -104,6 +115,11 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         closeTimer?.cancel()
         livenessTimer?.cancel()
         engine.connectionEnded()
+        reportTraffic()
+        if countedOpen, let metrics = options.metrics {
+            countedOpen = false
+            metrics.closed(code: closeRecord?.code ?? CloseCode.abnormalClosure.rawValue, initiator: closeRecord?.initiator ?? .peer)
+        }
         notifyClosed(closeInfo ?? WebSocketCloseInfo(code: CloseCode.abnormalClosure.rawValue, reason: "", wasClean: false))
         context.fireChannelInactive()
     }
@@ -141,12 +157,14 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         switch action {
         case .message(let opcode, let data):
             liveness.dataMessage()
+            traffic.received(bytes: data.readableBytes)
             handler.connection(self, didReceive: WebSocketMessage(kind: opcode == .text ? .text : .binary, data: data))
         case .ping, .pong:
             break // the engine queued the pong already
         case .closed(let frame, let initiatedByPeer):
             closeInfo = WebSocketCloseInfo(code: frame.code?.rawValue ?? CloseCode.noStatusReceived.rawValue,
                                            reason: frame.reason, wasClean: true)
+            if initiatedByPeer, closeRecord == nil { closeRecord = (closeInfo!.code, .peer) }
             if engine.role == .server {
                 closeAfterWrites(context: context)
             } else {
@@ -154,13 +172,13 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
                 flushOutput(context: context)
                 startCloseTimer(context: context)
             }
-            _ = initiatedByPeer
         case .failed(let code, let reason):
             logger.info("failing WebSocket connection", metadata: [
                 "code": "\(code.rawValue)", "reason": "\(reason)", "path": "\(request.path)",
                 "peer": "\(request.remoteAddress.map { "\($0)" } ?? "?")",
             ])
             closeInfo = WebSocketCloseInfo(code: code.rawValue, reason: reason, wasClean: false)
+            if closeRecord == nil { closeRecord = (code.rawValue, .gateway) }
             if handler.hasUnfinishedInbound {
                 // Let the service answer what it was given before the bad frame, then fail (bounded wait).
                 closeTimer = eventLoop.scheduleTask(in: options.closeTimeout) { self.completeFailure(context: context) }
@@ -187,6 +205,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
     // MARK: Writing
 
     private func flushOutput(context: ChannelHandlerContext) {
+        reportTraffic()
         if output.readableBytes > 0 {
             context.write(wrapOutboundOut(output), promise: nil)
             context.flush()
@@ -196,6 +215,12 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             context.flush()
         }
         unflushed = false
+    }
+
+    private func reportTraffic() {
+        guard let metrics = options.metrics, !traffic.isEmpty else { return }
+        metrics.record(traffic)
+        traffic = TrafficTally()
     }
 
     /// Hands what `output` holds to the channel (without flushing), so a buffer written next goes after it.
@@ -263,6 +288,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             "pending_bytes": "\(pending)", "limit": "\(options.maxSendQueueBytes)", "path": "\(request.path)",
             "peer": "\(peerDescription)",
         ])
+        options.metrics?.sendQueueDropped()
         close(code: .policyViolation, reason: "send queue limit exceeded")
     }
 
@@ -278,6 +304,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             return
         }
         let opcode: WebSocketOpcode = message.kind == .text ? .text : .binary
+        traffic.sent(bytes: message.data.readableBytes)
         if message.data.readableBytes >= options.largePayloadThreshold,
            engine.writeUnmaskedHeader(opcode, payloadLength: message.data.readableBytes, into: &output) {
             writeOutput(context: context, promise: nil)
@@ -307,6 +334,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             promise?.fail(WebSocketTransportError.connectionClosed)
             return
         }
+        traffic.sent(bytes: prepared.message.data.readableBytes)
         let frame = prepared.encoded(for: preparedKey) { message in
             var bytes = ByteBuffer()
             FrameWriter.write(opcode: message.kind == .text ? .text : .binary, payload: message.data,
@@ -339,6 +367,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             return
         }
         guard let context, engine.writeClose(CloseFrame(code: code, reason: reason), into: &output) else { return }
+        if closeRecord == nil { closeRecord = (code.rawValue, .gateway) }
         flushOutput(context: context)
         startCloseTimer(context: context)
         // The peer's close reply must be read even if the service had paused reading.

@@ -13,6 +13,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private let router: ServiceRouter
     private let configuration: ServerConfiguration
     private let logger: Logger
+    private let metrics: GatewayMetrics?
     private var parser: HTTPHeadParser
     private var buffer = ByteBuffer()
     private var finished = false
@@ -22,15 +23,17 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// Told the WebSocket a successful upgrade made (the listener's connection tracker).
     var upgraded: ((any WebSocketConnection) -> Void)?
 
-    init(router: ServiceRouter, configuration: ServerConfiguration, logger: Logger) {
+    init(router: ServiceRouter, configuration: ServerConfiguration, metrics: GatewayMetrics?, logger: Logger) {
         self.router = router
         self.configuration = configuration
+        self.metrics = metrics
         self.logger = logger
         self.parser = HTTPHeadParser(limits: configuration.handshakeLimits)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        timeout = context.eventLoop.scheduleTask(in: configuration.handshakeTimeout) { [logger] in
+        timeout = context.eventLoop.scheduleTask(in: configuration.handshakeTimeout) { [logger, metrics] in
+            metrics?.handshakeFailed(.timeout)
             logger.info("handshake timed out", metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
             context.close(promise: nil)
         }
@@ -49,7 +52,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         case .needMoreData:
             return
         case .failed(let error):
-            reject(HandshakeRejection(error), context: context)
+            reject(HandshakeRejection(error), reason: .malformedRequest, context: context)
         case .complete(let head, let length):
             buffer.moveReaderIndex(forwardBy: length)
             route(head, context: context)
@@ -65,32 +68,36 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let route = router.route(for: head.path)
         let service = route?.service
         guard ServerHandshake.isUpgradeRequest(head) else {
-            if service == nil {
-                reject(.notFound(head.path), context: context)
+            if let resource = router.resource(for: head.path) {
+                serve(resource, to: head, context: context)
+            } else if service == nil {
+                reject(.notFound(head.path), reason: .notFound, context: context)
             } else {
-                reject(.upgradeRequired("\(head.path) is a WebSocket endpoint"), context: context)
+                reject(.upgradeRequired("\(head.path) is a WebSocket endpoint"), reason: .upgradeRequired, context: context)
             }
             return
         }
-        guard let service, let route else { return reject(.notFound(head.path), context: context) }
+        guard let service, let route else { return reject(.notFound(head.path), reason: .notFound, context: context) }
         let valid: ServerHandshake.Request
         switch ServerHandshake.validate(head) {
-        case .failure(let rejection): return reject(rejection, context: context)
+        case .failure(let rejection): return reject(rejection, reason: .invalidHandshake, context: context)
         case .success(let request): valid = request
         }
         guard route.origins.allows(valid.origin) else {
-            return reject(.forbidden("origin \(valid.origin ?? "") is not allowed on \(head.path)"), context: context)
+            return reject(.forbidden("origin \(valid.origin ?? "") is not allowed on \(head.path)"), reason: .originDenied,
+                          context: context)
         }
         var request = WebSocketRequest(path: head.path, query: head.query, headers: head.headers,
                                        origin: valid.origin, remoteAddress: context.remoteAddress, wire: .rfc6455)
         request.secure = secure
         switch service.decide(request: request, offeredSubprotocols: valid.subprotocols) {
         case .reject(let rejection):
-            return reject(rejection, context: context)
+            return reject(rejection, reason: .serviceRefused, context: context)
         case .accept(let subprotocol):
             if let subprotocol, !valid.subprotocols.contains(subprotocol) {
                 logger.error("service chose a subprotocol the client did not offer", metadata: ["subprotocol": "\(subprotocol)"])
-                return reject(.init(status: 500, reasonPhrase: "Internal Server Error", detail: "subprotocol negotiation failed"), context: context)
+                return reject(.init(status: 500, reasonPhrase: "Internal Server Error", detail: "subprotocol negotiation failed"),
+                              reason: .serviceRefused, context: context)
             }
             request.subprotocol = subprotocol
             let deflate = route.compression.flatMap { PerMessageDeflate.accept(offers: valid.extensions, settings: $0) }
@@ -112,6 +119,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         options.liveness = .init(pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout,
                                  idleTimeout: configuration.idleTimeout)
         options.maxSendQueueBytes = configuration.maxSendQueueBytes
+        options.metrics = metrics?.service(path: request.path, protocol: "rfc6455")
         if let deflate {
             options.compression = PerMessageDeflateCodec(parameters: deflate.parameters, role: .server, tuning: tuning)
         }
@@ -133,9 +141,26 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
-    private func reject(_ rejection: HandshakeRejection, context: ChannelHandlerContext) {
+    /// Answers a plain HTTP request with `resource` (GET and HEAD; other methods get 405) and closes.
+    private func serve(_ resource: any HTTPResource, to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard head.method == "GET" || head.method == "HEAD" else {
+            var rejection = HandshakeRejection(status: 405, reasonPhrase: "Method Not Allowed",
+                                               detail: "\(head.path) answers GET and HEAD")
+            rejection.headers.add("Allow", "GET, HEAD")
+            return reject(rejection, reason: nil, context: context)
+        }
         finished = true
         timeout?.cancel()
+        let response = resource.respond(to: head).serialized(includeBody: head.method == "GET")
+        context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Refuses the request with `rejection` and closes; `reason` is the handshake-failure metric it counts
+    /// as (nil for a plain HTTP request that was never a handshake).
+    private func reject(_ rejection: HandshakeRejection, reason: GatewayMetrics.HandshakeFailure?, context: ChannelHandlerContext) {
+        finished = true
+        timeout?.cancel()
+        if let reason { metrics?.handshakeFailed(reason) }
         logger.info("handshake refused", metadata: [
             "status": "\(rejection.status)", "detail": "\(rejection.detail)",
             "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",

@@ -2,7 +2,9 @@ import WebSocketAPI
 import WebSocketEngine
 
 /// Maps request paths to the services mounted on them (exact match on the path, query ignored), with the
-/// per-service transport settings that apply before a service sees a connection (compression, origins).
+/// per-service transport settings that apply before a service sees a connection (compression, origins), and
+/// to the plain HTTP resources served beside them (`/metrics`, the console page). A path may hold both: an
+/// upgrade request goes to the service, any other request to the resource.
 public struct ServiceRouter: Sendable {
     public struct Route: Sendable {
         public var service: any WebSocketService
@@ -13,6 +15,7 @@ public struct ServiceRouter: Sendable {
     }
 
     private var routes: [String: Route] = [:]
+    private var resources: [String: any HTTPResource] = [:]
 
     public init() {}
 
@@ -26,6 +29,15 @@ public struct ServiceRouter: Sendable {
         routes[path] = Route(service: service, compression: compression, origins: origins)
     }
 
+    /// Serves `resource` to plain HTTP requests (not upgrades) on `path`.
+    public mutating func serve(_ resource: any HTTPResource, at path: String) {
+        resources[path] = resource
+    }
+
+    public func resource(for path: String) -> (any HTTPResource)? {
+        resources[path]
+    }
+
     public func route(for path: String) -> Route? {
         routes[path]
     }
@@ -34,5 +46,9 @@ public struct ServiceRouter: Sendable {
         routes[path]?.service
     }
 
+    /// Paths with a WebSocket service.
     public var paths: [String] { routes.keys.sorted() }
+
+    /// Paths with an HTTP resource.
+    public var resourcePaths: [String] { resources.keys.sorted() }
 }

@@ -30,9 +30,12 @@ public final class WebSocketServer: Service, Sendable {
     }
 
     /// Binds the listener and starts accepting connections.
+    /// - Parameter metrics: where the listener counts its connections; share one among the listeners of a
+    ///   gateway. The default reports to the process-wide `MetricsSystem`; nil counts nothing.
     public static func start(
         configuration: ServerConfiguration, router: ServiceRouter,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        metrics: GatewayMetrics? = GatewayMetrics(),
         logger: Logger = Logger(label: "wsgate")
     ) async throws -> WebSocketServer {
         let tracker = ConnectionTracker(limits: .init(maxConnections: configuration.maxConnections,
@@ -45,7 +48,8 @@ public final class WebSocketServer: Service, Sendable {
             .childChannelOption(.recvAllocator, value: configuration.receiveBufferSizing)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try admit(channel, tracker: tracker, router: router, configuration: configuration, logger: logger)
+                    try admit(channel, tracker: tracker, router: router, configuration: configuration, metrics: metrics,
+                              logger: logger)
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
@@ -57,20 +61,26 @@ public final class WebSocketServer: Service, Sendable {
     /// Counts an accepted connection against the limits: over them it gets `503` and is closed; otherwise
     /// it is served and uncounted when it closes.
     private static func admit(_ channel: any Channel, tracker: ConnectionTracker, router: ServiceRouter,
-                              configuration: ServerConfiguration, logger: Logger) throws {
+                              configuration: ServerConfiguration, metrics: GatewayMetrics?, logger: Logger) throws {
         let refusal: String
         switch tracker.admit(channel) {
         case .admitted:
-            channel.closeFuture.whenComplete { _ in tracker.closed(channel) }
-            let handshake = ServerHandshakeHandler(router: router, configuration: configuration, logger: logger)
+            metrics?.tcpConnectionOpened()
+            channel.closeFuture.whenComplete { _ in
+                tracker.closed(channel)
+                metrics?.tcpConnectionClosed()
+            }
+            let handshake = ServerHandshakeHandler(router: router, configuration: configuration, metrics: metrics,
+                                                   logger: logger)
             handshake.upgraded = { socket in tracker.upgraded(channel, to: socket) }
-            try install(handshake, on: channel, configuration: configuration, logger: logger)
+            try install(handshake, on: channel, configuration: configuration, metrics: metrics, logger: logger)
             return
         case .overTotal(let n):
             refusal = "server at its limit of \(configuration.maxConnections) connections (\(n) open)"
         case .overPerAddress(let n):
             refusal = "\(n) connections from this address already (limit \(configuration.maxConnectionsPerAddress))"
         }
+        metrics?.handshakeFailed(.connectionLimit)
         logger.info("connection refused", metadata: [
             "reason": "\(refusal)", "peer": "\(channel.remoteAddress.map { "\($0)" } ?? "?")",
         ])
@@ -84,16 +94,18 @@ public final class WebSocketServer: Service, Sendable {
     /// benchmark, a custom bootstrap). Such channels are not counted against the connection limits.
     /// Call on the channel's event loop.
     public static func configureConnection(
-        _ channel: any Channel, router: ServiceRouter, configuration: ServerConfiguration, logger: Logger
+        _ channel: any Channel, router: ServiceRouter, configuration: ServerConfiguration,
+        metrics: GatewayMetrics? = nil, logger: Logger
     ) throws {
-        try install(ServerHandshakeHandler(router: router, configuration: configuration, logger: logger),
-                    on: channel, configuration: configuration, logger: logger)
+        try install(ServerHandshakeHandler(router: router, configuration: configuration, metrics: metrics, logger: logger),
+                    on: channel, configuration: configuration, metrics: metrics, logger: logger)
     }
 
     private static func install(_ handshake: ServerHandshakeHandler, on channel: any Channel,
-                                configuration: ServerConfiguration, logger: Logger) throws {
+                                configuration: ServerConfiguration, metrics: GatewayMetrics?, logger: Logger) throws {
         if let tls = configuration.tls {
-            try channel.pipeline.syncOperations.addHandlers(TLSSniffer(tls: tls, handshake: handshake, logger: logger), handshake)
+            let sniffer = TLSSniffer(tls: tls, handshake: handshake, metrics: metrics, logger: logger)
+            try channel.pipeline.syncOperations.addHandlers(sniffer, handshake)
         } else {
             try channel.pipeline.syncOperations.addHandler(handshake)
         }

@@ -16,11 +16,13 @@ final class TLSSniffer: ChannelInboundHandler, RemovableChannelHandler {
     private let tls: ServerTLS
     private let handshake: ServerHandshakeHandler
     private let logger: Logger
+    private let metrics: GatewayMetrics?
     private var decided = false
 
-    init(tls: ServerTLS, handshake: ServerHandshakeHandler, logger: Logger) {
+    init(tls: ServerTLS, handshake: ServerHandshakeHandler, metrics: GatewayMetrics?, logger: Logger) {
         self.tls = tls
         self.handshake = handshake
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -39,6 +41,7 @@ final class TLSSniffer: ChannelInboundHandler, RemovableChannelHandler {
             }
             handshake.secure = true
         } else if !tls.allowPlaintext {
+            metrics?.handshakeFailed(.plaintextOnTLS)
             logger.info("plain request on a TLS port refused", metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
             let response = HandshakeRejection.badRequest("This port speaks TLS: use wss:// (or https://).").response
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response))).whenComplete { _ in context.close(promise: nil) }
