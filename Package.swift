@@ -135,6 +135,7 @@ let package = Package(
                 "WebSocketEngine",
                 "WebSocketTransport",
                 "WSGateServices",
+                "WSGateMonitoring",
                 "WSGateBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

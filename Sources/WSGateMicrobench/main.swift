@@ -10,6 +10,7 @@ import NIOCore
 import NIOEmbedded
 import NIOConcurrencyHelpers
 import WSGateBench
+import WSGateMonitoring
 import WSGateServices
 import WebSocketEngine
 import WebSocketTransport
@@ -158,7 +159,9 @@ func echoPathRow() throws -> Row {
     router.mount(EchoService(), at: "/echo")
     var logger = Logger(label: "microbench")
     logger.logLevel = .critical
-    try WebSocketServer.configureConnection(channel, router: router, configuration: ServerConfiguration(), logger: logger)
+    // Counted into Prometheus metrics as `wsgate serve` does, so the figure includes what counting costs.
+    try WebSocketServer.configureConnection(channel, router: router, configuration: ServerConfiguration(),
+                                            metrics: GatewayMonitoring().metrics, logger: logger)
     try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     let handshake = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -193,7 +196,8 @@ func loopbackEchoRow() async throws -> Row {
     router.mount(EchoService(), at: "/echo")
     var logger = Logger(label: "microbench")
     logger.logLevel = .critical
-    let server = try await WebSocketServer.start(configuration: ServerConfiguration(port: 0), router: router, logger: logger)
+    let server = try await WebSocketServer.start(configuration: ServerConfiguration(port: 0), router: router,
+                                                 metrics: GatewayMonitoring().metrics, logger: logger)
     var config = BenchConfiguration(url: try WebSocketURL(parsing: "ws://127.0.0.1:\(server.localAddress!.port!)/echo"))
     config.connections = 10
     config.pipeline = 16

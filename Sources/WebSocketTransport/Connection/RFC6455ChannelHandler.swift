@@ -54,8 +54,14 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
     private var closeTimer: Scheduled<Void>?
     private var liveness: Liveness
     private var livenessTimer: RepeatedTask?
-    /// Traffic not yet reported to `options.metrics` (reported once per flush, not per message).
+    /// Traffic not yet reported to `options.metrics`. The metrics are shared by every connection of a service
+    /// across event loops, so a connection reports at most once per `trafficReportInterval` (a flush reports
+    /// if that long has passed, else schedules one report for when it has): contention stays bounded under any
+    /// message rate while the figures are never more than that interval old.
     private var traffic = TrafficTally()
+    private var nextTrafficReport = NIODeadline.uptimeNanoseconds(0)
+    private var trafficReportScheduled = false
+    static let trafficReportInterval = TimeAmount.milliseconds(100)
     /// How the connection is ending, once known: the first close frame's code and who sent it.
     private var closeRecord: (code: UInt16, initiator: ServiceMetrics.Initiator)?
     private var countedOpen = false
@@ -115,7 +121,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         closeTimer?.cancel()
         livenessTimer?.cancel()
         engine.connectionEnded()
-        reportTraffic()
+        reportTraffic(now: nil)
         if countedOpen, let metrics = options.metrics {
             countedOpen = false
             metrics.closed(code: closeRecord?.code ?? CloseCode.abnormalClosure.rawValue, initiator: closeRecord?.initiator ?? .peer)
@@ -205,7 +211,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
     // MARK: Writing
 
     private func flushOutput(context: ChannelHandlerContext) {
-        reportTraffic()
+        if options.metrics != nil, !traffic.isEmpty { reportTraffic(now: .now()) }
         if output.readableBytes > 0 {
             context.write(wrapOutboundOut(output), promise: nil)
             context.flush()
@@ -217,10 +223,20 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         unflushed = false
     }
 
-    private func reportTraffic() {
+    /// Hands the tally to the metrics if `trafficReportInterval` has passed since the last report (or at once
+    /// when `now` is nil: the connection is ending), else makes sure a report is scheduled for then.
+    private func reportTraffic(now: NIODeadline?) {
         guard let metrics = options.metrics, !traffic.isEmpty else { return }
+        if let now, now < nextTrafficReport {
+            if !trafficReportScheduled {
+                // A scheduled callback with `self` as its handler: no allocation, unlike a closure task.
+                trafficReportScheduled = (try? eventLoop.scheduleCallback(at: nextTrafficReport, handler: self)) != nil
+            }
+            return
+        }
         metrics.record(traffic)
         traffic = TrafficTally()
+        nextTrafficReport = (now ?? .now()) + Self.trafficReportInterval
     }
 
     /// Hands what `output` holds to the channel (without flushing), so a buffer written next goes after it.
@@ -390,5 +406,13 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         }
         pausedByService = paused
         if !paused, let context { resumeReadingIfPossible(context: context) }
+    }
+}
+
+extension RFC6455ChannelHandler: NIOScheduledCallbackHandler {
+    /// The deferred traffic report (see `reportTraffic(now:)`).
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        trafficReportScheduled = false
+        reportTraffic(now: .now())
     }
 }
