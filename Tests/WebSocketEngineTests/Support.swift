@@ -1,8 +1,8 @@
 import NIOCore
 @testable import WebSocketEngine
 
-/// Feeds `chunks` to `connection` one read at a time and collects every action and output byte.
-func drive(_ connection: inout RFC6455Connection, _ chunks: [[UInt8]]) -> (actions: [RFC6455Connection.InboundAction], output: [UInt8]) {
+/// Feeds `chunks` to `connection` (any wire's engine) one read at a time and collects every action and output byte.
+func drive<E: WebSocketWireEngine>(_ connection: inout E, _ chunks: [[UInt8]]) -> (actions: [RFC6455Connection.InboundAction], output: [UInt8]) {
     var actions: [RFC6455Connection.InboundAction] = []
     var output = ByteBuffer()
     for chunk in chunks {
@@ -19,7 +19,7 @@ func drive(_ connection: inout RFC6455Connection, _ chunks: [[UInt8]]) -> (actio
     return (actions, Array(output.readableBytesView))
 }
 
-func drive(_ connection: inout RFC6455Connection, _ bytes: [UInt8]) -> (actions: [RFC6455Connection.InboundAction], output: [UInt8]) {
+func drive<E: WebSocketWireEngine>(_ connection: inout E, _ bytes: [UInt8]) -> (actions: [RFC6455Connection.InboundAction], output: [UInt8]) {
     drive(&connection, [bytes])
 }
 
