@@ -20,8 +20,34 @@ PYENV_ROOT="${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}"
 # iproute2: `ip link set lo up` inside that namespace.
 # tinyproxy: a real HTTP CONNECT proxy for the client's proxy tests; openssl: the test CA and certificates.
 # zlib1g-dev: the zlib permessage-deflate links against (usually present already).
-APT_PKGS=(chromium fonts-liberation util-linux iproute2 tinyproxy openssl zlib1g-dev)
+# ruby-em-websocket, ruby-websocket (pull in ruby): hixie-75/76 peers, tests/interop/peers/hixie/*.rb.
+APT_PKGS=(chromium fonts-liberation util-linux iproute2 tinyproxy openssl zlib1g-dev
+          ruby-em-websocket ruby-websocket)
 bash "$ROOT/scripts/apt-ensure.sh" "${APT_PKGS[@]}"
+ruby -e 'require "em-websocket"; require "websocket"' ||
+    { log "ruby cannot load em-websocket / websocket"; exit 1; }
+
+# --- Node: faye-websocket (hixie-75/76 server peer) --------------------------
+# The image's Node (nodesource) conflicts with Debian's node-* packages, so their debs are only
+# unpacked (dpkg -x) under .deps/node; tests run node with NODE_PATH=$DEPS/node/usr/share/nodejs.
+# Without any node on PATH, Debian's own nodejs is installed (faye works with it too).
+command -v node >/dev/null 2>&1 || bash "$ROOT/scripts/apt-ensure.sh" nodejs
+NODE_DIR="$DEPS/node"
+NODE_DEBS=(node-faye-websocket node-websocket-driver node-safe-buffer)
+if ! NODE_PATH="$NODE_DIR/usr/share/nodejs" node -e 'require("faye-websocket")' >/dev/null 2>&1; then
+    log "unpacking ${NODE_DEBS[*]} into $NODE_DIR"
+    tmp="$(mktemp -d)"
+    # APT::Sandbox::User=root: _apt may not write into a root-only mktemp dir
+    if ! (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "${NODE_DEBS[@]}"); then
+        apt-get update -qq
+        (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "${NODE_DEBS[@]}")
+    fi
+    rm -rf "$NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$NODE_DIR"; done
+    rm -rf "$tmp"
+    NODE_PATH="$NODE_DIR/usr/share/nodejs" node -e 'require("faye-websocket")'
+fi
 
 # --- Autobahn|TestSuite (Python 2.7 only) ----------------------------------
 # pyenv ships 2.7.18; virtualenv 20.15.1 is the last one that still creates 2.7 venvs.

@@ -7,10 +7,13 @@ public enum WebSocketTransportError: Error, Sendable, CustomStringConvertible {
     case connectionEnded
     case tlsFailed(String)
     case proxyFailed(String)
+    /// The connection's wire cannot carry the message (binary that is not UTF-8, on a hixie-75/76 connection).
+    case messageNotRepresentable(wire: String)
 
     public var description: String {
         switch self {
         case .connectionClosed: return "the WebSocket is closing or closed"
+        case .messageNotRepresentable(let wire): return "a \(wire) connection carries text only; this binary message is not UTF-8"
         case .unsupportedURL(let why): return "unsupported URL: \(why)"
         case .handshakeFailed(let why): return "WebSocket handshake failed: \(why)"
         case .connectionEnded: return "the connection ended before the handshake completed"

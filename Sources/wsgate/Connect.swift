@@ -25,6 +25,12 @@ struct Connect: AsyncParsableCommand {
     var proxy: String?
     @Option(help: "PEM file of CA certificates to trust for wss:// instead of the system's.") var caFile: String?
     @Flag(help: "Do not verify the wss:// server's certificate (testing only).") var insecure = false
+    @Option(help: "Protocol version: 13 (RFC 6455, the default), or 76 / 75 for the hixie drafts early browsers spoke (text only; --origin defaults to null).")
+    var draft = "13"
+
+    func validate() throws {
+        guard ["13", "75", "76"].contains(draft) else { throw ValidationError("--draft must be 13, 76 or 75") }
+    }
 
     func run() async throws {
         var configuration = WebSocketClientConfiguration(origin: origin)
@@ -32,6 +38,11 @@ struct Connect: AsyncParsableCommand {
         configuration.tls = ClientTLS(caFile: caFile, insecure: insecure)
         if let proxy { configuration.proxy = .proxy(try HTTPProxy(url: proxy)) }
         configuration.subprotocols = subprotocols
+        switch draft {
+        case "75": configuration.draft = .hixie75
+        case "76": configuration.draft = .hixie76
+        default: break
+        }
         for header in headers {
             guard let colon = header.firstIndex(of: ":") else { throw ValidationError("header must be \"Name: value\": \(header)") }
             configuration.headers.add(String(header[..<colon]),
@@ -40,6 +51,7 @@ struct Connect: AsyncParsableCommand {
         let ws = try await WebSocketClient.connect(to: url, configuration: configuration, logger: makeLogger(level: logLevel))
         if let p = ws.subprotocol { printError("connected (subprotocol \(p))") }
         if let deflate = ws.request.compression { printError("connected (permessage-deflate: \(deflate))") }
+        if ws.request.wire != .rfc6455 { printError("connected (\(ws.request.wire.rawValue))") }
 
         let printer = Task {
             for await message in ws.messages {

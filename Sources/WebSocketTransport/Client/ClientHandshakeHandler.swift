@@ -3,31 +3,38 @@ import NIOCore
 import WebSocketAPI
 import WebSocketEngine
 
-/// Sends the opening handshake, checks the server's answer, then replaces itself with the frame handler.
+/// Sends the opening handshake, checks the server's answer, then replaces itself with the frame handler —
+/// for RFC 6455 (`ClientHandshake`, the response read as an HTTP head) or a hixie draft
+/// (`HixieClientHandshake`, which reads the response byte by byte as seed 001 §4.1 prescribes).
 final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let handshake: ClientHandshake
+    enum Opening {
+        case rfc6455(ClientHandshake, ResponseHeadReader)
+        /// The hixie handshake and the bytes received but not yet consumed by it.
+        case hixie(HixieClientHandshake, ByteBuffer)
+    }
+
+    private var opening: Opening
+    private let url: WebSocketURL
     private let configuration: WebSocketClientConfiguration
     private let handler: any WebSocketHandler
     private let opened: EventLoopPromise<any WebSocketConnection>
     private let logger: Logger
-    private var response: ResponseHeadReader
     private var done = false
+    private var requestSent = false
 
-    init(handshake: ClientHandshake, configuration: WebSocketClientConfiguration, handler: any WebSocketHandler,
+    init(opening: Opening, url: WebSocketURL, configuration: WebSocketClientConfiguration, handler: any WebSocketHandler,
          opened: EventLoopPromise<any WebSocketConnection>, logger: Logger) {
-        self.handshake = handshake
+        self.opening = opening
+        self.url = url
         self.configuration = configuration
         self.handler = handler
         self.opened = opened
         self.logger = logger
-        self.response = ResponseHeadReader(limits: configuration.responseLimits)
     }
-
-    private var requestSent = false
 
     /// Added behind a proxy tunnel or TLS, the channel is already active: the request goes out at once (TLS
     /// holds it until its own handshake is done).
@@ -43,23 +50,45 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private func sendRequest(context: ChannelHandlerContext) {
         guard !requestSent else { return }
         requestSent = true
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: handshake.request)), promise: nil)
+        let bytes: ByteBuffer
+        switch opening {
+        case .rfc6455(let handshake, _): bytes = ByteBuffer(string: handshake.request)
+        case .hixie(let handshake, _): bytes = ByteBuffer(bytes: handshake.request)
+        }
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !done else { return }
         var incoming = unwrapInboundIn(data)
-        switch response.read(&incoming) {
-        case .needMoreData:
-            return
-        case .failed(let error):
-            fail(WebSocketTransportError.handshakeFailed("bad response: \(error)"), context: context)
-        case .complete(let head):
-            switch handshake.validate(head) {
-            case .failure(let failure):
-                fail(WebSocketTransportError.handshakeFailed(failure.description), context: context)
-            case .success(let negotiated):
-                install(negotiated, context: context)
+        switch opening {
+        case .rfc6455(let handshake, var reader):
+            let outcome = reader.read(&incoming)
+            opening = .rfc6455(handshake, reader)
+            switch outcome {
+            case .needMoreData:
+                return
+            case .failed(let error):
+                fail(WebSocketTransportError.handshakeFailed("bad response: \(error)"), context: context)
+            case .complete(let head):
+                switch handshake.validate(head) {
+                case .failure(let failure):
+                    fail(WebSocketTransportError.handshakeFailed(failure.description), context: context)
+                case .success(let negotiated):
+                    installRFC6455(negotiated, remainder: reader.takeRemainder(), context: context)
+                }
+            }
+        case .hixie(var handshake, var pending):
+            pending.writeBuffer(&incoming)
+            let step = handshake.read(&pending)
+            opening = .hixie(handshake, pending)
+            switch step {
+            case .needMoreData:
+                return
+            case .failed(let why):
+                fail(WebSocketTransportError.handshakeFailed(why), context: context)
+            case .established(let response):
+                installHixie(handshake, response: response, remainder: pending, context: context)
             }
         }
     }
@@ -73,10 +102,10 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(WebSocketTransportError.describing(error, host: handshake.url.host, port: handshake.url.port), context: context)
+        fail(WebSocketTransportError.describing(error, host: url.host, port: url.port), context: context)
     }
 
-    private func install(_ negotiated: ClientHandshake.Negotiated, context: ChannelHandlerContext) {
+    private func installRFC6455(_ negotiated: ClientHandshake.Negotiated, remainder: ByteBuffer, context: ChannelHandlerContext) {
         var deflate: PerMessageDeflate.Parameters?
         if let offered = configuration.compression {
             switch PerMessageDeflate.negotiated(in: negotiated.extensions, offered: offered) {
@@ -86,30 +115,51 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                 deflate = parameters
             }
         }
-        done = true
-        let url = handshake.url
+        var request = makeRequest(headers: negotiated.response.headers, wire: .rfc6455, subprotocol: negotiated.subprotocol,
+                                  context: context)
+        request.compression = deflate
+        let codec = deflate.flatMap { parameters in
+            configuration.compression.map { PerMessageDeflateCodec(parameters: parameters, role: .client, tuning: $0.tuning) }
+        }
+        let engine = RFC6455Connection(role: .client, configuration: configuration.engine, compression: codec)
+        start(engine: engine, request: request, remainder: remainder, context: context)
+    }
+
+    private func installHixie(_ handshake: HixieClientHandshake, response: HixieClientHandshake.Response, remainder: ByteBuffer,
+                              context: ChannelHandlerContext) {
+        // The response's headers (names in lowercase; cookies among them) are the caller's to read.
+        let headers = HTTPFields(response.headers.map { ($0.name, $0.value) })
+        let request = makeRequest(headers: headers, wire: handshake.draft == .hixie75 ? .hixie75 : .hixie76,
+                                  subprotocol: handshake.subprotocol, context: context)
+        let engine = HixieConnection(draft: handshake.draft, role: .client,
+                                     configuration: .init(maxMessageSize: configuration.engine.maxMessageSize))
+        start(engine: engine, request: request, remainder: remainder, context: context)
+    }
+
+    private func makeRequest(headers: HTTPFields, wire: WebSocketWire, subprotocol: String?, context: ChannelHandlerContext) -> WebSocketRequest {
         let path = url.resourceName.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
         let query = url.resourceName.firstIndex(of: "?").map { String(url.resourceName[url.resourceName.index(after: $0)...]) }
-        var request = WebSocketRequest(path: path, query: query, headers: negotiated.response.headers,
-                                       origin: handshake.origin, remoteAddress: context.remoteAddress,
-                                       wire: .rfc6455, subprotocol: negotiated.subprotocol)
-        request.compression = deflate
-        var options = RFC6455ChannelHandler.Options(engine: configuration.engine, closeTimeout: configuration.closeTimeout)
-        if let deflate, let tuning = configuration.compression?.tuning {
-            options.compression = PerMessageDeflateCodec(parameters: deflate, role: .client, tuning: tuning)
-        }
-        let frames = RFC6455ChannelHandler(role: .client, request: request, handler: handler,
-                                           eventLoop: context.eventLoop, options: options, logger: logger)
+        var request = WebSocketRequest(path: path, query: query, headers: headers, origin: configuration.origin,
+                                       remoteAddress: context.remoteAddress, wire: wire, subprotocol: subprotocol)
+        request.secure = url.secure
+        return request
+    }
+
+    private func start<Engine: WebSocketWireEngine>(engine: Engine, request: WebSocketRequest, remainder: ByteBuffer,
+                                                    context: ChannelHandlerContext) {
+        done = true
+        let frames = WebSocketChannelHandler(engine: engine, request: request, handler: handler, eventLoop: context.eventLoop,
+                                             options: .init(closeTimeout: configuration.closeTimeout), logger: logger)
         do {
             try context.pipeline.syncOperations.addHandler(frames, position: .after(self))
         } catch {
+            done = false
             fail(error, context: context)
             return
         }
         opened.succeed(frames)
-        let buffer = response.takeRemainder()
-        if buffer.readableBytes > 0 {
-            context.fireChannelRead(wrapInboundOut(buffer))
+        if remainder.readableBytes > 0 {
+            context.fireChannelRead(wrapInboundOut(remainder))
             context.fireChannelReadComplete()
         }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)

@@ -32,6 +32,10 @@ public struct WebSocketClientConfiguration: Sendable {
     public var tls: ClientTLS
     /// The HTTP proxy to tunnel through; by default taken from the environment, like other clients.
     public var proxy: ProxyChoice
+    /// Speak a pre-RFC draft instead of RFC 6455: hixie-75 or hixie-76 (text only; the first of `subprotocols`
+    /// is the one protocol those drafts can ask for; `origin` defaults to `null`; no compression). The
+    /// server's response headers, cookies included, are in the connection's `request.headers`.
+    public var draft: HixieDraft?
 
     public init(subprotocols: [String] = [], headers: HTTPFields = HTTPFields(), origin: String? = nil,
                 engine: RFC6455Connection.Configuration = .default, connectTimeout: TimeAmount = .seconds(10),
@@ -49,6 +53,7 @@ public struct WebSocketClientConfiguration: Sendable {
         self.compression = compression
         self.tls = ClientTLS()
         self.proxy = .environment
+        self.draft = nil
     }
 }
 
@@ -88,18 +93,13 @@ public enum WebSocketClient {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        var generator = SystemRandomNumberGenerator()
-        let handshake = ClientHandshake(url: url, key: AcceptKey.makeClientKey(using: &generator),
-                                        subprotocols: configuration.subprotocols,
-                                        extensions: configuration.compression.map { [$0.offer] } ?? [],
-                                        origin: configuration.origin,
-                                        headers: configuration.headers)
+        let opening = makeOpening(url: url, configuration: configuration)
         // TLS (for wss://) and the WebSocket handshake: directly on the TCP connection, or inside the tunnel.
         let installEndToEndHandlers = { (pipeline: ChannelPipeline.SynchronousOperations) throws in
             if let tlsContext {
                 try pipeline.addHandler(try configuration.tls.makeHandler(context: tlsContext, host: url.host))
             }
-            try pipeline.addHandler(ClientHandshakeHandler(handshake: handshake, configuration: configuration, handler: handler,
+            try pipeline.addHandler(ClientHandshakeHandler(opening: opening, url: url, configuration: configuration, handler: handler,
                                                            opened: opened, logger: logger))
         }
         var bootstrap = ClientBootstrap(group: eventLoop)
@@ -128,6 +128,23 @@ public enum WebSocketClient {
             }
         }
         return opened.futureResult
+    }
+
+    /// The handshake the configuration asks for: RFC 6455, or a hixie draft.
+    static func makeOpening(url: WebSocketURL, configuration: WebSocketClientConfiguration) -> ClientHandshakeHandler.Opening {
+        var generator = SystemRandomNumberGenerator()
+        if let draft = configuration.draft {
+            let handshake = HixieClientHandshake(draft: draft, url: url, origin: configuration.origin ?? "null",
+                                                 subprotocol: configuration.subprotocols.first,
+                                                 extraHeaders: configuration.headers.map { ($0.name, $0.value) }, generator: &generator)
+            return .hixie(handshake, ByteBuffer())
+        }
+        let handshake = ClientHandshake(url: url, key: AcceptKey.makeClientKey(using: &generator),
+                                        subprotocols: configuration.subprotocols,
+                                        extensions: configuration.compression.map { [$0.offer] } ?? [],
+                                        origin: configuration.origin,
+                                        headers: configuration.headers)
+        return .rfc6455(handshake, ResponseHeadReader(limits: configuration.responseLimits))
     }
 
     static func parse(_ url: String) throws -> WebSocketURL {

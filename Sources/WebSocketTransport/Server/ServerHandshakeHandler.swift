@@ -4,20 +4,24 @@ import WebSocketAPI
 import WebSocketEngine
 
 /// The first handler of every accepted connection: reads the HTTP request head, routes it, and either
-/// answers with an HTTP error or upgrades, replacing itself with the wire's frame handler.
+/// answers with an HTTP error or an HTTP resource, or upgrades — to RFC 6455, or to hixie-75/76 (see
+/// `ServerHandshakeHandler+Hixie.swift`) — replacing itself with the wire's frame handler.
 final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let router: ServiceRouter
-    private let configuration: ServerConfiguration
-    private let logger: Logger
-    private let metrics: GatewayMetrics?
+    let router: ServiceRouter
+    let configuration: ServerConfiguration
+    let logger: Logger
+    let metrics: GatewayMetrics?
     private var parser: HTTPHeadParser
-    private var buffer = ByteBuffer()
+    /// Bytes read and not yet consumed by the handshake.
+    var buffer = ByteBuffer()
     private var finished = false
     private var timeout: Scheduled<Void>?
+    /// A hixie-76 handshake accepted but for its 8-byte key3, which may arrive in a later segment.
+    var awaitingKey3: HixieUpgrade?
     /// Whether the connection runs over TLS (set by `TLSSniffer` before the first byte arrives here).
     var secure = false
     /// Told the WebSocket a successful upgrade made (the listener's connection tracker).
@@ -47,6 +51,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         guard !finished else { return }
         var incoming = unwrapInboundIn(data)
         buffer.writeBuffer(&incoming)
+        if let pending = awaitingKey3 { return completeHixie76(pending, context: context) }
         let result = buffer.withUnsafeReadableBytes { parser.parseRequest($0) }
         switch result {
         case .needMoreData:
@@ -78,6 +83,9 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             return
         }
         guard let service, let route else { return reject(.notFound(head.path), reason: .notFound, context: context) }
+        if let draft = HixieServerHandshake.draft(of: head) {
+            return routeHixie(head, draft: draft, route: route, context: context)
+        }
         let valid: ServerHandshake.Request
         switch ServerHandshake.validate(head) {
         case .failure(let rejection): return reject(rejection, reason: .invalidHandshake, context: context)
@@ -110,21 +118,27 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private func upgrade(request: WebSocketRequest, handshake: ServerHandshake.Request, service: any WebSocketService,
                          deflate: (response: ExtensionOffer, parameters: PerMessageDeflate.Parameters)?,
                          tuning: PerMessageDeflate.Tuning, context: ChannelHandlerContext) {
-        finished = true
-        timeout?.cancel()
         let response = ServerHandshake.acceptResponse(for: handshake, subprotocol: request.subprotocol,
                                                       extensions: deflate.map { [$0.response] } ?? [])
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
-        var options = RFC6455ChannelHandler.Options(engine: configuration.engine, closeTimeout: configuration.closeTimeout)
+        let codec = deflate.map { PerMessageDeflateCodec(parameters: $0.parameters, role: .server, tuning: tuning) }
+        let engine = RFC6455Connection(role: .server, configuration: configuration.engine, compression: codec)
+        startWebSocket(engine: engine, response: ByteBuffer(string: response), request: request, service: service, context: context)
+    }
+
+    /// Sends the handshake response and hands the connection to `engine` under a channel handler configured
+    /// from the listener's settings; bytes that followed the handshake are its first frames.
+    func startWebSocket<Engine: WebSocketWireEngine>(engine: Engine, response: ByteBuffer, request: WebSocketRequest,
+                                                     service: any WebSocketService, context: ChannelHandlerContext) {
+        finished = true
+        timeout?.cancel()
+        context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+        var options = WebSocketChannelHandler<Engine>.Options(closeTimeout: configuration.closeTimeout)
         options.liveness = .init(pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout,
                                  idleTimeout: configuration.idleTimeout)
         options.maxSendQueueBytes = configuration.maxSendQueueBytes
-        options.metrics = metrics?.service(path: request.path, protocol: "rfc6455")
-        if let deflate {
-            options.compression = PerMessageDeflateCodec(parameters: deflate.parameters, role: .server, tuning: tuning)
-        }
-        let frames = RFC6455ChannelHandler(role: .server, request: request, handler: service.makeHandler(),
-                                           eventLoop: context.eventLoop, options: options, logger: logger)
+        options.metrics = metrics?.service(path: request.path, protocol: engine.wireName)
+        let frames = WebSocketChannelHandler(engine: engine, request: request, handler: service.makeHandler(),
+                                             eventLoop: context.eventLoop, options: options, logger: logger)
         do {
             try context.pipeline.syncOperations.addHandler(frames, position: .after(self))
         } catch {
@@ -157,7 +171,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     /// Refuses the request with `rejection` and closes; `reason` is the handshake-failure metric it counts
     /// as (nil for a plain HTTP request that was never a handshake).
-    private func reject(_ rejection: HandshakeRejection, reason: GatewayMetrics.HandshakeFailure?, context: ChannelHandlerContext) {
+    func reject(_ rejection: HandshakeRejection, reason: GatewayMetrics.HandshakeFailure?, context: ChannelHandlerContext) {
         finished = true
         timeout?.cancel()
         if let reason { metrics?.handshakeFailed(reason) }

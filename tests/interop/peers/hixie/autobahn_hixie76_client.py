@@ -14,6 +14,9 @@ from __future__ import print_function
 
 import argparse
 import sys
+import warnings
+
+warnings.filterwarnings("ignore")  # cryptography's Python 2 deprecation noise on stderr
 
 from twisted.internet import reactor
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS

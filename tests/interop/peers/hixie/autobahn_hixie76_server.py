@@ -8,6 +8,9 @@
 from __future__ import print_function
 
 import sys
+import warnings
+
+warnings.filterwarnings("ignore")  # cryptography's Python 2 deprecation noise on stderr
 
 from twisted.internet import reactor
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol, listenWS

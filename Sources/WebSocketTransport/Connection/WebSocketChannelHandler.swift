@@ -3,27 +3,25 @@ import NIOCore
 import WebSocketAPI
 import WebSocketEngine
 
-/// Drives an `RFC6455Connection` on a channel after the opening handshake, for servers and clients alike,
-/// and is the `WebSocketConnection` services see.
+/// Drives a wire's engine (`RFC6455Connection`, or `HixieConnection` for the drafts) on a channel after the
+/// opening handshake, for servers and clients alike, and is the `WebSocketConnection` services see. Generic
+/// over the engine so each wire's hot path is specialised, not dispatched.
 ///
 /// Writes made while a read batch is processed accumulate in one buffer that is written and flushed once
 /// at `channelReadComplete`; writes from elsewhere are coalesced into one flush per event-loop tick.
 /// Reading stops while the socket is not writable or the service paused it, so a peer that does not read
 /// cannot make the gateway buffer without bound.
-final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @unchecked Sendable {
+final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexHandler, WebSocketConnection, @unchecked Sendable {
     // @unchecked Sendable: mutable state is only touched on `eventLoop`; public entry points hop there first.
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     struct Options: Sendable {
-        var engine: RFC6455Connection.Configuration = .default
         /// How long to wait for the peer's part of the close handshake before dropping the TCP connection.
         var closeTimeout: TimeAmount = .seconds(5)
         /// Payloads at least this large are written as their own buffer (server side) instead of copied.
         var largePayloadThreshold: Int = 16 << 10
-        /// permessage-deflate state, when the handshake agreed to it.
-        var compression: PerMessageDeflateCodec?
         /// Keep-alive pings and the idle timeout.
         var liveness = Liveness.Configuration(pingInterval: nil, pongTimeout: .seconds(20), idleTimeout: nil)
         /// Bytes that may wait to be written to a peer that does not read; past it the peer is disconnected
@@ -35,11 +33,10 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
 
     let request: WebSocketRequest
     let eventLoop: any EventLoop
-    private var engine: RFC6455Connection
+    private var engine: Engine
     private let handler: any WebSocketHandler
     private let options: Options
     private let logger: Logger
-    private let preparedKey: String
 
     private var context: ChannelHandlerContext?
     private var output = ByteBuffer()
@@ -61,20 +58,22 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
     private var traffic = TrafficTally()
     private var nextTrafficReport = NIODeadline.uptimeNanoseconds(0)
     private var trafficReportScheduled = false
-    static let trafficReportInterval = TimeAmount.milliseconds(100)
+    static var trafficReportInterval: TimeAmount { .milliseconds(100) }
     /// How the connection is ending, once known: the first close frame's code and who sent it.
     private var closeRecord: (code: UInt16, initiator: ServiceMetrics.Initiator)?
     private var countedOpen = false
 
-    init(role: RFC6455Connection.Role, request: WebSocketRequest, handler: any WebSocketHandler,
+    init(engine: Engine, request: WebSocketRequest, handler: any WebSocketHandler,
          eventLoop: any EventLoop, options: Options, logger: Logger) {
         self.request = request
         self.eventLoop = eventLoop
-        self.engine = RFC6455Connection(role: role, configuration: options.engine, compression: options.compression)
+        self.engine = engine
         self.handler = handler
+        var options = options
+        // A wire without pings (the hixie drafts) cannot be kept alive or probed; the idle timeout still applies.
+        if !engine.canPing { options.liveness.pingInterval = nil }
         self.options = options
         self.logger = logger
-        self.preparedKey = role == .server ? "rfc6455-server" : "rfc6455-client"
         self.liveness = Liveness(configuration: options.liveness, now: .now())
     }
 
@@ -124,9 +123,10 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         reportTraffic(now: nil)
         if countedOpen, let metrics = options.metrics {
             countedOpen = false
-            metrics.closed(code: closeRecord?.code ?? CloseCode.abnormalClosure.rawValue, initiator: closeRecord?.initiator ?? .peer)
+            metrics.closed(code: closeRecord?.code ?? engine.closeAtEndOfStream.code, initiator: closeRecord?.initiator ?? .peer)
         }
-        notifyClosed(closeInfo ?? WebSocketCloseInfo(code: CloseCode.abnormalClosure.rawValue, reason: "", wasClean: false))
+        let end = engine.closeAtEndOfStream
+        notifyClosed(closeInfo ?? WebSocketCloseInfo(code: end.code, reason: "", wasClean: end.clean))
         context.fireChannelInactive()
     }
 
@@ -320,19 +320,31 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             return
         }
         let opcode: WebSocketOpcode = message.kind == .text ? .text : .binary
-        traffic.sent(bytes: message.data.readableBytes)
         if message.data.readableBytes >= options.largePayloadThreshold,
            engine.writeUnmaskedHeader(opcode, payloadLength: message.data.readableBytes, into: &output) {
             writeOutput(context: context, promise: nil)
             context.write(wrapOutboundOut(message.data), promise: promise)
             unflushed = true
-        } else {
-            engine.writeMessage(opcode, payload: message.data, into: &output)
+        } else if engine.writeMessage(opcode, payload: message.data, into: &output) {
             if promise != nil { writeOutput(context: context, promise: promise) }
+        } else {
+            refuseUnrepresentable(message, promise: promise)
+            return
         }
+        traffic.sent(bytes: message.data.readableBytes)
         liveness.dataMessage()
         scheduleFlush()
         enforceSendQueueLimit(context: context)
+    }
+
+    /// A message the wire cannot carry (binary that is not UTF-8, to a hixie client): refused with an error
+    /// and a log line rather than altered or dropped unseen.
+    private func refuseUnrepresentable(_ message: WebSocketMessage, promise: EventLoopPromise<Void>?) {
+        logger.warning("message not sent: the wire cannot carry it", metadata: [
+            "wire": "\(engine.wireName)", "bytes": "\(message.data.readableBytes)", "path": "\(request.path)",
+            "peer": "\(peerDescription)",
+        ])
+        promise?.fail(WebSocketTransportError.messageNotRepresentable(wire: engine.wireName))
     }
 
     func send(_ prepared: PreparedMessage, promise: EventLoopPromise<Void>?) {
@@ -340,7 +352,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             eventLoop.execute { self.send(prepared, promise: promise) }
             return
         }
-        guard engine.role == .server, engine.compression == nil else {
+        guard let key = engine.sharedEncodingKey else {
             // Client frames are masked with a fresh key each, and compressed frames depend on this
             // connection's compression history: nothing to share.
             send(prepared.message, promise: promise)
@@ -350,13 +362,12 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
             promise?.fail(WebSocketTransportError.connectionClosed)
             return
         }
-        traffic.sent(bytes: prepared.message.data.readableBytes)
-        let frame = prepared.encoded(for: preparedKey) { message in
-            var bytes = ByteBuffer()
-            FrameWriter.write(opcode: message.kind == .text ? .text : .binary, payload: message.data,
-                              maskingKey: nil, into: &bytes)
-            return bytes
+        let frame = prepared.encoded(for: key) { message in
+            // An empty buffer stands for "this wire cannot carry it" (no frame of any wire is empty).
+            Engine.encodeShared(message.kind == .text ? .text : .binary, payload: message.data) ?? ByteBuffer()
         }
+        guard frame.readableBytes > 0 else { return refuseUnrepresentable(prepared.message, promise: promise) }
+        traffic.sent(bytes: prepared.message.data.readableBytes)
         if frame.readableBytes < options.largePayloadThreshold, promise == nil {
             output.writeImmutableBuffer(frame)
         } else {
@@ -384,6 +395,12 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
         }
         guard let context, engine.writeClose(CloseFrame(code: code, reason: reason), into: &output) else { return }
         if closeRecord == nil { closeRecord = (code.rawValue, .gateway) }
+        if engine.closesByDroppingConnection {
+            // hixie-75: no close frame; what was sent goes out, then the TCP connection closes.
+            closeInfo = closeInfo ?? WebSocketCloseInfo(code: code.rawValue, reason: reason, wasClean: true)
+            closeAfterWrites(context: context)
+            return
+        }
         flushOutput(context: context)
         startCloseTimer(context: context)
         // The peer's close reply must be read even if the service had paused reading.
@@ -409,7 +426,7 @@ final class RFC6455ChannelHandler: ChannelDuplexHandler, WebSocketConnection, @u
     }
 }
 
-extension RFC6455ChannelHandler: NIOScheduledCallbackHandler {
+extension WebSocketChannelHandler: NIOScheduledCallbackHandler {
     /// The deferred traffic report (see `reportTraffic(now:)`).
     func handleScheduledCallback(eventLoop: some EventLoop) {
         trafficReportScheduled = false
