@@ -51,6 +51,12 @@ targets += [
         linkerSettings: [.unsafeFlags(sanitize)]
     ),
     .executableTarget(
+        name: "FuzzHixie",
+        dependencies: ["FuzzSupport", "WebSocketEngine", .product(name: "NIOCore", package: "swift-nio")],
+        swiftSettings: [.unsafeFlags(sanitize)],
+        linkerSettings: [.unsafeFlags(sanitize)]
+    ),
+    .executableTarget(
         name: "FuzzURL",
         dependencies: ["FuzzSupport", "WebSocketEngine"],
         swiftSettings: [.unsafeFlags(sanitize)],

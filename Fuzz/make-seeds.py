@@ -182,3 +182,27 @@ texts = {
 for name, text in texts.items():
     write(T, name + "-whole", bytes([0]) + text)
     write(T, name + "-pieces", bytes([0x5A]) + text)
+
+
+# ---- FuzzHixie: control byte (mode, draft, role, read sizes), then the bytes ----------------------------
+X = "FuzzHixie"
+V75_REQUEST = "GET /demo HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nHost: example.com\r\nOrigin: http://example.com\r\n\r\n"
+V76_REQUEST = ("GET /demo HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n"
+               "Sec-WebSocket-Protocol: sample\r\nUpgrade: WebSocket\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n"
+               "Origin: http://example.com\r\n\r\n^n:ds[4U")
+V75_RESPONSE = ("HTTP/1.1 101 Web Socket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+                "WebSocket-Origin: http://example.com\r\nWebSocket-Location: ws://example.com/demo\r\n"
+                "WebSocket-Protocol: chat\r\nSet-Cookie: a=b\r\n\r\n\x00hi\xff")
+V76_RESPONSE = ("HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Origin: http://example.com\r\nSec-WebSocket-Location: ws://example.com/demo\r\n"
+                "Sec-WebSocket-Protocol: chat\r\n\r\n0123456789abcdef")
+write(X, "frames-75-server", b"\x00" + b"\x00hello\xff\x80\x81\x02" + b"a" * 130 + b"\x01skip\xff\x00\xc3\xa9\xff")
+write(X, "frames-76-close", b"\x1a" + b"\x00hi\xff\xff\x00\x00after\xff")
+write(X, "frames-76-client-bad-utf8", b"\x06" + b"\x00A\xc3\x28\xff\x00\xf0\x9f\x98\x80\xff")
+write(X, "frames-over-limit", b"\x00" + b"\x00" + b"x" * 600)
+write(X, "frames-long-length", b"\x08" + b"\x80\xff\xff\xff\xff\xff\xff\xff\xff\x7f")
+write(X, "handshake-75", b"\x01" + V75_REQUEST.encode())
+write(X, "handshake-76", b"\x0b" + V76_REQUEST.encode())
+write(X, "response-75", b"\x11" + V75_RESPONSE.encode("latin-1"))
+write(X, "response-76", b"\x13" + V76_RESPONSE.encode())
+write(X, "response-76-407", b"\x03HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")

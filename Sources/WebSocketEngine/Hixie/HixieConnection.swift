@@ -186,13 +186,9 @@ public struct HixieConnection: Sendable {
     @discardableResult
     public mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> Bool {
         guard state == .open else { return false }
-        switch draft {
-        case .hixie75:
-            state = .closed
-        case .hixie76:
-            output.writeBytes(Self.closeFrame)
-            state = .closeSent
-        }
+        // hixie-75 sends nothing; reading goes on (a client half-closes and reads the server's last messages).
+        if draft == .hixie76 { output.writeBytes(Self.closeFrame) }
+        state = .closeSent
         return true
     }
 

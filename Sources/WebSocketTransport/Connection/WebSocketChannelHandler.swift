@@ -396,9 +396,20 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         guard let context, engine.writeClose(CloseFrame(code: code, reason: reason), into: &output) else { return }
         if closeRecord == nil { closeRecord = (code.rawValue, .gateway) }
         if engine.closesByDroppingConnection {
-            // hixie-75: no close frame; what was sent goes out, then the TCP connection closes.
+            // hixie-75: no close frame. A server closes TCP once what it sent is out; a client half-closes, so
+            // replies to what it sent still arrive, and reads until the server closes (bounded by the timer).
             closeInfo = closeInfo ?? WebSocketCloseInfo(code: code.rawValue, reason: reason, wasClean: true)
-            closeAfterWrites(context: context)
+            if engine.role == .server {
+                closeAfterWrites(context: context)
+            } else {
+                let written = eventLoop.makePromise(of: Void.self)
+                context.writeAndFlush(wrapOutboundOut(output), promise: written)
+                output.clear()
+                written.futureResult.whenComplete { _ in context.close(mode: .output, promise: nil) }
+                startCloseTimer(context: context)
+                pausedByService = false
+                resumeReadingIfPossible(context: context)
+            }
             return
         }
         flushOutput(context: context)
