@@ -248,6 +248,19 @@ import Testing
         #expect(drive(&unknown, [0x05] + [UInt8](repeating: 0x41, count: 11)).actions.count == 1)
     }
 
+    @Test func theFirstBadByteDecidesWhateverTheReads() {
+        // Invalid UTF-8 past the limit: the frame is too long first (1009), in one read or many (found by FuzzHixie).
+        let late: [UInt8] = [0x00] + [UInt8](repeating: 0x78, count: 20) + [0x80]
+        // Invalid UTF-8 before the limit: 1007, even when the frame also runs past the limit.
+        let early: [UInt8] = [0x00, 0x78, 0x80] + [UInt8](repeating: 0x78, count: 20)
+        for split in [1, 3, late.count] {
+            var a = HixieConnection(draft: .hixie76, role: .server, configuration: .init(maxMessageSize: 10))
+            #expect(drive(&a, late.chunks(of: split).map(Array.init)).actions.first == .failed(.messageTooBig, reason: "text frame longer than 10 bytes"))
+            var b = HixieConnection(draft: .hixie76, role: .server, configuration: .init(maxMessageSize: 10))
+            #expect(drive(&b, early.chunks(of: split).map(Array.init)).actions.first == .failed(.invalidFramePayloadData, reason: "text frame is not valid UTF-8"))
+        }
+    }
+
     @Test func invalidUTF8FailsAServerAndIsReplacedForAClient() {
         var server = HixieConnection(draft: .hixie76, role: .server)
         #expect(drive(&server, [0x00, 0x41, 0xC3, 0x28, 0xFF]).actions == [.failed(.invalidFramePayloadData, reason: "text frame is not valid UTF-8")])

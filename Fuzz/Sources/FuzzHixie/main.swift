@@ -10,7 +10,7 @@
 // Invariants checked (any violation aborts):
 //   * no crash, no ASan report;
 //   * framing: reads split as the seed says give the same actions as one read; every delivered message is
-//     text, valid UTF-8 and within the limit; nothing follows a failure or a close; the input is drained;
+//     text, valid UTF-8 and within the limit (a client's U+FFFD replacements may triple invalid bytes); nothing follows a failure or a close; the input is drained;
 //   * handshake: a validated hixie-76 request's key numbers are what `HixieKey.number` says and its response
 //     ends in a 16-byte answer; the client never establishes on bytes that lack the draft's required lines,
 //     and reading the response in pieces decides exactly as reading it whole.
@@ -76,7 +76,8 @@ func fuzzFraming(_ bytes: [UInt8], draft: HixieDraft, role: RFC6455Connection.Ro
         switch action {
         case .message(let op, let payload):
             invariant(op == .text, "non-text message")
-            invariant(payload.readableBytes <= limit, "message over the limit")
+            // The limit bounds wire bytes; a client's U+FFFD (3 bytes) may stand for each invalid byte.
+            invariant(payload.readableBytes <= (role == .server ? limit : 3 * limit), "message over the limit")
             invariant(payload.withUnsafeReadableBytes { UTF8Validator.isValid($0) }, "delivered text is not UTF-8")
         case .failed, .closed:
             invariant(i == once.count - 1, "an action after a failure or close")
@@ -153,3 +154,6 @@ struct SplitMixGenerator: RandomNumberGenerator {
     init(seed: UInt64) { inner = SplitMix(seed: seed) }
     mutating func next() -> UInt64 { inner.next() }
 }
+
+// Top-level code runs in order: start libFuzzer last, after every global above is initialised.
+runFuzzer { data, size in fuzz(data, size) }

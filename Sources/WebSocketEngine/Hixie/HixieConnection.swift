@@ -104,12 +104,16 @@ public struct HixieConnection: Sendable {
         let available = input.readableBytes
         let end = input.withUnsafeReadableBytes { $0.firstIndex(of: 0xFF) }
         let take = end ?? available
-        guard message.readableBytes + take <= configuration.maxMessageSize else {
-            return fail(.messageTooBig, "text frame longer than \(configuration.maxMessageSize) bytes")
-        }
+        // Judge bytes in order, whatever the reads' sizes: the text up to the limit is validated first, so bad
+        // UTF-8 before the limit is a 1007 and a frame running past it a 1009, however the bytes arrived.
+        let allowed = configuration.maxMessageSize - message.readableBytes
         if role == .server {
-            let valid = input.withUnsafeReadableBytes { utf8.validate(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
+            let checked = min(take, allowed)
+            let valid = input.withUnsafeReadableBytes { utf8.validate(UnsafeRawBufferPointer(rebasing: $0[0..<checked])) }
             guard valid else { return fail(.invalidFramePayloadData, "text frame is not valid UTF-8") }
+        }
+        guard take <= allowed else {
+            return fail(.messageTooBig, "text frame longer than \(configuration.maxMessageSize) bytes")
         }
         var piece = input.readSlice(length: take)!
         message.writeBuffer(&piece)
