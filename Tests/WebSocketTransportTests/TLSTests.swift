@@ -72,6 +72,20 @@ final class TestPKI: Sendable {
         }
     }
 
+    /// The hixie drafts over TLS: the client checks a `wss://` `WebSocket-Location`, so this fails if the server
+    /// built the location from the wrong scheme.
+    @Test(arguments: HixieDraft.allCases) func hixieOverTLS(draft: HixieDraft) async throws {
+        try await withServer(configure: try tlsServer()) { port in
+            var configuration = client()
+            configuration.draft = draft
+            let ws = try await WebSocketClient.connect(to: "wss://localhost:\(port)/echo", configuration: configuration)
+            var iterator = ws.messages.makeAsyncIterator()
+            try await ws.send(text: "secure \(draft)")
+            #expect(await iterator.next() == .text("secure \(draft)"))
+            #expect(await ws.close().wasClean)
+        }
+    }
+
     @Test func serverSeesTheConnectionAsSecure() async throws {
         struct Probe: WebSocketService {
             func makeHandler() -> any WebSocketHandler { ProbeHandler() }
