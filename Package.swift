@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "WebSocketEngine", targets: ["WebSocketEngine"]),
+        .library(name: "MSRPEngine", targets: ["MSRPEngine"]),
         .library(name: "WebSocketAPI", targets: ["WebSocketAPI"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "WSGateServices", targets: ["WSGateServices"]),
@@ -41,6 +42,13 @@ let package = Package(
             dependencies: [
                 "CWebSocketSIMD",
                 "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "MSRPEngine",
+            dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -148,6 +156,10 @@ let package = Package(
         .testTarget(
             name: "WebSocketEngineTests",
             dependencies: ["WebSocketEngine", "CWebSocketSIMD", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "MSRPEngineTests",
+            dependencies: ["MSRPEngine", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "WSGateConfigTests",

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# run_kamailio.sh MSRP_PORT WS_PORT RUNDIR — Kamailio 5.6 as an MSRP relay on 127.0.0.1, in the foreground.
+#   MSRP_PORT: plain MSRP over TCP (Use-Path URIs point here: msrp://127.0.0.1:MSRP_PORT/<sid>;tcp)
+#   WS_PORT:   HTTP -> WebSocket, subprotocol "msrp" (any path), RFC 7977
+#   RUNDIR:    private directory for the generated config and Kamailio's runtime files (created)
+# Environment:
+#   MSRP_DIGEST=1          AUTH needs Digest (RFC 2617 MD5, qop=auth, digest method "AUTH")
+#   MSRP_DIGEST_METHOD=MSRP with MSRP_DIGEST=1: Kamailio checks the digest with method "MSRP" instead
+#   MSRP_USER / MSRP_PASSWORD / MSRP_REALM   credentials (default alice / secret / wsgate-test)
+#   MSRP_MIN_EXPIRES / MSRP_MAX_EXPIRES       AUTH Expires bounds (default 60 / 3600)
+#   KAM_DEBUG              Kamailio log level (default 2 = info; 3 = debug, shows every frame)
+# Logs go to stderr. SIGTERM (or Ctrl-C) stops Kamailio and all its children.
+set -euo pipefail
+if (($# != 3)); then
+    echo "usage: $0 MSRP_PORT WS_PORT RUNDIR" >&2
+    exit 2
+fi
+P1=$1 P2=$2 RUNDIR=$3
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+KAMAILIO="${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}"
+[[ -x "$KAMAILIO" ]] || { echo "run_kamailio.sh: kamailio not installed (scripts/install-test-deps.sh)" >&2; exit 1; }
+
+mkdir -p "$RUNDIR"
+RUNDIR="$(cd "$RUNDIR" && pwd)"
+CFG="$RUNDIR/kamailio.cfg"
+sed -e "s|@MSRP_PORT@|$P1|g" -e "s|@WS_PORT@|$P2|g" \
+    -e "s|@USE_PATH_ADDR@|127.0.0.1:$P1|g" \
+    -e "s|@DEBUG@|${KAM_DEBUG:-2}|g" \
+    -e "s|@MIN_EXPIRES@|${MSRP_MIN_EXPIRES:-60}|g" -e "s|@MAX_EXPIRES@|${MSRP_MAX_EXPIRES:-3600}|g" \
+    -e "s|@REALM@|${MSRP_REALM:-wsgate-test}|g" -e "s|@USERNAME@|${MSRP_USER:-alice}|g" \
+    -e "s|@PASSWORD@|${MSRP_PASSWORD:-secret}|g" \
+    "$HERE/kamailio.cfg.tmpl" >"$CFG"
+
+DEFS=()
+if [[ "${MSRP_DIGEST:-0}" == 1 ]]; then
+    DEFS+=(-A WITH_DIGEST)
+    [[ "${MSRP_DIGEST_METHOD:-AUTH}" == MSRP ]] && DEFS+=(-A DIGEST_METHOD_MSRP)
+fi
+
+# -DD: stay in the foreground (children are forked but the creator does not daemonize); -E: log to stderr;
+# -Y: runtime dir (no /run/kamailio); -P: pid file there; -m/-M: small shared/private memory.
+# exec: SIGTERM from the caller reaches Kamailio's main process, which stops its children and exits.
+exec "$KAMAILIO" -f "$CFG" -DD -E -Y "$RUNDIR" -P "$RUNDIR/kamailio.pid" -m 64 -M 8 "${DEFS[@]}"
