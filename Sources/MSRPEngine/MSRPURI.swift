@@ -1,10 +1,10 @@
 /// An MSRP URI (RFC 4975 §9, with RFC 7977's `ws` transport):
 /// `msrp[s]://[userinfo@]host[:port][/session-id];transport[;param…]`.
 ///
-/// Equality is RFC 4975 §6.1's comparison, not string equality: scheme, host and transport compare without
+/// `==` compares every part as written; `matches` is RFC 4975 §6.1's comparison, which relays use: scheme, host and transport compare without
 /// regard to case, userinfo and other parameters are ignored, a port present in either URI must be present
 /// and equal in both, and the session id compares exactly.
-public struct MSRPURI: Sendable, CustomStringConvertible {
+public struct MSRPURI: Sendable, Hashable, CustomStringConvertible {
     /// `msrps` (TLS, or WSS for a WebSocket leg).
     public var secure: Bool
     public var userinfo: String?

@@ -9,6 +9,7 @@
 #   MSRP_USER / MSRP_PASSWORD / MSRP_REALM   credentials (default alice / secret / wsgate-test)
 #   MSRP_MIN_EXPIRES / MSRP_MAX_EXPIRES       AUTH Expires bounds (default 60 / 3600)
 #   KAM_DEBUG              Kamailio log level (default 2 = info; 3 = debug, shows every frame)
+#   KAM_CORE=1             allow core dumps (written into RUNDIR, Kamailio's working directory)
 # Logs go to stderr. SIGTERM (or Ctrl-C) stops Kamailio and all its children.
 set -euo pipefail
 if (($# != 3)); then
@@ -37,7 +38,9 @@ if [[ "${MSRP_DIGEST:-0}" == 1 ]]; then
     [[ "${MSRP_DIGEST_METHOD:-AUTH}" == MSRP ]] && DEFS+=(-A DIGEST_METHOD_MSRP)
 fi
 
+if [[ "${KAM_CORE:-0}" == 1 ]]; then DEFS+=(-A KAM_CORE); else ulimit -c 0; fi
+
 # -DD: stay in the foreground (children are forked but the creator does not daemonize); -E: log to stderr;
-# -Y: runtime dir (no /run/kamailio); -P: pid file there; -m/-M: small shared/private memory.
+# -Y: runtime dir (no /run/kamailio); -w: working dir (cores); -P: pid file; -m/-M: small shared/private memory.
 # exec: SIGTERM from the caller reaches Kamailio's main process, which stops its children and exits.
-exec "$KAMAILIO" -f "$CFG" -DD -E -Y "$RUNDIR" -P "$RUNDIR/kamailio.pid" -m 64 -M 8 "${DEFS[@]}"
+exec "$KAMAILIO" -f "$CFG" -DD -E -Y "$RUNDIR" -w "$RUNDIR" -P "$RUNDIR/kamailio.pid" -m 64 -M 8 "${DEFS[@]}"
