@@ -85,6 +85,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WSGateMSRP",
+            dependencies: [
+                "MSRPEngine",
+                "WebSocketEngine",
+                "WebSocketAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "WSGateMonitoring",
             dependencies: [
                 "WebSocketEngine",
@@ -103,6 +115,8 @@ let package = Package(
                 "WebSocketTransport",
                 "WSGateServices",
                 "WSGateMonitoring",
+                "WSGateMSRP",
+                "MSRPEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -129,6 +143,8 @@ let package = Package(
                 "WSGateBench",
                 "WSGateConfig",
                 "WSGateMonitoring",
+                "WSGateMSRP",
+                "MSRPEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -21,11 +21,17 @@ PYENV_ROOT="${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}"
 # tinyproxy: a real HTTP CONNECT proxy for the client's proxy tests; openssl: the test CA and certificates.
 # zlib1g-dev: the zlib permessage-deflate links against (usually present already).
 # ruby-em-websocket, ruby-websocket (pull in ruby): hixie-75/76 peers, tests/interop/peers/hixie/*.rb.
+# kamailio + websocket/tls modules: the real MSRP relay peer (RFC 4976 + RFC 7977); tests start their own
+# instance with tests/interop/peers/msrp/run_kamailio.sh (the packaged kamailio.service is not used).
 APT_PKGS=(chromium fonts-liberation util-linux iproute2 tinyproxy openssl zlib1g-dev
-          ruby-em-websocket ruby-websocket)
+          ruby-em-websocket ruby-websocket
+          kamailio kamailio-websocket-modules kamailio-tls-modules)
 bash "$ROOT/scripts/apt-ensure.sh" "${APT_PKGS[@]}"
 ruby -e 'require "em-websocket"; require "websocket"' ||
     { log "ruby cannot load em-websocket / websocket"; exit 1; }
+for m in msrp websocket xhttp; do
+    ls /usr/lib/*/kamailio/modules/$m.so >/dev/null 2>&1 || { log "kamailio module $m.so missing"; exit 1; }
+done
 
 # --- Node: faye-websocket (hixie-75/76 server peer) --------------------------
 # The image's Node (nodesource) conflicts with Debian's node-* packages, so their debs are only

@@ -193,12 +193,12 @@ public struct MSRPRelay: Sendable {
 
     /// Whether the sender wants a 200 (RFC 4975 §7.1.1: `Failure-Report: no` → no response at all, `partial` →
     /// errors only).
-    static func wantsSuccessResponse(_ head: MSRPHead) -> Bool {
+    public static func wantsSuccessResponse(_ head: MSRPHead) -> Bool {
         let report = head["Failure-Report"]?.lowercased() ?? "yes"
         return report == "yes"
     }
 
-    static func wantsFailureReport(_ head: MSRPHead) -> Bool {
+    public static func wantsFailureReport(_ head: MSRPHead) -> Bool {
         (head["Failure-Report"]?.lowercased() ?? "yes") != "no"
     }
 
@@ -211,7 +211,7 @@ public struct MSRPRelay: Sendable {
         return [.respond(connection, Self.response(to: request, code, comment, extra: extra))]
     }
 
-    static func response(to request: MSRPHead, _ code: Int, _ comment: String, extra: [MSRPHead.Field] = []) -> MSRPHead {
+    public static func response(to request: MSRPHead, _ code: Int, _ comment: String, extra: [MSRPHead.Field] = []) -> MSRPHead {
         let previous = (request["From-Path"] ?? "").split(separator: " ").first.map(String.init) ?? ""
         let me = (request["To-Path"] ?? "").split(separator: " ").first.map(String.init) ?? ""
         return MSRPHead(transactionID: request.transactionID, startLine: .response(code: code, comment: comment),

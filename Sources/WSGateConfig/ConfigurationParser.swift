@@ -175,14 +175,15 @@ struct NodeReader {
     }
 
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
-        guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression"]) else { return nil }
+        guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
+                                                           "port", "host", "realm", "htdigest"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
         }
         if !path.hasPrefix("/") { fail(pathNode, "service path must start with /") }
         guard let typeNode = m["type"], let type = string(typeNode, "service type") else {
-            if m["type"] == nil { fail(node, "service \(path) needs a type (echo, broadcast, tcp-proxy)") }
+            if m["type"] == nil { fail(node, "service \(path) needs a type (echo, broadcast, tcp-proxy, msrp)") }
             return nil
         }
         let kind: GatewayConfiguration.ServiceKind
@@ -199,11 +200,24 @@ struct NodeReader {
                 return nil
             }
             kind = .tcpProxy(host: host, port: port)
+        case "msrp":
+            var msrp = GatewayConfiguration.MSRP()
+            if let n = m["port"], let v = integer(n, "msrp port", in: 0...65535) { msrp.port = v }
+            if let n = m["host"] { msrp.host = string(n, "msrp host") }
+            if let n = m["realm"] { msrp.realm = string(n, "msrp realm") }
+            if let n = m["htdigest"] { msrp.htdigest = string(n, "htdigest file") }
+            if msrp.htdigest != nil, msrp.realm == nil { fail(node, "msrp service \(path): htdigest needs a realm") }
+            kind = .msrp(msrp)
         default:
-            fail(typeNode, "unknown service type \"\(type)\" (expected echo, broadcast or tcp-proxy)")
+            fail(typeNode, "unknown service type \"\(type)\" (expected echo, broadcast, tcp-proxy or msrp)")
             return nil
         }
         if type != "tcp-proxy", let b = m["backend"] { fail(b, "backend applies to tcp-proxy services only") }
+        if type != "msrp" {
+            for key in ["port", "host", "realm", "htdigest"] {
+                if let n = m[key] { fail(n, "\(key) applies to msrp services only") }
+            }
+        }
         var service = GatewayConfiguration.Service(path: path, kind: kind, allowedOrigins: nil, compression: .default)
         if let n = m["allowed_origins"], let items = sequence(n, "allowed_origins") {
             service.allowedOrigins = items.compactMap { string($0, "an allowed origin") }

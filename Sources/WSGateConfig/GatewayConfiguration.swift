@@ -30,6 +30,20 @@ public struct GatewayConfiguration: Sendable, Equatable {
         case echo
         case broadcast
         case tcpProxy(host: String, port: Int)
+        case msrp(MSRP)
+    }
+
+    /// The MSRP relay's own settings (its WebSocket leg is the service's path).
+    public struct MSRP: Sendable, Equatable {
+        /// The MSRP TCP listener's port.
+        public var port: Int = 2855
+        /// The host name in the relay's URIs (`Use-Path`); by default the first listener's host.
+        public var host: String?
+        /// Digest realm for AUTH; with `htdigest`, credentials are required.
+        public var realm: String?
+        /// An Apache htdigest file (`user:realm:HA1` lines).
+        public var htdigest: String?
+        public init() {}
     }
 
     public struct Service: Sendable, Equatable {

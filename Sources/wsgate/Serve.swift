@@ -6,6 +6,7 @@ import Metrics
 import NIOCore
 import NIOPosix
 import WSGateConfig
+import WSGateMSRP
 import WSGateMonitoring
 import WSGateServices
 import ServiceLifecycle
@@ -49,6 +50,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a pinged client may stay silent before close 1011 (default 20).") var pongTimeout: Double?
     @Option(help: "Close 1001 after this many seconds without a data message either way (0: never, the default).") var idleTimeout: Double?
     @Option(help: "Bytes that may queue for a client that does not read before close 1008 (default 64 MiB).") var maxSendQueue: Int?
+    @Option(help: "Run the MSRP relay (RFC 4976/7977): its WebSocket leg on /msrp (subprotocol msrp), its TCP listener on this port (2855 is MSRP's).")
+    var msrpPort: Int?
+    @Option(help: "Host name in the MSRP relay's URIs (Use-Path); default: the listener's host.") var msrpHost: String?
+    @Option(help: "Digest realm for MSRP AUTH (with --msrp-htdigest).") var msrpRealm: String?
+    @Option(help: "Apache htdigest file with the MSRP users (user:realm:HA1); AUTH then needs credentials.") var msrpHtdigest: String?
     @Flag(help: "Do not serve Prometheus metrics (served at /metrics by default).") var noMetrics = false
     @Flag(help: "Do not serve the web console (served at / by default, live figures at /console/live).") var noConsole = false
 
@@ -99,6 +105,20 @@ struct Serve: AsyncParsableCommand {
         if let maxSendQueue { c.limits.maxSendQueue = maxSendQueue }
         if let logLevel { c.log.level = logLevel }
         if let logFormat { c.log.format = logFormat }
+        if msrpPort != nil || msrpHost != nil || msrpRealm != nil || msrpHtdigest != nil {
+            // The flags configure the relay on /msrp (added when the file has none).
+            if !c.services.contains(where: { if case .msrp = $0.kind { return true } else { return false } }) {
+                c.services.append(.init(path: "/msrp", kind: .msrp(.init()), allowedOrigins: nil, compression: nil))
+            }
+            for i in c.services.indices {
+                guard case .msrp(var options) = c.services[i].kind else { continue }
+                if let msrpPort { options.port = msrpPort }
+                if let msrpHost { options.host = msrpHost }
+                if let msrpRealm { options.realm = msrpRealm }
+                if let msrpHtdigest { options.htdigest = msrpHtdigest }
+                c.services[i].kind = .msrp(options)
+            }
+        }
         if noMetrics { c.monitoring.metricsPath = nil }
         if noConsole { c.monitoring.consolePath = nil }
         for spec in tcpProxies {
@@ -124,7 +144,18 @@ struct Serve: AsyncParsableCommand {
         // One registry for the gateway's own figures and anything else in the process that uses swift-metrics.
         let monitoring = GatewayMonitoring()
         MetricsSystem.bootstrap(monitoring.factory)
-        let router = gateway.makeRouter(logger: logger, monitoring: monitoring)
+        let relays: [String: (relay: MSRPRelayService, tcpPort: Int)]
+        do {
+            relays = try gateway.makeMSRPRelays(logger: logger)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let router = gateway.makeRouter(logger: logger, monitoring: monitoring, msrpRelays: relays.mapValues(\.relay))
+        for (path, entry) in relays.sorted(by: { $0.key < $1.key }) {
+            let channel = try await entry.relay.startTCPListener(host: gateway.listeners[0].host, port: entry.tcpPort)
+            logger.notice("MSRP relay listening on msrp://\(gateway.listeners[0].host):\(channel.localAddress?.port ?? entry.tcpPort);tcp",
+                          metadata: ["websocket": "\(path)", "auth": "\(entry.relay.settings.realm.map { "digest, realm \($0)" } ?? "none")"])
+        }
         let configurations: [ServerConfiguration]
         do {
             configurations = try gateway.makeServerConfigurations()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import re
 import secrets
 import sys
@@ -31,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 
 ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+_SEQ = itertools.count()  # orders frames across all clients of a process (MsrpClient.wire)
 CRLF = b"\r\n"
 END_PREFIX = b"-------"
 
@@ -436,8 +438,9 @@ class MsrpClient:
     collects REPORTs; responses to our requests complete the matching tid's future."""
 
     def __init__(self, transport: Transport, local_uri: MsrpUri, relay_uri: str | None = None,
-                 trace=None, auto_success_report: bool = True):
+                 trace=None, auto_success_report: bool = True, strict_to_path: bool = False):
         self.t = transport
+        self.strict_to_path = strict_to_path  # 481 a SEND whose last To-Path URI is not ours
         self.uri = local_uri
         self.relay_uri = relay_uri
         self.trace = trace              # callable(direction, bytes) or None
@@ -454,6 +457,7 @@ class MsrpClient:
         self.unmatched: list[Message] = []      # responses with no pending tid
         self.frames_out: list[bytes] = []
         self.frames_in: list[bytes] = []
+        self.wire: list[tuple[int, str, bytes]] = []   # (global sequence, ">>" sent / "<<" received, bytes)
         self.closed = asyncio.Event()
         self.error: BaseException | None = None
         self._reader = asyncio.create_task(self._read_loop())
@@ -490,6 +494,7 @@ class MsrpClient:
     # io -------------------------------------------------------------------------------------------
     async def send_raw(self, data: bytes) -> None:
         self.frames_out.append(data)
+        self.wire.append((next(_SEQ), ">>", data))
         if self.trace:
             self.trace(">>", data, self)
         await self.t.send(data)
@@ -502,6 +507,7 @@ class MsrpClient:
                     break
                 for m in msgs:
                     self.frames_in.append(m.raw)
+                    self.wire.append((next(_SEQ), "<<", m.raw))
                     if self.trace:
                         self.trace("<<", m.raw, self)
                     await self._dispatch(m)
@@ -543,6 +549,15 @@ class MsrpClient:
 
     async def _on_send(self, m: Message):
         fr = (m.header("Failure-Report") or "yes").lower()
+        if self.strict_to_path:
+            try:
+                mine = MsrpUri.parse(m.to_path[-1]).same(self.uri)
+            except (ValueError, IndexError):
+                mine = False
+            if not mine:
+                if fr != "no":
+                    await self.respond(m, 481, "Not my session")
+                return
         mid = m.header("Message-ID")
         if not mid:
             if fr != "no":
