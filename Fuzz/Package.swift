@@ -30,6 +30,12 @@ targets += [
         dependencies: ["CWebSocketSIMD", "CZlib", .product(name: "NIOCore", package: "swift-nio"), cryptoDependency],
         swiftSettings: [.unsafeFlags(sanitize)]
     ),
+    // The MSRP engine (Sources/MSRPEngine is a symlink too).
+    .target(
+        name: "MSRPEngine",
+        dependencies: [.product(name: "NIOCore", package: "swift-nio"), cryptoDependency],
+        swiftSettings: [.unsafeFlags(sanitize)]
+    ),
     .target(name: "CFuzzerDriver"),
     .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"]),
     .executableTarget(
@@ -53,6 +59,12 @@ targets += [
     .executableTarget(
         name: "FuzzHixie",
         dependencies: ["FuzzSupport", "WebSocketEngine", .product(name: "NIOCore", package: "swift-nio")],
+        swiftSettings: [.unsafeFlags(sanitize)],
+        linkerSettings: [.unsafeFlags(sanitize)]
+    ),
+    .executableTarget(
+        name: "FuzzMSRP",
+        dependencies: ["FuzzSupport", "MSRPEngine", .product(name: "NIOCore", package: "swift-nio")],
         swiftSettings: [.unsafeFlags(sanitize)],
         linkerSettings: [.unsafeFlags(sanitize)]
     ),

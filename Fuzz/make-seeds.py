@@ -206,3 +206,20 @@ write(X, "handshake-76", b"\x0b" + V76_REQUEST.encode())
 write(X, "response-75", b"\x11" + V75_RESPONSE.encode("latin-1"))
 write(X, "response-76", b"\x13" + V76_RESPONSE.encode())
 write(X, "response-76-407", b"\x03HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+
+
+# ---- FuzzMSRP: control byte (read sizes, small limits), then a stream -----------------------------------
+M = "FuzzMSRP"
+SEND = ("MSRP 6aef SEND\r\nTo-Path: msrps://a.example.com:2855/jui787s2f;tcp msrps://bob.example.com:8145/foo;tcp\r\n"
+        "From-Path: msrps://df7jal23ls0d.invalid:2855/98cjs;ws\r\nSuccess-Report: no\r\nByte-Range: 1-*/*\r\n"
+        "Message-ID: 87652\r\nContent-Type: text/plain\r\n\r\nHi Bob, I'm about to send you file.mpeg\r\n-------6aef$\r\n")
+AUTH = ("MSRP 49fi AUTH\r\nTo-Path: msrps://alice@a.example.com:443;ws\r\nFrom-Path: msrps://df7jal23ls0d.invalid:2855/98cjs;ws\r\n"
+        "Authorization: Digest username=\"alice\", realm=\"a.example.com\", nonce=\"1.abc\", uri=\"msrps://a.example.com:443;ws\", "
+        "response=\"0123456789abcdef0123456789abcdef\", qop=auth, nc=00000001, cnonce=\"c\"\r\n-------49fi$\r\n")
+write(M, "send", b"\x00" + SEND.encode())
+write(M, "send-chunked", b"\x05" + SEND.encode() + SEND.replace("6aef", "7bcd").replace("$\r\n", "+\r\n").encode())
+write(M, "auth", b"\x03" + AUTH.encode())
+write(M, "small-limits", b"\x42" + SEND.encode())
+write(M, "body-with-fake-end", b"\x09" + SEND.replace("file.mpeg", "x\r\n-------6aef!\r\n-------6aeX$").encode())
+write(M, "response", b"\x01MSRP 6aef 200 OK\r\nTo-Path: msrp://a.example:1/s;tcp\r\nFrom-Path: msrp://b.example:2/t;tcp\r\n-------6aef$\r\n")
+write(M, "long-body", b"\x11" + SEND.replace("Hi Bob, I'm about to send you file.mpeg", "z" * 1200).encode())

@@ -286,6 +286,39 @@ async def run(args) -> None:
         say(f"  unknown method FOO -> {r.code} {r.comment}")
         check(r.code == 501, "unknown method -> 501")
 
+        # framing oddities, each on a throwaway connection
+        c = await mc.MsrpClient.connect_tcp(HOST, k.msrp_port)
+        await c.send_raw(mc.Message(tid=mc.new_tid(), method="REPORT", headers=[
+            ("To-Path", f"{bogus} msrp://x.invalid:2855/y;tcp"), ("From-Path", str(c.uri)), ("Message-ID", "m"),
+            ("Byte-Range", "1-1/1"), ("Status", "000 200 OK")]).encode())
+        await asyncio.sleep(0.5)
+        say(f"  REPORT to an unknown session -> {len(c.frames_in)} answers (config guard; see README)")
+        check(not c.frames_in, "no answer to a REPORT")
+        await c.send_raw(b"MSRP abcd1234 SEND\r\nFrom-Path: " + str(c.uri).encode() +
+                         b"\r\nTo-Path: " + up_b[0].encode() + b" " + str(b.uri).encode() +
+                         b"\r\nMessage-ID: m\r\nByte-Range: 1-1/1\r\nContent-Type: text/plain\r\n\r\n"
+                         b"x\r\n-------abcd1234$\r\n")
+        await asyncio.sleep(0.5)
+        say(f"  SEND with From-Path before To-Path -> {len(c.frames_in)} answers, connection "
+            f"{'closed' if c.closed.is_set() else 'open'}")
+        await c.close()
+        f3 = (b"MSRP 49fi AUTH\r\nTo-Path: msrps://alice@a.example.com:443;ws\r\n"
+              b"From-Path: msrps://df7jal23ls0d.invalid:2855/98cjs;ws\r\n-----49fi$\r\n")
+        for leg in ("ws", "tcp"):
+            c = await (mc.MsrpClient.connect_ws(k.ws_url) if leg == "ws" else mc.MsrpClient.connect_tcp(HOST, k.msrp_port))
+            await c.send_raw(f3)
+            await asyncio.sleep(0.5)
+            say(f"  {leg}: AUTH ending in '-----49fi$' (5 dashes, as printed in the seed) -> {len(c.frames_in)} "
+                f"answers, connection {'closed' if c.closed.is_set() else 'open'}")
+            await c.close()
+        c = await mc.MsrpClient.connect_ws(k.ws_url)
+        two = b"".join(mc.Message(tid=mc.new_tid(), method="AUTH", headers=[
+            ("To-Path", f"msrp://{HOST}:{k.ws_port};ws"), ("From-Path", str(c.uri))]).encode() for _ in range(2))
+        await c.t.ws.send(two.decode())
+        await asyncio.sleep(0.5)
+        say(f"  two AUTHs in one WebSocket message -> {len(c.frames_in)} answer(s)")
+        await c.close()
+
         if not digest:
             c = await mc.MsrpClient.connect_ws(k.ws_url)
             for ex, want in ((10, 423), (99999, 423), (600, 200)):
