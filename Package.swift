@@ -90,6 +90,7 @@ let package = Package(
                 "MSRPEngine",
                 "WebSocketEngine",
                 "WebSocketAPI",
+                "WebSocketTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -4,7 +4,7 @@ import ArgumentParser
 struct WSGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wsgate",
-        abstract: "A WebSocket gateway and client: RFC 6455 today, hixie drafts, WSR and an MSRP relay to come.",
-        subcommands: [Serve.self, Connect.self, AutobahnClient.self, Bench.self]
+        abstract: "A WebSocket gateway and client: RFC 6455, the hixie drafts, and an MSRP relay (WSR to come).",
+        subcommands: [Serve.self, Connect.self, MSRP.self, AutobahnClient.self, Bench.self]
     )
 }

@@ -242,7 +242,6 @@ async def run(args) -> None:
                   f"{name}: 10 chunks, body intact")
             if dst is a:
                 check(a.t.binary_in - bin_before == 10, "Kamailio sent the binary chunks as binary WebSocket frames")
-        bin_before = b.t.binary_in if hasattr(b.t, "binary_in") else 0
 
         # 6. Success-Report -> REPORT relayed back
         say("\n6. Success-Report: yes (B sends a REPORT back along the From-Path)")
