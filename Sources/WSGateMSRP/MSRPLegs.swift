@@ -67,7 +67,8 @@ final class MSRPStreamLeg: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 
     private let relay: MSRPRelayService
-    private let outbound: String?
+    /// The pool key of an outbound connection (registered in the pool once connected).
+    let outbound: String?
     private var reader: MSRPChunkReader
     private(set) var leg: OutboundLeg?
 
@@ -80,7 +81,12 @@ final class MSRPStreamLeg: ChannelInboundHandler, @unchecked Sendable {
     func handlerAdded(context: ChannelHandlerContext) {
         let channel = context.channel
         leg = relay.register { id in OutboundLeg(id: id, channel: channel) } as? OutboundLeg
-        if let outbound, let leg { relay.registerOutbound(leg, key: outbound) }
+    }
+
+    /// Also reached when an outbound connection never came up (no channelInactive then).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if let leg { relay.unregister(leg.id) }
+        leg = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -99,6 +105,7 @@ final class MSRPStreamLeg: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         if let leg { relay.unregister(leg.id) }
+        leg = nil
         context.fireChannelInactive()
     }
 

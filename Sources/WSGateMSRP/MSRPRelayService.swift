@@ -251,7 +251,11 @@ public final class MSRPRelayService: WebSocketService, Sendable {
             }
             .connect(host: uri.host, port: uri.port ?? 2855)
             .flatMapThrowing { channel -> any MSRPLeg in
-                let leg = try channel.pipeline.syncOperations.handler(type: MSRPStreamLeg.self).leg!
+                guard let leg = try channel.pipeline.syncOperations.handler(type: MSRPStreamLeg.self).leg else {
+                    throw MSRPRelayError.unsupported("the connection to \(key) closed at once")
+                }
+                // Pooled only once connected, so a failed attempt is never reused.
+                self.registerOutbound(leg, key: key)
                 return leg
             }
     }

@@ -1,0 +1,240 @@
+"""The MSRP relay (RFC 4976 + RFC 7977) over real sockets, driven by an independent Python MSRP client
+(tests/interop/peers/msrp/msrp_client.py) and chained with Kamailio 5.6 (a real MSRP relay).
+
+AUTH with Digest (wrong password, Expires out of bounds); WebSocket → relay → TCP and back; WebSocket →
+WebSocket (seed §8.4); a 10 MB message chunked by the sender and re-chunked by the relay for the WebSocket leg;
+a dead next hop answered with a failure REPORT; Failure-Report no/partial; messages through wsgate and Kamailio
+in both orders; bad input.
+"""
+import asyncio
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HOST, REPORTS, Procs, free_port, start_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers" / "msrp"))
+import msrp_client as mc  # noqa: E402
+from selftest import Kamailio  # noqa: E402
+
+TIMEOUT = 60
+REALM = "wsgate.test"
+
+
+def run(coro, timeout=TIMEOUT):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def relay_server(procs, wsgate_bin, name, *extra):
+    msrp_port = free_port()
+    srv = start_server(procs, wsgate_bin, name, "--msrp-port", msrp_port, *extra)
+    srv.msrp_port = msrp_port
+    from conftest import wait_port
+    wait_port(msrp_port, srv.proc)
+    return srv
+
+
+@pytest.fixture(scope="module")
+def relay(procs, wsgate_bin):
+    srv = relay_server(procs, wsgate_bin, "wsgate-msrp")
+    yield srv
+    srv.assert_alive()
+    Procs.stop(srv.proc)
+
+
+def htdigest(path: Path, user: str, password: str) -> Path:
+    path.write_text(f"{user}:{REALM}:{mc._md5(f'{user}:{REALM}:{password}')}\n")
+    return path
+
+
+def test_digest_auth_over_websocket(procs, wsgate_bin):
+    users = htdigest(REPORTS / "msrp-users.htdigest", "alice", "wonderland")
+    srv = relay_server(procs, wsgate_bin, "wsgate-msrp-digest", "--msrp-realm", REALM, "--msrp-htdigest", users)
+
+    async def go():
+        a = await mc.MsrpClient.connect_ws(srv.url("/msrp"))
+        with pytest.raises(mc.MsrpError) as refused:
+            await a.auth(username="alice", password="guess")
+        assert refused.value.response.code == 403
+        with pytest.raises(mc.MsrpError) as bounds:
+            await a.auth(username="alice", password="wonderland", expires=5)
+        assert bounds.value.response.code == 423
+        assert bounds.value.response.header("Min-Expires") == "60" and bounds.value.response.header("Max-Expires") == "3600"
+        use_path, expires = await a.auth(username="alice", password="wonderland", expires=600)
+        assert expires == 600 and use_path[0].startswith(f"msrp://127.0.0.1:{srv.msrp_port}/")
+        # Without credentials: the challenge.
+        b = await mc.MsrpClient.connect_ws(srv.url("/msrp"))
+        with pytest.raises(mc.MsrpError) as challenged:
+            await b.auth()
+        assert challenged.value.response.code == 401
+        assert 'qop="auth"' in challenged.value.response.header("WWW-Authenticate")
+        await a.close()
+        await b.close()
+
+    run(go())
+    Procs.stop(srv.proc)
+
+
+def test_websocket_leg_needs_the_msrp_subprotocol(relay):
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    async def go():
+        with pytest.raises(InvalidStatus) as e:
+            await connect(relay.url("/msrp"))
+        assert e.value.response.status_code == 400
+    run(go())
+
+
+def test_websocket_to_tcp_and_back(relay):
+    async def go():
+        a = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+        b = await mc.MsrpClient.connect_tcp(HOST, relay.msrp_port)
+        await a.auth()
+        await b.auth()
+        await a.send_message(a.use_path + b.path_for_peers(), "hello from the WebSocket ✓")
+        got = await b.wait_message()
+        assert got.body == "hello from the WebSocket ✓".encode()
+        await b.send_message(b.use_path + a.path_for_peers(), "and back over TCP")
+        got = await a.wait_message()
+        assert got.body == b"and back over TCP"
+        # The relay's hops are in the From-Path the recipient saw (RFC 4976 path rewriting).
+        first = b.requests_in[0]
+        assert first.from_path[-1] == str(a.uri) and len(first.from_path) == 3
+        await a.close()
+        await b.close()
+    run(go())
+
+
+def test_websocket_to_websocket_seed_8_4(relay):
+    async def go():
+        alice = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+        carol = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+        await alice.auth()
+        await carol.auth()
+        await alice.send_message(alice.use_path + carol.path_for_peers(), "Carol, here is the file Bob sent me.")
+        got = await carol.wait_message()
+        assert got.body == b"Carol, here is the file Bob sent me."
+        await alice.close()
+        await carol.close()
+    run(go())
+
+
+def test_ten_megabytes_chunked_and_rechunked(relay):
+    body = os.urandom(10 * 1024 * 1024)
+
+    async def go():
+        ws = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+        tcp = await mc.MsrpClient.connect_tcp(HOST, relay.msrp_port)
+        await ws.auth()
+        await tcp.auth()
+        # TCP sender, 1 MiB chunks: the relay cuts each into WebSocket messages of at most 64 KiB.
+        await tcp.send_message(tcp.use_path + ws.path_for_peers(), body, content_type="application/octet-stream",
+                               chunk_size=1 << 20, timeout=30)
+        got = await ws.wait_message(timeout=60)
+        assert got.body == body
+        assert max(len(f) for f in ws.frames_in) <= 64 * 1024
+        assert len(ws.frames_in) > 160
+        # And the other way, 256 KiB chunks from the WebSocket client.
+        await ws.send_message(ws.use_path + tcp.path_for_peers(), body[:3 << 20], content_type="application/octet-stream",
+                              chunk_size=256 << 10, timeout=30)
+        got = await tcp.wait_message(timeout=60)
+        assert got.body == body[:3 << 20]
+        await ws.close()
+        await tcp.close()
+    run(go(), timeout=180)
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_dead_next_hop_gets_a_failure_report(relay):
+    async def go():
+        a = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+        await a.auth()
+        dead = f"msrp://{HOST}:{closed_port()}/nobody;tcp"
+        await a.send_message(a.use_path + [dead], "into the void")
+        reports = await a.wait_report(timeout=20)
+        assert reports[0].header("Status").startswith("000 481"), reports[0].header("Status")
+        assert reports[0].to_path == [str(a.uri)]
+        # Failure-Report: no → neither a 200 nor a REPORT; partial → a REPORT but no 200.
+        before = len(a.responses_in)
+        await a.send_message(a.use_path + [dead], "quietly", failure_report="no")
+        await asyncio.sleep(1.5)
+        assert len(a.reports) == 1 and len(a.responses_in) == before
+        await a.send_message(a.use_path + [dead], "partly", failure_report="partial")
+        await a.wait_report(timeout=20, n=2)
+        assert len(a.responses_in) == before
+        await a.close()
+    run(go())
+
+
+def test_through_wsgate_and_kamailio_in_both_orders(relay):
+    kam = Kamailio(name="kamailio-msrp-chain")
+    try:
+        async def go():
+            # Alice on wsgate's WebSocket leg, Bob on Kamailio's.
+            alice = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+            bob = await mc.MsrpClient.connect_ws(kam.ws_url)
+            await alice.auth()
+            await bob.auth()
+            # wsgate → Kamailio: wsgate opens TCP to Kamailio's MSRP port as the next hop.
+            await alice.send_message(alice.use_path + bob.path_for_peers(), "via wsgate then Kamailio")
+            assert (await bob.wait_message(timeout=20)).body == b"via wsgate then Kamailio"
+            # Kamailio → wsgate: Kamailio opens TCP to wsgate's MSRP port.
+            await bob.send_message(bob.use_path + alice.path_for_peers(), "via Kamailio then wsgate")
+            assert (await alice.wait_message(timeout=20)).body == b"via Kamailio then wsgate"
+            await alice.close()
+            await bob.close()
+        run(go())
+        assert kam.alive()
+    finally:
+        kam.stop()
+
+
+def raw(port, data: bytes) -> bytes:
+    s = socket.create_connection((HOST, port), timeout=10)
+    s.sendall(data)
+    out = b""
+    try:
+        while chunk := s.recv(65536):
+            out += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    return out
+
+
+def test_bad_input(procs, wsgate_bin):
+    srv = relay_server(procs, wsgate_bin, "wsgate-msrp-bad", "--max-message-size", "4096")
+
+    async def go():
+        bystander = await mc.MsrpClient.connect_tcp(HOST, srv.msrp_port)
+        await bystander.auth()
+        # A malformed start line, a missing end-line then EOF, a header flood: disconnected.
+        assert raw(srv.msrp_port, b"HELLO relay\r\n\r\n") == b""
+        assert raw(srv.msrp_port, b"MSRP ab SEND\r\nTo-Path: msrp://x;tcp\r\n\r\n") == b""
+        assert raw(srv.msrp_port, b"MSRP abcd SEND\r\n" + b"X-Flood: y\r\n" * 5000) == b""
+        # A chunk over the limit: 400 for that transaction, then disconnected.
+        head = (f"MSRP abcd SEND\r\nTo-Path: msrp://{HOST}:{srv.msrp_port}/x;tcp msrp://b.example:1/y;tcp\r\n"
+                f"From-Path: msrp://c.example:1/z;tcp\r\nMessage-ID: m\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n")
+        reply = raw(srv.msrp_port, head.encode() + b"x" * 10000 + b"\r\n-------abcd$\r\n")
+        assert reply.startswith(b"MSRP abcd 400 "), reply
+        # The bystander is unharmed.
+        use_path, _ = await bystander.auth()
+        assert use_path
+        await bystander.close()
+    run(go())
+    srv.assert_alive()
+    log = srv.log.read_text(errors="replace")
+    assert "malformed MSRP input" in log
+    Procs.stop(srv.proc)
