@@ -139,7 +139,16 @@ public final class MSRPRelayService: WebSocketService, Sendable {
             s.relay.expire(now: now)
             let actions = s.relay.received(chunk.head, on: leg, now: now,
                                            ha1For: { credentials?.ha1(user: $0, realm: realm) }, generator: &generator)
-            return (actions, s.legs)
+            // Only the legs the actions name (one or two), not a copy of every connection's.
+            var legs: [MSRPRelay.ConnectionID: any MSRPLeg] = [:]
+            for action in actions {
+                switch action {
+                case .respond(let id, _), .close(let id, _): legs[id] = s.legs[id]
+                case .forward(_, .connection(let id), _, _): legs[id] = s.legs[id]
+                case .forward: break
+                }
+            }
+            return (actions, legs)
         }
         for action in actions {
             switch action {

@@ -238,3 +238,40 @@ def test_bad_input(procs, wsgate_bin):
     log = srv.log.read_text(errors="replace")
     assert "malformed MSRP input" in log
     Procs.stop(srv.proc)
+
+
+async def wsgate_msrp(wsgate_bin, url, *extra):
+    proc = await asyncio.create_subprocess_exec(str(wsgate_bin), "msrp", url, "--linger", "3", *extra,
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+    assert first.startswith("Use-Path: "), first + (await proc.stderr.read()).decode()
+    return proc, first[len("Use-Path: "):].split()
+
+
+@pytest.mark.parametrize("peer", ["wsgate", "kamailio"])
+def test_wsgate_msrp_client_against_a_relay(relay, wsgate_bin, peer):
+    """`wsgate msrp` (the Swift MSRPClient) over a relay's WebSocket leg — wsgate's and Kamailio's — with the
+    independent Python client on the relay's TCP leg at the other end."""
+    kam = Kamailio(name="kamailio-msrp-cli") if peer == "kamailio" else None
+    ws_url, msrp_port = (kam.ws_url, kam.msrp_port) if kam else (relay.url("/msrp"), relay.msrp_port)
+    try:
+        async def go():
+            bob = await mc.MsrpClient.connect_tcp(HOST, msrp_port)
+            await bob.auth()
+            proc, path = await wsgate_msrp(wsgate_bin, ws_url, "--to-path", " ".join(bob.path_for_peers()))
+            # Bob → the CLI: printed as "<sender>: text".
+            await bob.send_message(bob.use_path + path, "hello, shell ✓")
+            line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+            assert line.rstrip("\n") == f"{bob.uri}: hello, shell ✓", line
+            # The CLI → Bob: each stdin line is a message.
+            proc.stdin.write("hello, Bob\n".encode())
+            await proc.stdin.drain()
+            assert (await bob.wait_message(timeout=20)).body == b"hello, Bob"
+            proc.stdin.close()
+            assert await asyncio.wait_for(proc.wait(), 20) == 0
+            await bob.close()
+        run(go())
+    finally:
+        if kam:
+            kam.stop()
