@@ -176,7 +176,7 @@ struct NodeReader {
 
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
-                                                           "port", "host", "realm", "htdigest"]) else { return nil }
+                                                           "port", "host", "realm", "htdigest", "ca_file"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
@@ -206,6 +206,7 @@ struct NodeReader {
             if let n = m["host"] { msrp.host = string(n, "msrp host") }
             if let n = m["realm"] { msrp.realm = string(n, "msrp realm") }
             if let n = m["htdigest"] { msrp.htdigest = string(n, "htdigest file") }
+            if let n = m["ca_file"] { msrp.caFile = string(n, "ca_file") }
             if msrp.htdigest != nil, msrp.realm == nil { fail(node, "msrp service \(path): htdigest needs a realm") }
             kind = .msrp(msrp)
         default:
@@ -214,7 +215,7 @@ struct NodeReader {
         }
         if type != "tcp-proxy", let b = m["backend"] { fail(b, "backend applies to tcp-proxy services only") }
         if type != "msrp" {
-            for key in ["port", "host", "realm", "htdigest"] {
+            for key in ["port", "host", "realm", "htdigest", "ca_file"] {
                 if let n = m[key] { fail(n, "\(key) applies to msrp services only") }
             }
         }

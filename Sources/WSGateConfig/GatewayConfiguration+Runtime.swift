@@ -53,6 +53,12 @@ extension GatewayConfiguration {
             var settings = MSRPRelaySettings(host: options.host ?? listeners[0].host, tcpPort: options.port,
                                              webSocketPort: listeners[0].port)
             settings.realm = options.realm
+            settings.clientTLS = ClientTLS(caFile: options.caFile)
+            if let tls = listeners[0].tls {
+                // The relay's TCP listener speaks msrps with the gateway's certificate (and plain msrp beside it).
+                settings.tls = try ServerTLS(certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile,
+                                             allowPlaintext: true)
+            }
             settings.limits.maxBodyBytes = min(limits.maxMessageSize, 16 << 20)
             if let file = options.htdigest {
                 guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {

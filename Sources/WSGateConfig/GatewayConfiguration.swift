@@ -43,6 +43,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var realm: String?
         /// An Apache htdigest file (`user:realm:HA1` lines).
         public var htdigest: String?
+        /// CA certificates (PEM) that `msrps` next hops are verified against instead of the system's.
+        public var caFile: String?
         public init() {}
     }
 

@@ -3,8 +3,10 @@ import MSRPEngine
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import WebSocketAPI
 import WebSocketEngine
+import WebSocketTransport
 
 /// Settings of the MSRP relay (RFC 4976 with RFC 7977's WebSocket legs).
 public struct MSRPRelaySettings: Sendable {
@@ -23,6 +25,11 @@ public struct MSRPRelaySettings: Sendable {
     public var transactionTimeout: TimeAmount = .seconds(30)
     /// The largest chunk sent as one WebSocket message; larger chunks are re-chunked (RFC 7977 §5.1).
     public var maxWebSocketMessage = 64 << 10
+    /// A certificate for `msrps`: the TCP listener then also speaks TLS (told apart by the first byte), and
+    /// `Use-Path` names the relay as `msrps`.
+    public var tls: ServerTLS?
+    /// How `msrps` next hops are verified.
+    public var clientTLS = ClientTLS()
 
     public init(host: String = "127.0.0.1", tcpPort: Int = 2855, webSocketPort: Int = 8080) {
         self.host = host
@@ -69,7 +76,8 @@ public final class MSRPRelayService: WebSocketService, Sendable {
                 try MSRPURI(parsing: "msrp://\(host):\(settings.tcpPort);tcp"), try MSRPURI(parsing: "msrps://\(host):\(settings.tcpPort);tcp"),
                 try MSRPURI(parsing: "msrp://\(host):\(settings.webSocketPort);ws"), try MSRPURI(parsing: "msrps://\(host):\(settings.webSocketPort);ws"),
             ],
-            usePathBase: try MSRPURI(parsing: "msrp://\(host):\(settings.tcpPort);tcp"), realm: settings.realm)
+            usePathBase: try MSRPURI(parsing: "\(settings.tls == nil ? "msrp" : "msrps")://\(host):\(settings.tcpPort);tcp"),
+            realm: settings.realm)
         config.defaultExpires = 900
         var secret = SystemRandomNumberGenerator()
         let nonces = NonceIssuer(secret: (0..<32).map { _ in UInt8.random(in: 0...255, using: &secret) })
@@ -96,8 +104,11 @@ public final class MSRPRelayService: WebSocketService, Sendable {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [settings] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = settings.tls {
+                        try channel.pipeline.syncOperations.addHandler(MSRPTLSSniffer(tls: tls))
+                    }
                     try channel.pipeline.syncOperations.addHandler(MSRPStreamLeg(relay: self, outbound: nil))
                 }
             }
@@ -242,19 +253,26 @@ public final class MSRPRelayService: WebSocketService, Sendable {
     // MARK: Outbound
 
     private func outboundLeg(to uri: MSRPURI) -> EventLoopFuture<any MSRPLeg> {
-        let key = "\(uri.host.lowercased()):\(uri.port ?? 2855)"
+        let key = "\(uri.secure ? "msrps" : "msrp"):\(uri.host.lowercased()):\(uri.port ?? 2855)"
         let eventLoop = group.next()
         if let existing = state.withLockedValue({ $0.outbound[key] }) {
             return eventLoop.makeSucceededFuture(existing)
         }
-        guard !uri.secure else {
-            return eventLoop.makeFailedFuture(MSRPRelayError.unsupported("msrps next hops (TLS) are not supported yet"))
+        let tlsContext: NIOSSLContext?
+        do {
+            tlsContext = uri.secure ? try settings.clientTLS.makeContext() : nil
+        } catch {
+            return eventLoop.makeFailedFuture(error)
         }
+        let clientTLS = settings.clientTLS
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(try clientTLS.makeHandler(context: tlsContext, host: uri.host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(MSRPStreamLeg(relay: self, outbound: key))
                 }
             }

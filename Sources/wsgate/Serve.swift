@@ -55,6 +55,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Host name in the MSRP relay's URIs (Use-Path); default: the listener's host.") var msrpHost: String?
     @Option(help: "Digest realm for MSRP AUTH (with --msrp-htdigest).") var msrpRealm: String?
     @Option(help: "Apache htdigest file with the MSRP users (user:realm:HA1); AUTH then needs credentials.") var msrpHtdigest: String?
+    @Option(help: "PEM CA certificates to verify msrps next hops with (default: the system's).") var msrpCaFile: String?
     @Flag(help: "Do not serve Prometheus metrics (served at /metrics by default).") var noMetrics = false
     @Flag(help: "Do not serve the web console (served at / by default, live figures at /console/live).") var noConsole = false
 
@@ -105,7 +106,7 @@ struct Serve: AsyncParsableCommand {
         if let maxSendQueue { c.limits.maxSendQueue = maxSendQueue }
         if let logLevel { c.log.level = logLevel }
         if let logFormat { c.log.format = logFormat }
-        if msrpPort != nil || msrpHost != nil || msrpRealm != nil || msrpHtdigest != nil {
+        if msrpPort != nil || msrpHost != nil || msrpRealm != nil || msrpHtdigest != nil || msrpCaFile != nil {
             // The flags configure the relay on /msrp (added when the file has none).
             if !c.services.contains(where: { if case .msrp = $0.kind { return true } else { return false } }) {
                 c.services.append(.init(path: "/msrp", kind: .msrp(.init()), allowedOrigins: nil, compression: nil))
@@ -116,6 +117,7 @@ struct Serve: AsyncParsableCommand {
                 if let msrpHost { options.host = msrpHost }
                 if let msrpRealm { options.realm = msrpRealm }
                 if let msrpHtdigest { options.htdigest = msrpHtdigest }
+                if let msrpCaFile { options.caFile = msrpCaFile }
                 c.services[i].kind = .msrp(options)
             }
         }

@@ -275,3 +275,28 @@ def test_wsgate_msrp_client_against_a_relay(relay, wsgate_bin, peer):
     finally:
         if kam:
             kam.stop()
+
+
+def test_msrps_between_two_relays(procs, wsgate_bin, pki, monkeypatch):
+    """Two wsgate relays: one plain, one with a certificate (its MSRP port speaks msrps, its Use-Path says so).
+    The plain relay reaches the TLS one over msrps (verified with the test CA); the way back is plain msrp."""
+    plain = relay_server(procs, wsgate_bin, "wsgate-msrp-plain", "--msrp-ca-file", pki.ca)
+    secure = relay_server(procs, wsgate_bin, "wsgate-msrp-tls", "--tls-cert", pki.cert, "--tls-key", pki.key,
+                          "--msrp-host", "localhost")
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))  # Python's default context then trusts the test CA
+
+    async def go():
+        alice = await mc.MsrpClient.connect_ws(plain.url("/msrp"))
+        bob = await mc.MsrpClient.connect_ws(secure.url("/msrp", "wss", "localhost"))
+        await alice.auth()
+        await bob.auth()
+        assert bob.use_path[0].startswith(f"msrps://localhost:{secure.msrp_port}/"), bob.use_path
+        await alice.send_message(alice.use_path + bob.path_for_peers(), "over msrps")
+        assert (await bob.wait_message(timeout=20)).body == b"over msrps"
+        await bob.send_message(bob.use_path + alice.path_for_peers(), "and back over msrp")
+        assert (await alice.wait_message(timeout=20)).body == b"and back over msrp"
+        await alice.close()
+        await bob.close()
+    run(go())
+    Procs.stop(plain.proc)
+    Procs.stop(secure.proc)

@@ -13,7 +13,7 @@ public struct ClientTLS: Sendable {
         self.insecure = insecure
     }
 
-    func makeContext() throws -> NIOSSLContext {
+    public func makeContext() throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.applicationProtocols = ["http/1.1"]
         if let caFile {
@@ -29,7 +29,7 @@ public struct ClientTLS: Sendable {
 
     /// The TLS handler for a connection to `host`: SNI carries the name, never an IP address (RFC 6066 §3);
     /// for an IP address NIOSSL checks the certificate against the address connected to.
-    func makeHandler(context: NIOSSLContext, host: String) throws -> NIOSSLClientHandler {
+    public func makeHandler(context: NIOSSLContext, host: String) throws -> NIOSSLClientHandler {
         let isIPAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
         return try NIOSSLClientHandler(context: context, serverHostname: isIPAddress ? nil : host)
     }
