@@ -61,6 +61,7 @@ public struct MSRPRelay: Sendable {
     private(set) var sessions: [String: Session] = [:]
     private var sessionOf: [ConnectionID: String] = [:]
     private var authFailures: [ConnectionID: Int] = [:]
+    private var nextSweep: UInt64 = 0
 
     public init(configuration: Configuration, nonces: NonceIssuer) {
         self.configuration = configuration
@@ -240,8 +241,11 @@ public struct MSRPRelay: Sendable {
         authFailures[connection] = nil
     }
 
-    /// Drops sessions whose AUTH expired.
+    /// Drops sessions whose AUTH expired; a sweep at most once a second, however often it is called (an
+    /// expired session is refused by `received` anyway, so the sweep only frees memory).
     public mutating func expire(now: UInt64) {
+        guard now >= nextSweep else { return }
+        nextSweep = now + 1
         for (sid, session) in sessions where session.expires <= now {
             sessions[sid] = nil
             sessionOf[session.connection] = nil
