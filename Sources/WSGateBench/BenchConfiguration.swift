@@ -58,4 +58,32 @@ public struct BenchResult: Codable, Sendable {
     public var handshakes: UInt64?
     public var handshakes_per_second: Double?
     public var errors: UInt64
+
+    /// Every field, for modes measured outside `LoadGenerator` (`wsgate bench --mode msrp`).
+    public init(mode: String, url: String, connections: Int, connections_established: Int, size: Int, pipeline: Int,
+                rate: Double?, binary: Bool, duration_s: Double, messages: UInt64, messages_per_second: Double,
+                bytes_per_second: Double, latency_p50_us: UInt64, latency_p99_us: UInt64, latency_p999_us: UInt64,
+                latency_max_us: UInt64, latency_mean_us: Double, handshakes: UInt64?, handshakes_per_second: Double?,
+                errors: UInt64) {
+        self.mode = mode
+        self.url = url
+        self.connections = connections
+        self.connections_established = connections_established
+        self.size = size
+        self.pipeline = pipeline
+        self.rate = rate
+        self.binary = binary
+        self.duration_s = duration_s
+        self.messages = messages
+        self.messages_per_second = messages_per_second
+        self.bytes_per_second = bytes_per_second
+        self.latency_p50_us = latency_p50_us
+        self.latency_p99_us = latency_p99_us
+        self.latency_p999_us = latency_p999_us
+        self.latency_max_us = latency_max_us
+        self.latency_mean_us = latency_mean_us
+        self.handshakes = handshakes
+        self.handshakes_per_second = handshakes_per_second
+        self.errors = errors
+    }
 }

@@ -9,9 +9,10 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drive a WebSocket echo server and report throughput and latency (HdrHistogram).")
 
-    @Option(help: "ws:// URL of an echo endpoint.") var url: String
-    @Option(help: "echo (messages and their echoes), handshake (connect+echo+close loops) or idle (hold connections).")
+    @Option(help: "ws:// URL of an echo endpoint (msrp mode: the relay's WebSocket leg).") var url: String
+    @Option(help: "echo (messages and their echoes), handshake (connect+echo+close loops), idle (hold connections), or msrp (SENDs relayed to --msrp-receiver).")
     var mode: String = "echo"
+    @Option(help: "msrp mode: the relay's TCP leg the receivers connect to, msrp://HOST:PORT;tcp.") var msrpReceiver: String?
     @Option(help: "Connections (echo, idle) or concurrent loops (handshake).") var connections = 100
     @Option(help: "Message size in bytes.") var size = 64
     @Option(help: "Seconds to measure, after the warm-up.") var duration: Double = 10
@@ -26,6 +27,12 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Offer permessage-deflate (off by default, so figures compare framing, not zlib).") var compression = false
 
     func run() async throws {
+        if mode == "msrp" {
+            guard let msrpReceiver else { throw ValidationError("--mode msrp needs --msrp-receiver msrp://HOST:PORT;tcp") }
+            let result = try await MSRPLoad.run(relay: url, receiver: msrpReceiver, pairs: connections, size: size,
+                                                pipeline: pipeline, duration: duration, warmup: warmup) { printError("bench: \($0)") }
+            return try report(result)
+        }
         guard let parsedMode = BenchConfiguration.Mode(rawValue: mode) else {
             throw ValidationError("--mode must be one of \(BenchConfiguration.Mode.allCases.map(\.rawValue))")
         }
@@ -43,6 +50,10 @@ struct Bench: AsyncParsableCommand {
         configuration.compression = compression
 
         let result = try await LoadGenerator(configuration: configuration) { printError("bench: \($0)") }.run()
+        try report(result)
+    }
+
+    private func report(_ result: BenchResult) throws {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
