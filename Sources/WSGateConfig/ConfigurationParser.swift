@@ -176,7 +176,7 @@ struct NodeReader {
 
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
-                                                           "port", "host", "realm", "htdigest", "ca_file"]) else { return nil }
+                                                           "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
@@ -207,6 +207,7 @@ struct NodeReader {
             if let n = m["realm"] { msrp.realm = string(n, "msrp realm") }
             if let n = m["htdigest"] { msrp.htdigest = string(n, "htdigest file") }
             if let n = m["ca_file"] { msrp.caFile = string(n, "ca_file") }
+            if let n = m["nonce_lifetime"], let v = integer(n, "nonce_lifetime", in: 1...86400) { msrp.nonceLifetime = v }
             if msrp.htdigest != nil, msrp.realm == nil { fail(node, "msrp service \(path): htdigest needs a realm") }
             kind = .msrp(msrp)
         default:
@@ -215,7 +216,7 @@ struct NodeReader {
         }
         if type != "tcp-proxy", let b = m["backend"] { fail(b, "backend applies to tcp-proxy services only") }
         if type != "msrp" {
-            for key in ["port", "host", "realm", "htdigest", "ca_file"] {
+            for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime"] {
                 if let n = m[key] { fail(n, "\(key) applies to msrp services only") }
             }
         }

@@ -45,6 +45,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var htdigest: String?
         /// CA certificates (PEM) that `msrps` next hops are verified against instead of the system's.
         public var caFile: String?
+        /// Seconds a Digest nonce stays valid; an answer to an older one gets `401 … stale=true`.
+        public var nonceLifetime = 300
         public init() {}
     }
 

@@ -30,6 +30,8 @@ public struct MSRPRelaySettings: Sendable {
     public var tls: ServerTLS?
     /// How `msrps` next hops are verified.
     public var clientTLS = ClientTLS()
+    /// Seconds a Digest nonce stays valid.
+    public var nonceLifetime: UInt64 = 300
 
     public init(host: String = "127.0.0.1", tcpPort: Int = 2855, webSocketPort: Int = 8080) {
         self.host = host
@@ -80,7 +82,8 @@ public final class MSRPRelayService: WebSocketService, Sendable {
             realm: settings.realm)
         config.defaultExpires = 900
         var secret = SystemRandomNumberGenerator()
-        let nonces = NonceIssuer(secret: (0..<32).map { _ in UInt8.random(in: 0...255, using: &secret) })
+        let nonces = NonceIssuer(secret: (0..<32).map { _ in UInt8.random(in: 0...255, using: &secret) },
+                                 lifetime: settings.nonceLifetime)
         state = NIOLockedValueBox(State(relay: MSRPRelay(configuration: config, nonces: nonces)))
     }
 

@@ -89,6 +89,23 @@ import WebSocketEngine
         #expect(found.first.map { $0.line >= 3 && $0.message.hasPrefix("YAML:") } == true, "\(found)")
     }
 
+    @Test func msrpService() throws {
+        let c = try GatewayConfiguration.parse(yaml: """
+        services:
+          - {path: /msrp, type: msrp, port: 2856, host: relay.example, realm: r, htdigest: /u, nonce_lifetime: 30, ca_file: /ca}
+        """)
+        var expected = GatewayConfiguration.MSRP()
+        expected.port = 2856
+        expected.host = "relay.example"
+        expected.realm = "r"
+        expected.htdigest = "/u"
+        expected.nonceLifetime = 30
+        expected.caFile = "/ca"
+        #expect(c.services[0].kind == .msrp(expected))
+        #expect(issues("services: [{path: /m, type: msrp, htdigest: /u}]").first?.message == "msrp service /m: htdigest needs a realm")
+        #expect(issues("services: [{path: /e, type: echo, realm: r}]").first?.message == "realm applies to msrp services only")
+    }
+
     @Test func monitoringEndpoints() throws {
         let moved = try GatewayConfiguration.parse(yaml: "metrics: {path: /stats}\nconsole: {path: /admin, live_path: /admin/live}")
         #expect(moved.monitoring.metricsPath == "/stats" && moved.monitoring.consolePath == "/admin"

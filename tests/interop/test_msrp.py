@@ -300,3 +300,34 @@ def test_msrps_between_two_relays(procs, wsgate_bin, pki, monkeypatch):
     run(go())
     Procs.stop(plain.proc)
     Procs.stop(secure.proc)
+
+
+def test_stale_nonce_over_websocket(procs, wsgate_bin, tmp_path):
+    """A Digest answer to a nonce older than nonce_lifetime gets 401 with stale=true (RFC 2617 §3.2.1)."""
+    users = htdigest(tmp_path / "users", "alice", "wonderland")
+    config = tmp_path / "msrp.yaml"
+    config.write_text(f"services:\n  - {{path: /msrp, type: msrp, port: {free_port()}, realm: {REALM}, "
+                      f"htdigest: {users}, nonce_lifetime: 1}}\n")
+    srv = start_server(procs, wsgate_bin, "wsgate-msrp-stale", "--config", config)
+
+    async def go():
+        a = await mc.MsrpClient.connect_ws(srv.url("/msrp"))
+        relay_uri = a.relay_uri
+        first = await a.request(mc.Message(tid=mc.new_tid(), method="AUTH",
+                                           headers=[("To-Path", relay_uri), ("From-Path", str(a.uri))]))
+        assert first.code == 401
+        challenge = mc.parse_challenge(first.header("WWW-Authenticate"))
+        await asyncio.sleep(2.5)
+        authz = mc.digest_authorization(challenge, "alice", "wonderland", "AUTH", relay_uri, 1)
+        late = await a.request(mc.Message(tid=mc.new_tid(), method="AUTH", headers=[
+            ("To-Path", relay_uri), ("From-Path", str(a.uri)), ("Authorization", authz)]))
+        assert late.code == 401 and "stale=true" in late.header("WWW-Authenticate"), late.header("WWW-Authenticate")
+        # Answering the fresh challenge succeeds.
+        fresh = mc.parse_challenge(late.header("WWW-Authenticate"))
+        ok = await a.request(mc.Message(tid=mc.new_tid(), method="AUTH", headers=[
+            ("To-Path", relay_uri), ("From-Path", str(a.uri)),
+            ("Authorization", mc.digest_authorization(fresh, "alice", "wonderland", "AUTH", relay_uri, 1))]))
+        assert ok.code == 200
+        await a.close()
+    run(go())
+    Procs.stop(srv.proc)
