@@ -123,6 +123,24 @@ class Server:
             + tail(self.log))
 
 
+def raw_exchange(port: int, data: bytes, later: bytes = b"", wait: float = 0.3) -> bytes:
+    """Sends `data` over a plain TCP connection (and `later` after a pause), returns everything received until the
+    server closes the connection (or 10 s pass)."""
+    s = socket.create_connection((HOST, port), timeout=10)
+    s.sendall(data)
+    if later:
+        time.sleep(wait)
+        s.sendall(later)
+    out = b""
+    try:
+        while chunk := s.recv(65536):
+            out += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    return out
+
+
 def start_server(procs: Procs, wsgate_bin: Path, name: str, *extra) -> Server:
     port = free_port()
     p, log = procs.start([wsgate_bin, "serve", "--host", HOST, "--port", port, *extra], name)

@@ -17,7 +17,7 @@ import time
 import pytest
 from websockets.asyncio.client import connect
 
-from conftest import HOST, LOGS, REPO, Procs, free_port, start_server, tail, wait_port
+from conftest import HOST, REPO, Procs, free_port, raw_exchange, start_server, tail, wait_port
 
 PEERS = REPO / "tests" / "interop" / "peers" / "hixie"
 AUTOBAHN_PY = REPO / ".deps" / "autobahn" / "bin" / "python"
@@ -185,23 +185,6 @@ def test_wsgate_client_says_why_a_handshake_fails(procs, wsgate_bin):
     assert "refused the handshake: HTTP/1.1 400" in r.stderr, r.stderr
 
 
-def raw(port, data: bytes, later: bytes = b"", wait=0.3) -> bytes:
-    """Sends data (and `later` after a pause), returns everything received until the server closes."""
-    s = socket.create_connection((HOST, port), timeout=10)
-    s.sendall(data)
-    if later:
-        time.sleep(wait)
-        s.sendall(later)
-    out = b""
-    try:
-        while chunk := s.recv(65536):
-            out += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
-    s.close()
-    return out
-
-
 def hixie76_request(path, key1, key2, host="127.0.0.1"):
     return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nOrigin: http://example.com\r\n"
             f"Sec-WebSocket-Key1: {key1}\r\nSec-WebSocket-Key2: {key2}\r\n\r\n").encode()
@@ -220,25 +203,25 @@ def test_hixie_bad_input(procs, wsgate_bin):
         async with connect(srv.url("/echo")) as bystander:
             # Wrong keys: no spaces, a quotient that is not an integer.
             for key1 in ("12345", "1 0 1"):
-                reply = raw(srv.port, hixie76_request("/echo", key1, "2 2") + b"12345678")
+                reply = raw_exchange(srv.port, hixie76_request("/echo", key1, "2 2") + b"12345678")
                 assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n"), reply
             # The draft-76 example keys, key3 in a later segment: a correct answer.
-            reply = raw(srv.port, hixie76_request("/echo", "4 @1  46546xW%0l 1 5", "12998 5 Y3 1  .P00"),
+            reply = raw_exchange(srv.port, hixie76_request("/echo", "4 @1  46546xW%0l 1 5", "12998 5 Y3 1  .P00"),
                         b"^n:ds[4U\xff\x00")
             assert reply.endswith(b"\r\n\r\n8jKS'y:G*Co,Wxa-\xff\x00"), reply
             # A text frame that never ends: cut off at the limit (76 gets its 0xFF 0x00 first).
             head = hixie76_request("/echo", "4 @1  46546xW%0l 1 5", "12998 5 Y3 1  .P00") + b"^n:ds[4U"
-            reply = raw(srv.port, head + b"\x00" + b"a" * 10000)
+            reply = raw_exchange(srv.port, head + b"\x00" + b"a" * 10000)
             assert reply.endswith(b"8jKS'y:G*Co,Wxa-\xff\x00"), reply[-40:]
-            reply = raw(srv.port, b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
+            reply = raw_exchange(srv.port, b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
                         + b"\x00" + b"a" * 10000)
             assert reply.startswith(b"HTTP/1.1 101 Web Socket Protocol Handshake\r\n") and reply.endswith(b"\r\n\r\n"), reply
             # A length-prefixed frame announcing a gigabyte.
-            reply = raw(srv.port, b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
+            reply = raw_exchange(srv.port, b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
                         + b"\x80\x83\xee\xd6\x80\x00")
             assert reply.endswith(b"\r\n\r\n"), reply
             # Invalid UTF-8 in a text frame.
-            reply = raw(srv.port, b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
+            reply = raw_exchange(srv.port, b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
                         + b"\x00ok\xff\x00\xc3\x28\xff")
             assert reply.endswith(b"\r\n\r\n\x00ok\xff"), reply
             await bystander.send("still here")

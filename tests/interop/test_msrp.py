@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOST, REPORTS, Procs, free_port, start_server
+from conftest import HOST, REPORTS, Procs, free_port, raw_exchange, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers" / "msrp"))
 import msrp_client as mc  # noqa: E402
@@ -201,19 +201,6 @@ def test_through_wsgate_and_kamailio_in_both_orders(relay):
         kam.stop()
 
 
-def raw(port, data: bytes) -> bytes:
-    s = socket.create_connection((HOST, port), timeout=10)
-    s.sendall(data)
-    out = b""
-    try:
-        while chunk := s.recv(65536):
-            out += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
-    s.close()
-    return out
-
-
 def test_bad_input(procs, wsgate_bin):
     srv = relay_server(procs, wsgate_bin, "wsgate-msrp-bad", "--max-message-size", "4096")
 
@@ -221,13 +208,13 @@ def test_bad_input(procs, wsgate_bin):
         bystander = await mc.MsrpClient.connect_tcp(HOST, srv.msrp_port)
         await bystander.auth()
         # A malformed start line, a missing end-line then EOF, a header flood: disconnected.
-        assert raw(srv.msrp_port, b"HELLO relay\r\n\r\n") == b""
-        assert raw(srv.msrp_port, b"MSRP ab SEND\r\nTo-Path: msrp://x;tcp\r\n\r\n") == b""
-        assert raw(srv.msrp_port, b"MSRP abcd SEND\r\n" + b"X-Flood: y\r\n" * 5000) == b""
+        assert raw_exchange(srv.msrp_port, b"HELLO relay\r\n\r\n") == b""
+        assert raw_exchange(srv.msrp_port, b"MSRP ab SEND\r\nTo-Path: msrp://x;tcp\r\n\r\n") == b""
+        assert raw_exchange(srv.msrp_port, b"MSRP abcd SEND\r\n" + b"X-Flood: y\r\n" * 5000) == b""
         # A chunk over the limit: 400 for that transaction, then disconnected.
         head = (f"MSRP abcd SEND\r\nTo-Path: msrp://{HOST}:{srv.msrp_port}/x;tcp msrp://b.example:1/y;tcp\r\n"
                 f"From-Path: msrp://c.example:1/z;tcp\r\nMessage-ID: m\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n")
-        reply = raw(srv.msrp_port, head.encode() + b"x" * 10000 + b"\r\n-------abcd$\r\n")
+        reply = raw_exchange(srv.msrp_port, head.encode() + b"x" * 10000 + b"\r\n-------abcd$\r\n")
         assert reply.startswith(b"MSRP abcd 400 "), reply
         # The bystander is unharmed.
         use_path, _ = await bystander.auth()

@@ -54,23 +54,11 @@ func readAll(_ connection: inout HixieConnection, _ chunks: [ArraySlice<UInt8>])
     return actions
 }
 
-func chunks(_ bytes: [UInt8], seed: UInt64) -> [ArraySlice<UInt8>] {
-    var rng = SplitMix(seed: seed)
-    var out: [ArraySlice<UInt8>] = []
-    var i = 0
-    while i < bytes.count {
-        let n = seed == 0 ? 1 : rng.step(upTo: Int(seed) * 8)
-        out.append(bytes[i..<min(bytes.count, i + n)])
-        i += n
-    }
-    return out
-}
-
 func fuzzFraming(_ bytes: [UInt8], draft: HixieDraft, role: RFC6455Connection.Role, seed: UInt64) {
     var whole = HixieConnection(draft: draft, role: role, configuration: .init(maxMessageSize: limit))
     let once = readAll(&whole, [bytes[...]])
     var split = HixieConnection(draft: draft, role: role, configuration: .init(maxMessageSize: limit))
-    let pieces = readAll(&split, chunks(bytes, seed: seed))
+    let pieces = readAll(&split, readSizes(bytes, seed: seed))
     invariant(once == pieces, "split reads gave \(pieces), one read \(once) on \(hex(bytes))")
     for (i, action) in once.enumerated() {
         switch action {
@@ -133,7 +121,7 @@ func fuzzClientHandshake(_ bytes: [UInt8], draft: HixieDraft, seed: UInt64) {
         return (.needMoreData, input.readableBytes)
     }
     let (once, leftOnce) = decide([bytes[...]])
-    let (split, _) = decide(chunks(bytes, seed: seed))
+    let (split, _) = decide(readSizes(bytes, seed: seed))
     invariant(once == split, "split response decided \(split), whole \(once)")
     if case .established(let response) = once {
         let text = String(decoding: bytes, as: UTF8.self)

@@ -45,15 +45,7 @@ func readChunks(_ pieces: [ArraySlice<UInt8>], limits: MSRPParser.Limits) -> ([M
 
 func checkChunks(_ bytes: [UInt8], seed: UInt64, limits: MSRPParser.Limits) {
     let (once, onceFailure) = readChunks([bytes[...]], limits: limits)
-    var rng = SplitMix(seed: seed)
-    var pieces: [ArraySlice<UInt8>] = []
-    var i = 0
-    while i < bytes.count {
-        let n = seed == 0 ? 1 : rng.step(upTo: Int(seed) * 8)
-        pieces.append(bytes[i..<min(bytes.count, i + n)])
-        i += n
-    }
-    let (split, splitFailure) = readChunks(pieces, limits: limits)
+    let (split, splitFailure) = readChunks(readSizes(bytes, seed: seed), limits: limits)
     invariant(once == split, "split reads gave \(split.count) chunks, one read \(once.count)")
     invariant(onceFailure?.reason == splitFailure?.reason, "failures differ: \(String(describing: onceFailure)) vs \(String(describing: splitFailure))")
     var generator = SplitMixGenerator(seed: 7)

@@ -50,6 +50,19 @@ public struct SplitMix: Sendable {
 
 /// Hands control to libFuzzer with `testOneInput` as the target; returns libFuzzer's exit status.
 /// Call it from a fuzz target's top-level code.
+/// `bytes` cut into reads: one byte each for seed 0, else random sizes up to `seed * 8` drawn from the seed.
+public func readSizes(_ bytes: [UInt8], seed: UInt64) -> [ArraySlice<UInt8>] {
+    var rng = SplitMix(seed: seed)
+    var out: [ArraySlice<UInt8>] = []
+    var i = 0
+    while i < bytes.count {
+        let n = seed == 0 ? 1 : rng.step(upTo: Int(seed) * 8)
+        out.append(bytes[i..<min(bytes.count, i + n)])
+        i += n
+    }
+    return out
+}
+
 public func runFuzzer(_ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
     var argc = CommandLine.argc
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
