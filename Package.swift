@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .library(name: "WebSocketEngine", targets: ["WebSocketEngine"]),
         .library(name: "MSRPEngine", targets: ["MSRPEngine"]),
+        .library(name: "RTMPEngine", targets: ["RTMPEngine"]),
         .library(name: "WebSocketAPI", targets: ["WebSocketAPI"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "WSGateServices", targets: ["WSGateServices"]),
@@ -45,6 +46,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        .target(
+            name: "RTMPEngine",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(
             name: "MSRPEngine",
@@ -174,6 +179,11 @@ let package = Package(
         .testTarget(
             name: "WebSocketEngineTests",
             dependencies: ["WebSocketEngine", "CWebSocketSIMD", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "RTMPEngineTests",
+            dependencies: ["RTMPEngine", .product(name: "NIOCore", package: "swift-nio")],
+            resources: [.copy("Data")]
         ),
         .testTarget(
             name: "MSRPEngineTests",
