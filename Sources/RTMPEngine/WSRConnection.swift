@@ -1,0 +1,74 @@
+import NIOCore
+
+/// An open WSR session: each WebSocket message is one RTMP AMF3 data message (wsr.md §5) — inbound on the
+/// publish stream, outbound on the play stream, chunk stream 8, timestamp 0, one type-0 header and type-3
+/// continuations. There is no close frame and no ping: closing the TCP connection closes the WebSocket.
+public struct WSRConnection: Sendable {
+    public static let dataChunkStream: UInt32 = 8
+
+    public enum Role: Sendable { case server, client }
+
+    public let role: Role
+    private var reader: RTMPChunkReader
+    private let writer: RTMPChunkWriter
+    private let outboundStreamID: UInt32
+    public private(set) var closed = false
+    public private(set) var failure: String?
+
+    public init(role: Role, reader: RTMPChunkReader, writer: RTMPChunkWriter, outboundStreamID: UInt32) {
+        self.role = role
+        self.reader = reader
+        self.writer = writer
+        self.outboundStreamID = outboundStreamID
+    }
+
+    public enum Event: Sendable, Equatable {
+        /// A WebSocket message: its bytes, and whether it came as an AMF3 String (text).
+        case message([UInt8], text: Bool)
+        /// `deleteStream`: the peer closed the WebSocket.
+        case closed
+        case failed(String)
+    }
+
+    /// The next WebSocket-level event from the bytes so far (appending `input`); nil when more are needed.
+    public mutating func next(_ input: inout ByteBuffer) -> Event? {
+        while !closed, failure == nil, let result = reader.next(&input) {
+            switch result {
+            case .failure(let f):
+                failure = "\(f)"
+                return .failed("\(f)")
+            case .success(let message):
+                switch message.typeID {
+                case RTMPMessage.amf3Data, RTMPMessage.amf0Data:
+                    guard let (bytes, text) = WSRDataMessage.payload(of: message.payload) else {
+                        if message.typeID == RTMPMessage.amf0Data { continue } // |RtmpSampleAccess and the like
+                        failure = "a data message that is not a WSR message"
+                        return .failed(failure!)
+                    }
+                    return .message(bytes, text: text)
+                case RTMPMessage.amf0Command, RTMPMessage.amf3Command:
+                    var body = message.payload
+                    if message.typeID == RTMPMessage.amf3Command { body.moveReaderIndex(forwardBy: min(1, body.readableBytes)) }
+                    var decoder = AMFDecoder(body)
+                    if case .string("deleteStream")? = try? decoder.decode() {
+                        closed = true
+                        return .closed
+                    }
+                case RTMPMessage.setChunkSize, RTMPMessage.abort, RTMPMessage.acknowledgement, RTMPMessage.userControl,
+                     RTMPMessage.windowAckSize, RTMPMessage.setPeerBandwidth:
+                    continue
+                default:
+                    failure = "RTMP message type \(message.typeID) is not part of WSR"
+                    return .failed(failure!)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Appends one WebSocket message as its RTMP message.
+    public func write(_ payload: [UInt8], text: Bool, into out: inout ByteBuffer) {
+        writer.write(RTMPMessage(chunkStreamID: Self.dataChunkStream, typeID: RTMPMessage.amf3Data, messageStreamID: outboundStreamID,
+                                 payload: WSRDataMessage.body(payload, text: text)), into: &out)
+    }
+}

@@ -1,0 +1,147 @@
+import NIOCore
+
+/// The server side of a WSR session before its emulated WebSocket opens (wsr.md §2–4), as a state machine:
+/// the RTMP handshake, then `connect` (whose `tcUrl` must name a session created over HTTP), `createStream`,
+/// `publish` and `play`, answered exactly as the Kaazing gateway answered them. Once both `publish` and `play`
+/// arrived the session is open: `makeConnection()` hands the chunk stream over to a `WSRConnection`.
+public struct WSRServerSession: Sendable {
+    public enum Action: Sendable, Equatable {
+        case send(ByteBuffer)
+        /// The emulated WebSocket is open, for the session created with this URL.
+        case open(tcUrl: String)
+        case fail(String)
+    }
+
+    private enum Phase: Sendable { case handshake, connecting, streams, open, failed }
+
+    private var phase: Phase = .handshake
+    private var handshake = RTMPHandshake(role: .server)
+    private var reader: RTMPChunkReader
+    private let writer = RTMPChunkWriter(chunkSize: 65536)
+    private var nextStreamID: UInt32 = 1
+    private var published = false
+    private var playStreamID: UInt32?
+    public private(set) var tcUrl: String?
+    /// Bytes read after the last complete message of the setup phase: the WebSocket phase's first.
+    private var leftover = ByteBuffer()
+
+    public init(limits: RTMPChunkReader.Limits = .init()) {
+        reader = RTMPChunkReader(limits: limits)
+    }
+
+    /// Consumes bytes; `isPending(tcUrl)` tells whether an HTTP create issued that URL and it is still waiting.
+    public mutating func read(_ input: inout ByteBuffer, isPending: (String) -> Bool) -> [Action] {
+        var actions: [Action] = []
+        if phase == .handshake {
+            switch handshake.read(&input) {
+            case .needMoreData: return []
+            case .failed(let why):
+                phase = .failed
+                return [.fail(why)]
+            case .send(let bytes):
+                return [.send(bytes)]
+            case .done(var bytes):
+                phase = .connecting
+                // After C2 the gateway set its outbound chunk size to 65536.
+                writer.write(RTMPMessage(chunkStreamID: 2, typeID: RTMPMessage.setChunkSize,
+                                         payload: ByteBuffer(integer: UInt32(writer.chunkSize))), into: &bytes)
+                actions.append(.send(bytes))
+            }
+        }
+        while phase == .connecting || phase == .streams {
+            guard let result = reader.next(&input) else { return actions }
+            switch result {
+            case .failure(let f):
+                phase = .failed
+                return actions + [.fail("\(f)")]
+            case .success(let message):
+                actions += handle(message, isPending: isPending)
+            }
+        }
+        if phase == .open { leftover.writeBuffer(&input) }
+        return actions
+    }
+
+    private mutating func handle(_ message: RTMPMessage, isPending: (String) -> Bool) -> [Action] {
+        switch message.typeID {
+        case RTMPMessage.setChunkSize, RTMPMessage.abort, RTMPMessage.acknowledgement, RTMPMessage.userControl,
+             RTMPMessage.windowAckSize, RTMPMessage.setPeerBandwidth:
+            return []
+        case RTMPMessage.amf0Command, RTMPMessage.amf3Command:
+            var body = message.payload
+            if message.typeID == RTMPMessage.amf3Command { body.moveReaderIndex(forwardBy: min(1, body.readableBytes)) }
+            var decoder = AMFDecoder(body)
+            guard let values = try? decoder.decodeAll(), let name = values.first?.stringValue,
+                  case .number(let txid)? = values.dropFirst().first else {
+                phase = .failed
+                return [.fail("malformed RTMP command")]
+            }
+            return command(name, txid: txid, arguments: Array(values.dropFirst(2)), isPending: isPending)
+        default:
+            phase = .failed
+            return [.fail("RTMP message type \(message.typeID) is not part of WSR")]
+        }
+    }
+
+    private mutating func command(_ name: String, txid: Double, arguments: [AMFValue], isPending: (String) -> Bool) -> [Action] {
+        switch (phase, name) {
+        case (.connecting, "connect"):
+            guard let url = arguments.first?["tcUrl"]?.stringValue, isPending(url) else {
+                phase = .failed
+                return [.fail("connect for an unknown tcUrl")]
+            }
+            tcUrl = url
+            phase = .streams
+            return [.send(reply([.string("_result"), .number(txid), .null, .object([
+                ("level", .string("Status")), ("code", .string("NetConnection.Connect.Success")),
+                ("description", .string("Connection succeeded")), ("details", .null), ("objectEncoding", .number(3)),
+            ])]))]
+        case (.streams, "createStream"):
+            let id = nextStreamID
+            nextStreamID += 1
+            return [.send(reply([.string("_result"), .number(txid), .null, .number(Double(id))]))]
+        case (.streams, "publish"):
+            published = true
+            return openIfReady()
+        case (.streams, "play"):
+            playStreamID = nextStreamID > 1 ? nextStreamID - 1 : 1
+            var out = reply([.string("onStatus"), .number(txid), .null, .object([
+                ("level", .string("status")), ("code", .string("NetStream.Play.Start")),
+                ("description", .string("Started playing stream")), ("details", .null),
+            ])])
+            for marker in ["|RtmpSampleAccess", "onStatus", "onMetaData"] {
+                var body = ByteBuffer()
+                AMFEncoder.encode(.string(marker), into: &body)
+                writer.write(RTMPMessage(chunkStreamID: WSRConnection.dataChunkStream, typeID: RTMPMessage.amf0Data,
+                                         messageStreamID: playStreamID!, payload: body), into: &out)
+            }
+            return [.send(out)] + openIfReady()
+        case (_, "deleteStream"), (_, "closeStream"), (_, "releaseStream"), (_, "FCPublish"), (_, "FCUnpublish"):
+            return []
+        default:
+            phase = .failed
+            return [.fail("unexpected RTMP command \(name)")]
+        }
+    }
+
+    private mutating func openIfReady() -> [Action] {
+        guard published, playStreamID != nil, let tcUrl else { return [] }
+        phase = .open
+        return [.open(tcUrl: tcUrl)]
+    }
+
+    private func reply(_ values: [AMFValue]) -> ByteBuffer {
+        var body = ByteBuffer()
+        AMFEncoder.encode(values, into: &body)
+        var out = ByteBuffer()
+        writer.write(RTMPMessage(chunkStreamID: 3, typeID: RTMPMessage.amf0Command, payload: body), into: &out)
+        return out
+    }
+
+    /// The engine of the open WebSocket phase, continuing this session's chunk stream; `leftover` holds bytes
+    /// that arrived with the last setup message (feed them to it first).
+    public mutating func makeConnection() -> (connection: WSRConnection, leftover: ByteBuffer) {
+        defer { leftover = ByteBuffer() }
+        return (WSRConnection(role: .server, reader: reader, writer: writer, outboundStreamID: playStreamID ?? 1), leftover)
+    }
+}
