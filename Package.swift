@@ -71,6 +71,7 @@ let package = Package(
             dependencies: [
                 "WebSocketEngine",
                 "WebSocketAPI",
+                "RTMPEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -196,10 +197,11 @@ let package = Package(
         .testTarget(
             name: "WebSocketTransportTests",
             dependencies: [
-                "WebSocketEngine", "WebSocketAPI", "WebSocketTransport", "WSGateServices", "WSGateMonitoring",
+                "WebSocketEngine", "WebSocketAPI", "WebSocketTransport", "WSGateServices", "WSGateMonitoring", "RTMPEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            resources: [.copy("Data")]
         ),
     ]
 )

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import RTMPEngine
 import WebSocketAPI
 import WebSocketEngine
 
@@ -22,16 +23,20 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private var timeout: Scheduled<Void>?
     /// A hixie-76 handshake accepted but for its 8-byte key3, which may arrive in a later segment.
     var awaitingKey3: HixieUpgrade?
+    /// WSR sessions created over HTTP and awaiting their RTMP connection; nil: no WSR on this listener.
+    let wsrSessions: WSRSessions?
     /// Whether the connection runs over TLS (set by `TLSSniffer` before the first byte arrives here).
     var secure = false
     /// Told the WebSocket a successful upgrade made (the listener's connection tracker).
     var upgraded: ((any WebSocketConnection) -> Void)?
 
-    init(router: ServiceRouter, configuration: ServerConfiguration, metrics: GatewayMetrics?, logger: Logger) {
+    init(router: ServiceRouter, configuration: ServerConfiguration, metrics: GatewayMetrics?, logger: Logger,
+         wsrSessions: WSRSessions? = nil) {
         self.router = router
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
+        self.wsrSessions = wsrSessions
         self.parser = HTTPHeadParser(limits: configuration.handshakeLimits)
     }
 
@@ -50,6 +55,10 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !finished else { return }
         var incoming = unwrapInboundIn(data)
+        if buffer.readableBytes == 0, awaitingKey3 == nil, wsrSessions != nil,
+           incoming.getInteger(at: incoming.readerIndex, as: UInt8.self) == RTMPHandshake.version {
+            return switchToRTMP(incoming, context: context)
+        }
         buffer.writeBuffer(&incoming)
         if let pending = awaitingKey3 { return completeHixie76(pending, context: context) }
         let result = buffer.withUnsafeReadableBytes { parser.parseRequest($0) }
@@ -70,6 +79,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        if wsrSessions != nil, head.path.hasSuffix(Self.wsrCreateSuffix) { return routeWSRCreate(head, context: context) }
         let route = router.route(for: head.path)
         let service = route?.service
         guard ServerHandshake.isUpgradeRequest(head) else {
@@ -132,13 +142,9 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         finished = true
         timeout?.cancel()
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
-        var options = WebSocketChannelHandler<Engine>.Options(closeTimeout: configuration.closeTimeout)
-        options.liveness = .init(pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout,
-                                 idleTimeout: configuration.idleTimeout)
-        options.maxSendQueueBytes = configuration.maxSendQueueBytes
-        options.metrics = metrics?.service(path: request.path, protocol: engine.wireName)
         let frames = WebSocketChannelHandler(engine: engine, request: request, handler: service.makeHandler(),
-                                             eventLoop: context.eventLoop, options: options, logger: logger)
+                                             eventLoop: context.eventLoop,
+                                             options: channelOptions(path: request.path, wireName: engine.wireName), logger: logger)
         do {
             try context.pipeline.syncOperations.addHandler(frames, position: .after(self))
         } catch {
@@ -155,6 +161,16 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
+    /// The listener's settings as a WebSocket channel handler's options.
+    func channelOptions<Engine: WebSocketWireEngine>(path: String, wireName: String) -> WebSocketChannelHandler<Engine>.Options {
+        var options = WebSocketChannelHandler<Engine>.Options(closeTimeout: configuration.closeTimeout)
+        options.liveness = .init(pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout,
+                                 idleTimeout: configuration.idleTimeout)
+        options.maxSendQueueBytes = configuration.maxSendQueueBytes
+        options.metrics = metrics?.service(path: path, protocol: wireName)
+        return options
+    }
+
     /// Answers a plain HTTP request with `resource` (GET and HEAD; other methods get 405) and closes.
     private func serve(_ resource: any HTTPResource, to head: HTTPRequestHead, context: ChannelHandlerContext) {
         guard head.method == "GET" || head.method == "HEAD" else {
@@ -163,10 +179,21 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             rejection.headers.add("Allow", "GET, HEAD")
             return reject(rejection, reason: nil, context: context)
         }
+        serve(resource.respond(to: head), includeBody: head.method == "GET", context: context)
+    }
+
+    /// Sends a complete HTTP response and closes.
+    func serve(_ response: HTTPResourceResponse, includeBody: Bool = true, context: ChannelHandlerContext) {
+        markFinished()
+        context.writeAndFlush(wrapOutboundOut(response.serialized(includeBody: includeBody))).whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    /// The handshake is over (answered, or handed to another handler): no more reading, no timeout.
+    func markFinished() {
         finished = true
         timeout?.cancel()
-        let response = resource.respond(to: head).serialized(includeBody: head.method == "GET")
-        context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in context.close(promise: nil) }
     }
 
     /// Refuses the request with `rejection` and closes; `reason` is the handshake-failure metric it counts

@@ -17,10 +17,14 @@ public final class WebSocketServer: Service, Sendable {
     private let logger: Logger
     private let channel: any Channel
     private let tracker: ConnectionTracker
+    /// WSR sessions created on this listener and awaiting their RTMP connection (register one by hand to replay
+    /// recorded bytes that carry a fixed tcUrl).
+    public let wsrSessions: WSRSessions
     private let shutdownResult = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
 
     private init(configuration: ServerConfiguration, router: ServiceRouter, group: any EventLoopGroup,
-                 logger: Logger, channel: any Channel, tracker: ConnectionTracker) {
+                 logger: Logger, channel: any Channel, tracker: ConnectionTracker, wsrSessions: WSRSessions) {
+        self.wsrSessions = wsrSessions
         self.configuration = configuration
         self.router = router
         self.group = group
@@ -40,6 +44,7 @@ public final class WebSocketServer: Service, Sendable {
     ) async throws -> WebSocketServer {
         let tracker = ConnectionTracker(limits: .init(maxConnections: configuration.maxConnections,
                                                       maxConnectionsPerAddress: configuration.maxConnectionsPerAddress))
+        let wsrSessions = WSRSessions()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -49,19 +54,20 @@ public final class WebSocketServer: Service, Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try admit(channel, tracker: tracker, router: router, configuration: configuration, metrics: metrics,
-                              logger: logger)
+                              wsrSessions: wsrSessions, logger: logger)
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
         return WebSocketServer(configuration: configuration, router: router, group: group, logger: logger,
-                               channel: channel, tracker: tracker)
+                               channel: channel, tracker: tracker, wsrSessions: wsrSessions)
     }
 
     /// Counts an accepted connection against the limits: over them it gets `503` and is closed; otherwise
     /// it is served and uncounted when it closes.
     private static func admit(_ channel: any Channel, tracker: ConnectionTracker, router: ServiceRouter,
-                              configuration: ServerConfiguration, metrics: GatewayMetrics?, logger: Logger) throws {
+                              configuration: ServerConfiguration, metrics: GatewayMetrics?, wsrSessions: WSRSessions,
+                              logger: Logger) throws {
         let refusal: String
         switch tracker.admit(channel) {
         case .admitted:
@@ -71,7 +77,7 @@ public final class WebSocketServer: Service, Sendable {
                 metrics?.tcpConnectionClosed()
             }
             let handshake = ServerHandshakeHandler(router: router, configuration: configuration, metrics: metrics,
-                                                   logger: logger)
+                                                   logger: logger, wsrSessions: wsrSessions)
             handshake.upgraded = { socket in tracker.upgraded(channel, to: socket) }
             try install(handshake, on: channel, configuration: configuration, metrics: metrics, logger: logger)
             return

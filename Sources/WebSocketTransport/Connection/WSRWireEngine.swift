@@ -1,0 +1,65 @@
+import NIOCore
+import RTMPEngine
+import WebSocketEngine
+
+/// An open WSR session as a wire engine, so the one channel handler serves it like any other WebSocket:
+/// messages are RTMP AMF3 data messages (`WSRConnection`), there are no pings, and closing is closing TCP
+/// (`deleteStream` from the peer closes too).
+struct WSRWireEngine: WebSocketWireEngine {
+    var connection: WSRConnection
+    private(set) var state: RFC6455Connection.State = .open
+    private(set) var inputFailure: CloseFrame?
+
+    init(connection: WSRConnection) {
+        self.connection = connection
+    }
+
+    var role: RFC6455Connection.Role { .server }
+    var canSendMessages: Bool { state == .open }
+    var wireName: String { "wsr" }
+    var canPing: Bool { false }
+    /// WSR has no close frame: a TCP close without `deleteStream` is what a native WebSocket reports as 1006.
+    var closeAtEndOfStream: (code: UInt16, clean: Bool) { (CloseCode.abnormalClosure.rawValue, false) }
+    var closesByDroppingConnection: Bool { true }
+    var sharedEncodingKey: String? { nil } // frames carry this session's stream id
+
+    mutating func read(from input: inout ByteBuffer, output: inout ByteBuffer) -> RFC6455Connection.InboundAction? {
+        guard state != .closed, inputFailure == nil else {
+            input.moveReaderIndex(to: input.writerIndex)
+            return nil
+        }
+        switch connection.next(&input) {
+        case nil:
+            return nil
+        case .message(let bytes, let text)?:
+            return .message(text ? .text : .binary, ByteBuffer(bytes: bytes))
+        case .closed?:
+            state = .closed
+            return .closed(CloseFrame(code: nil), initiatedByPeer: true)
+        case .failed(let reason)?:
+            inputFailure = CloseFrame(code: .protocolError, reason: reason)
+            return .failed(.protocolError, reason: reason)
+        }
+    }
+
+    mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
+        guard state == .open else { return false }
+        connection.write(Array(payload.readableBytesView), text: opcode == .text, into: &output)
+        return true
+    }
+
+    func writeUnmaskedHeader(_ opcode: WebSocketOpcode, payloadLength: Int, into output: inout ByteBuffer) -> Bool { false }
+    mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> Bool { false }
+
+    mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> Bool {
+        guard state == .open else { return false }
+        state = .closed
+        return true
+    }
+
+    mutating func connectionEnded() {
+        state = .closed
+    }
+
+    static func encodeShared(_ opcode: WebSocketOpcode, payload: ByteBuffer) -> ByteBuffer? { nil }
+}

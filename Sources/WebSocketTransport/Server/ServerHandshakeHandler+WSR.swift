@@ -1,0 +1,93 @@
+import NIOCore
+import RTMPEngine
+import WebSocketAPI
+import WebSocketEngine
+
+/// WebSocket over RTMP (wsr.md): every WebSocket path also answers the create request `<path>/;e/cr` with the
+/// `rtmp://` URL of a new session, and the same port takes the RTMP connection that follows (first byte 0x03).
+extension ServerHandshakeHandler {
+    static let wsrCreateSuffix = "/;e/cr"
+
+    /// `POST <path>/;e/cr` (any method): `X-WebSocket-Version: wsr-1.0` required (else 501), subprotocols from
+    /// `X-WebSocket-Protocol` put to the service (none acceptable: 404); `201` with the session's URL, body only.
+    func routeWSRCreate(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let base = String(head.path.dropLast(Self.wsrCreateSuffix.count))
+        guard let route = router.route(for: base.isEmpty ? "/" : base), let sessions = wsrSessions else {
+            return reject(.notFound(head.path), reason: .notFound, context: context)
+        }
+        guard head.headers["X-WebSocket-Version"]?.trimmingOWS() == "wsr-1.0" else {
+            return reject(.init(status: 501, reasonPhrase: "Not Implemented", detail: "WSR create needs X-WebSocket-Version: wsr-1.0"),
+                          reason: .invalidHandshake, context: context)
+        }
+        guard let host = head.headers["Host"], !host.isEmpty else {
+            return reject(.badRequest("a WSR create needs Host"), reason: .invalidHandshake, context: context)
+        }
+        let origin = head.headers["Origin"]
+        guard route.origins.allows(origin) else {
+            return reject(.forbidden("origin \(origin ?? "") is not allowed on \(base)"), reason: .originDenied, context: context)
+        }
+        var request = WebSocketRequest(path: base, query: head.query, headers: head.headers, origin: origin,
+                                       remoteAddress: context.remoteAddress, wire: .wsr)
+        request.secure = secure
+        let offered = head.headers.commaSeparated("X-WebSocket-Protocol")
+        switch route.service.decide(request: request, offeredSubprotocols: offered) {
+        case .reject(let rejection):
+            return reject(rejection, reason: .serviceRefused, context: context)
+        case .accept(let subprotocol):
+            if !offered.isEmpty, subprotocol == nil || !offered.contains(subprotocol!) {
+                return reject(.notFound("no acceptable X-WebSocket-Protocol among \(offered.joined(separator: ", "))"),
+                              reason: .serviceRefused, context: context)
+            }
+            request.subprotocol = subprotocol
+        }
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
+        let id = String(decoding: (0..<32).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
+        // The Host header, with the port made explicit (wsr.md §1.2).
+        let authority = host.contains(":") && !host.hasSuffix("]") ? host : host + (secure ? ":443" : ":80")
+        let url = (secure ? "rtmps://" : "rtmp://") + authority + base + "/" + id + (head.query.map { "?" + $0 } ?? "")
+        sessions.register(tcUrl: url, route: route, request: request)
+        var fields = HTTPFields([("Content-Type", "text/plain")])
+        if let subprotocol = request.subprotocol { fields.add("X-WebSocket-Protocol", subprotocol) }
+        serve(HTTPResourceResponse(status: 201, reason: "Created", headers: fields, body: ByteBuffer(string: url)), context: context)
+    }
+
+    /// The connection speaks RTMP: the WSR session handler takes over.
+    func switchToRTMP(_ first: ByteBuffer, context: ChannelHandlerContext) {
+        guard let sessions = wsrSessions else { return }
+        markFinished()
+        let wsr = WSRSessionHandler(sessions: sessions, logger: logger) { [self] session, pending, wsrContext in
+            self.startWSR(session, pending: pending, context: wsrContext)
+        }
+        do {
+            try context.pipeline.syncOperations.addHandler(wsr, position: .after(self))
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(wrapInboundOut(first))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// The session opened: the WebSocket channel handler replaces the session handler (`context` is its).
+    func startWSR(_ session: WSRServerSession, pending: WSRSessions.Pending, context: ChannelHandlerContext) {
+        var session = session
+        var (connection, leftover) = session.makeConnection()
+        _ = connection
+        let engine = WSRWireEngine(connection: connection)
+        let frames = WebSocketChannelHandler(engine: engine, request: pending.request, handler: pending.route.service.makeHandler(),
+                                             eventLoop: context.eventLoop,
+                                             options: channelOptions(path: pending.request.path, wireName: engine.wireName),
+                                             logger: logger)
+        do {
+            try context.pipeline.syncOperations.addHandler(frames, position: .after(context.handler))
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        upgraded?(frames)
+        if leftover.readableBytes > 0 { context.fireChannelRead(NIOAny(leftover)) }
+        leftover = ByteBuffer()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}

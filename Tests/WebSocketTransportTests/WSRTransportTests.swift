@@ -1,0 +1,70 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RTMPEngine
+import Testing
+import WSGateServices
+import WebSocketAPI
+import WebSocketEngine
+@testable import WebSocketTransport
+
+/// WSR on the gateway's own port: the create request, and the real Flash 11 bytes replayed into a session.
+@Suite struct WSRTransportTests {
+    /// Records every message its connections receive.
+    final class Recorder: WebSocketService, WebSocketHandler, @unchecked Sendable {
+        let received = NIOLockedValueBox<[[UInt8]]>([])
+        let wires = NIOLockedValueBox<[WebSocketWire]>([])
+        func makeHandler() -> any WebSocketHandler { self }
+        func connectionDidOpen(_ connection: any WebSocketConnection) { wires.withLockedValue { $0.append(connection.request.wire) } }
+        func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
+            received.withLockedValue { $0.append(Array(message.data.readableBytesView)) }
+        }
+    }
+
+    @Test func flashCaptureReachesTheServiceAsSeventeenMessages() async throws {
+        let recorder = Recorder()
+        var router = ServiceRouter()
+        router.mount(recorder, at: "/proxy")
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.pingInterval = nil
+        let server = try await WebSocketServer.start(configuration: configuration, router: router)
+        let port = server.localAddress!.port!
+        let tcUrl = "rtmp://localhost:8001/proxy?.kz=NnK36moHxczEotbVCEjNK9ciuOoOmDQA"
+        server.wsrSessions.register(tcUrl: tcUrl, route: router.route(for: "/proxy")!,
+                                    request: WebSocketRequest(path: "/proxy", wire: .wsr))
+        let url = try #require(Bundle.module.url(forResource: "wsr-flash11-after-handshake", withExtension: "bin", subdirectory: "Data"))
+        let capture = Array(try Data(contentsOf: url))
+        let handshake: [UInt8] = [0x03] + [UInt8](repeating: 0x11, count: 1536) + [UInt8](repeating: 0, count: 1536)
+        let reply = try await rawExchange(port: port, handshake + capture, timeout: .seconds(2))
+        #expect(reply.count > 3073 && reply[0] == 0x03)
+        let hello = Array("Hello, WebSocket!".utf8)
+        let expected: [[UInt8]] = Array(repeating: hello, count: 5) + [Array("hello, wsr\n".utf8)] + Array(repeating: hello, count: 5)
+            + [Array("returning\n".utf8), Array("\u{1b}[Dagain\n".utf8), Array("fame\n".utf8), hello, Array("newline\n".utf8), hello]
+        #expect(recorder.received.withLockedValue { $0 } == expected)
+        #expect(recorder.wires.withLockedValue { $0 } == [.wsr])
+        try await server.close()
+    }
+
+    @Test func createRequestAnswers201WithTheSessionURL() async throws {
+        try await withServer { port in
+            let ok = String(decoding: try await rawExchange(port: port, Array(
+                "POST /echo/;e/cr?x=1 HTTP/1.1\r\nHost: localhost\r\nX-WebSocket-Version: wsr-1.0\r\nContent-Length: 0\r\n\r\n".utf8)), as: UTF8.self)
+            #expect(ok.hasPrefix("HTTP/1.1 201 Created\r\n"))
+            let body = ok.components(separatedBy: "\r\n\r\n").last ?? ""
+            #expect(body.hasPrefix("rtmp://localhost:80/echo/") && body.hasSuffix("?x=1"))
+            #expect(body.split(separator: "/").last?.split(separator: "?").first?.count == 32)
+            let old = String(decoding: try await rawExchange(port: port, Array(
+                "POST /echo/;e/cr HTTP/1.1\r\nHost: h:1\r\nX-WebSocket-Version: wsr-0.9\r\n\r\n".utf8)), as: UTF8.self)
+            #expect(old.hasPrefix("HTTP/1.1 501 "))
+            let none = String(decoding: try await rawExchange(port: port, Array(
+                "POST /nowhere/;e/cr HTTP/1.1\r\nHost: h:1\r\nX-WebSocket-Version: wsr-1.0\r\n\r\n".utf8)), as: UTF8.self)
+            #expect(none.hasPrefix("HTTP/1.1 404 "))
+            // RTMP for a tcUrl nobody created: the connection is dropped after the handshake.
+            let unknown = try await rawExchange(port: port, [0x03] + [UInt8](repeating: 0, count: 3072)
+                + Array((try Data(contentsOf: Bundle.module.url(forResource: "wsr-flash11-after-handshake", withExtension: "bin",
+                                                                   subdirectory: "Data")!)).prefix(400)), timeout: .seconds(3))
+            #expect(unknown.count == 3073 + 16) // S0 S1 S2 and the Set Chunk Size, nothing more
+        }
+    }
+}
