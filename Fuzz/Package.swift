@@ -36,6 +36,12 @@ targets += [
         dependencies: [.product(name: "NIOCore", package: "swift-nio"), cryptoDependency],
         swiftSettings: [.unsafeFlags(sanitize)]
     ),
+    // The RTMP engine (Sources/RTMPEngine is a symlink too).
+    .target(
+        name: "RTMPEngine",
+        dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+        swiftSettings: [.unsafeFlags(sanitize)]
+    ),
     .target(name: "CFuzzerDriver"),
     .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"]),
     .executableTarget(
@@ -65,6 +71,12 @@ targets += [
     .executableTarget(
         name: "FuzzMSRP",
         dependencies: ["FuzzSupport", "MSRPEngine", .product(name: "NIOCore", package: "swift-nio")],
+        swiftSettings: [.unsafeFlags(sanitize)],
+        linkerSettings: [.unsafeFlags(sanitize)]
+    ),
+    .executableTarget(
+        name: "FuzzRTMP",
+        dependencies: ["FuzzSupport", "RTMPEngine", .product(name: "NIOCore", package: "swift-nio")],
         swiftSettings: [.unsafeFlags(sanitize)],
         linkerSettings: [.unsafeFlags(sanitize)]
     ),

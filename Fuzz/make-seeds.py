@@ -223,3 +223,16 @@ write(M, "small-limits", b"\x42" + SEND.encode())
 write(M, "body-with-fake-end", b"\x09" + SEND.replace("file.mpeg", "x\r\n-------6aef!\r\n-------6aeX$").encode())
 write(M, "response", b"\x01MSRP 6aef 200 OK\r\nTo-Path: msrp://a.example:1/s;tcp\r\nFrom-Path: msrp://b.example:2/t;tcp\r\n-------6aef$\r\n")
 write(M, "long-body", b"\x11" + SEND.replace("Hi Bob, I'm about to send you file.mpeg", "z" * 1200).encode())
+
+
+# ---- FuzzRTMP: control byte (read sizes, small limits, session mode), then chunk stream bytes ----------
+R = "FuzzRTMP"
+CAPTURE = os.path.join(HERE, "..", "Tests", "RTMPEngineTests", "Data", "wsr-flash11-after-handshake.bin")
+with open(CAPTURE, "rb") as f:
+    flash = f.read()
+write(R, "flash11-capture", b"\x05" + flash)
+write(R, "flash11-capture-session", b"\x83" + flash)
+write(R, "flash11-capture-small-limits", b"\x47" + flash)
+write(R, "amf-values", b"\x00" + bytes.fromhex("0200077075626c697368003ff0000000000000050a00000002050611060568692e"))
+write(R, "extended-timestamp", b"\x02" + bytes.fromhex("03ffffff00000514010000000000000102030405") + bytes.fromhex("c3000000010a"))
+write(R, "set-chunk-size-then-big", b"\x09" + bytes.fromhex("020000000000040100000000000001000000") + bytes.fromhex("030000000001000f00000000") + b"z" * 256)

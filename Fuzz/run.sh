@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
-FUZZ_TARGETS="${FUZZ_TARGETS:-FuzzFrames FuzzHandshake FuzzURL FuzzUTF8 FuzzHixie FuzzMSRP}"
-FUZZ_JOBS="${FUZZ_JOBS:-6}"
+FUZZ_TARGETS="${FUZZ_TARGETS:-FuzzFrames FuzzHandshake FuzzURL FuzzUTF8 FuzzHixie FuzzMSRP FuzzRTMP}"
+FUZZ_JOBS="${FUZZ_JOBS:-7}"
 scratch=".build-fuzz"
 
 # Swift's own crash backtracer and ASan's stack handling do not mix; libFuzzer prints the stack itself.
@@ -29,6 +29,7 @@ max_len() {
         FuzzURL) echo 512 ;;
         FuzzUTF8) echo 4096 ;;      # text across many 16/32/64-byte blocks, in pieces of 1-300 bytes
         FuzzHixie) echo 2048 ;;     # a handshake head plus key3, or frames around the 512-byte limit
+        FuzzRTMP) echo 4096 ;;      # a few chunked messages around the 128-byte chunk size, or AMF bodies
         FuzzMSRP) echo 4096 ;;      # a few chunks, bodies around the 64-byte small limit and the 300-byte re-chunking
         *) echo 4096 ;;
     esac

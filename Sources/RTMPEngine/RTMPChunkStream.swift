@@ -49,6 +49,8 @@ public struct RTMPChunkReader: Sendable {
         case messageTooLong(Int)
         case tooManyChunkStreams
         case continuationWithoutHeader(UInt32)
+        /// A type 0, 1 or 2 header (which begins a message) on a chunk stream whose message is not complete.
+        case interruptedMessage(UInt32)
         case malformedControl
 
         public var description: String {
@@ -57,6 +59,7 @@ public struct RTMPChunkReader: Sendable {
             case .messageTooLong(let n): return "message of \(n) bytes refused"
             case .tooManyChunkStreams: return "too many chunk streams"
             case .continuationWithoutHeader(let csid): return "chunk stream \(csid) continues a message it never began"
+            case .interruptedMessage(let csid): return "chunk stream \(csid) begins a message before finishing the last"
             case .malformedControl: return "malformed protocol control message"
             }
         }
@@ -139,6 +142,7 @@ public struct RTMPChunkReader: Sendable {
         }
         var state = streams[csid] ?? StreamState()
         if streams[csid] == nil, streams.count >= limits.maxChunkStreams { return .failure(.tooManyChunkStreams) }
+        if format <= 2, state.payload.readableBytes > 0 { return .failure(.interruptedMessage(csid)) }
         let headerLength = [11, 7, 3, 0][Int(format)]
         guard pending.readableBytes >= headerLength else { return nil }
         var timeField: UInt32 = 0

@@ -99,6 +99,10 @@ import Testing
         #expect(Self.read([0x03, 0, 0, 0, 0, 0x10, 0, 15, 0, 0, 0, 0], split: 1, reader: &long).1 == .messageTooLong(4096))
         var orphan = RTMPChunkReader()
         #expect(Self.read([0xC7, 1, 2], split: 1, reader: &orphan).1 == .continuationWithoutHeader(7))
+        // A new message header on a stream whose message is half read (found by FuzzRTMP: it crashed the reader).
+        var interrupted = RTMPChunkReader()
+        #expect(Self.read([0x03, 0, 0, 0, 0, 0x01, 0x00, 15, 0, 0, 0, 0] + [UInt8](repeating: 1, count: 128) + [0x43, 0, 0, 0, 0, 0, 1, 15, 9],
+                          split: 1, reader: &interrupted).1 == .interruptedMessage(3))
         var many = RTMPChunkReader(limits: .init(maxChunkStreams: 2))
         let starts: [UInt8] = (3...5).flatMap { csid -> [UInt8] in [UInt8(csid), 0, 0, 0, 0, 0, 1, 15, 0, 0, 0, 0, 1] }
         #expect(Self.read(starts, split: 100, reader: &many).1 == .tooManyChunkStreams)
