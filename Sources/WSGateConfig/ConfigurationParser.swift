@@ -176,7 +176,8 @@ struct NodeReader {
 
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
-                                                           "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime"]) else { return nil }
+                                                           "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime",
+                                                           "max_websocket_message"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
@@ -208,6 +209,9 @@ struct NodeReader {
             if let n = m["htdigest"] { msrp.htdigest = string(n, "htdigest file") }
             if let n = m["ca_file"] { msrp.caFile = string(n, "ca_file") }
             if let n = m["nonce_lifetime"], let v = integer(n, "nonce_lifetime", in: 1...86400) { msrp.nonceLifetime = v }
+            if let n = m["max_websocket_message"], let v = integer(n, "max_websocket_message", in: 1024...(16 << 20)) {
+                msrp.maxWebSocketMessage = v
+            }
             if msrp.htdigest != nil, msrp.realm == nil { fail(node, "msrp service \(path): htdigest needs a realm") }
             kind = .msrp(msrp)
         default:
@@ -216,7 +220,7 @@ struct NodeReader {
         }
         if type != "tcp-proxy", let b = m["backend"] { fail(b, "backend applies to tcp-proxy services only") }
         if type != "msrp" {
-            for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime"] {
+            for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "max_websocket_message"] {
                 if let n = m[key] { fail(n, "\(key) applies to msrp services only") }
             }
         }

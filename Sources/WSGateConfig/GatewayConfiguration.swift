@@ -47,6 +47,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var caFile: String?
         /// Seconds a Digest nonce stays valid; an answer to an older one gets `401 … stale=true`.
         public var nonceLifetime = 300
+        /// The largest chunk sent as one WebSocket message; bigger chunks are re-chunked for WebSocket legs.
+        public var maxWebSocketMessage = 64 << 10
         public init() {}
     }
 

@@ -92,7 +92,8 @@ import WebSocketEngine
     @Test func msrpService() throws {
         let c = try GatewayConfiguration.parse(yaml: """
         services:
-          - {path: /msrp, type: msrp, port: 2856, host: relay.example, realm: r, htdigest: /u, nonce_lifetime: 30, ca_file: /ca}
+          - {path: /msrp, type: msrp, port: 2856, host: relay.example, realm: r, htdigest: /u, nonce_lifetime: 30, ca_file: /ca,
+             max_websocket_message: 4096}
         """)
         var expected = GatewayConfiguration.MSRP()
         expected.port = 2856
@@ -101,6 +102,7 @@ import WebSocketEngine
         expected.htdigest = "/u"
         expected.nonceLifetime = 30
         expected.caFile = "/ca"
+        expected.maxWebSocketMessage = 4096
         #expect(c.services[0].kind == .msrp(expected))
         #expect(issues("services: [{path: /m, type: msrp, htdigest: /u}]").first?.message == "msrp service /m: htdigest needs a realm")
         #expect(issues("services: [{path: /e, type: echo, realm: r}]").first?.message == "realm applies to msrp services only")
