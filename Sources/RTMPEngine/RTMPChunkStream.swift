@@ -74,13 +74,14 @@ public struct RTMPChunkReader: Sendable {
         var messageStreamID: UInt32 = 0
         var extended = false
         var started = false
-        /// The message being assembled.
-        var payload = ByteBuffer()
     }
 
     public let limits: Limits
     public private(set) var chunkSize = 128
     private var streams: [UInt32: StreamState] = [:]
+    /// Messages being assembled, by chunk stream — apart from `streams` so appending a chunk never copies a
+    /// partly assembled message (a copy per chunk made a 1 MiB message at chunk size 128 cost gigabytes of copying).
+    private var payloads: [UInt32: ByteBuffer] = [:]
     private var pending = ByteBuffer()
     private var failed: Failure?
 
@@ -123,7 +124,7 @@ public struct RTMPChunkReader: Sendable {
             guard size >= 1, size <= limits.maxChunkSize else { return .chunkSize(size) }
             chunkSize = size
         } else {
-            streams[value]?.payload = ByteBuffer()
+            payloads[value] = nil
         }
         return nil
     }
@@ -142,7 +143,8 @@ public struct RTMPChunkReader: Sendable {
         }
         var state = streams[csid] ?? StreamState()
         if streams[csid] == nil, streams.count >= limits.maxChunkStreams { return .failure(.tooManyChunkStreams) }
-        if format <= 2, state.payload.readableBytes > 0 { return .failure(.interruptedMessage(csid)) }
+        let assembled = payloads[csid]?.readableBytes ?? 0
+        if format <= 2, assembled > 0 { return .failure(.interruptedMessage(csid)) }
         let headerLength = [11, 7, 3, 0][Int(format)]
         guard pending.readableBytes >= headerLength else { return nil }
         var timeField: UInt32 = 0
@@ -160,7 +162,7 @@ public struct RTMPChunkReader: Sendable {
         }
         guard format == 0 || state.started else { return .failure(.continuationWithoutHeader(csid)) }
         guard state.length <= limits.maxMessageLength else { return .failure(.messageTooLong(state.length)) }
-        let beginning = state.payload.readableBytes == 0
+        let beginning = assembled == 0
         if beginning {
             switch format {
             case 0: state.timestamp = timeField; state.delta = 0
@@ -168,20 +170,19 @@ public struct RTMPChunkReader: Sendable {
             default: if state.started { state.timestamp &+= state.delta } // type 3 starting a new message
             }
         }
-        let want = min(chunkSize, state.length - state.payload.readableBytes)
+        let want = min(chunkSize, state.length - assembled)
         guard pending.readableBytes >= want else { return nil }
         var piece = pending.readSlice(length: want)!
-        state.payload.writeBuffer(&piece)
         state.started = true
-        if state.payload.readableBytes < state.length {
-            streams[csid] = state
+        streams[csid] = state
+        if assembled + want < state.length {
+            payloads[csid, default: ByteBuffer()].writeBuffer(&piece)
             return .success(nil)
         }
-        let message = RTMPMessage(chunkStreamID: csid, typeID: state.typeID, messageStreamID: state.messageStreamID,
-                                  timestamp: state.timestamp, payload: state.payload)
-        state.payload = ByteBuffer()
-        streams[csid] = state
-        return .success(message)
+        var payload = payloads.removeValue(forKey: csid) ?? ByteBuffer()
+        payload.writeBuffer(&piece)
+        return .success(RTMPMessage(chunkStreamID: csid, typeID: state.typeID, messageStreamID: state.messageStreamID,
+                                    timestamp: state.timestamp, payload: payload))
     }
 
     static func read24(_ b: inout ByteBuffer) -> UInt32 {

@@ -46,6 +46,47 @@ import WebSocketEngine
         try await server.close()
     }
 
+    @Test func wsrClientEchoTextAndBinaryOneByteToOneMegabyte() async throws {
+        try await withServer { port in
+            let ws = try await WebSocketClient.connect(to: "wsr://127.0.0.1:\(port)/echo")
+            #expect(ws.request.wire == .wsr)
+            var replies = ws.messages.makeAsyncIterator()
+            for size in [1, 125, 65536, 1 << 20] {
+                let text = String(repeating: "w", count: size)
+                try await ws.send(text: text)
+                #expect(await replies.next() == .text(text))
+                let binary = ByteBuffer(bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+                try await ws.send(binary: binary)
+                #expect(await replies.next() == .binary(binary))
+            }
+            await ws.close()
+        }
+    }
+
+    @Test func aWSRClientAndAnRFC6455ClientShareABroadcast() async throws {
+        try await withServer { port in
+            let wsr = try await WebSocketClient.connect(to: "wsr://127.0.0.1:\(port)/broadcast")
+            let modern = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/broadcast")
+            var inboxes = [wsr.messages.makeAsyncIterator(), modern.messages.makeAsyncIterator()]
+            for (i, ws) in [wsr, modern].enumerated() {
+                try await ws.send(text: "join \(i)")
+                while await inboxes[i].next() != .text("join \(i)") {}
+            }
+            try await wsr.send(text: "from WSR")
+            try await modern.send(text: "from 6455")
+            for i in 0..<2 {
+                var seen: Set<String> = []
+                while !seen.isSuperset(of: ["from WSR", "from 6455"]) {
+                    guard let m = await inboxes[i].next() else { break }
+                    seen.insert(m.text)
+                }
+                #expect(seen.isSuperset(of: ["from WSR", "from 6455"]), "client \(i) saw \(seen)")
+            }
+            await wsr.close()
+            await modern.close()
+        }
+    }
+
     @Test func createRequestAnswers201WithTheSessionURL() async throws {
         try await withServer { port in
             let ok = String(decoding: try await rawExchange(port: port, Array(

@@ -65,12 +65,18 @@ public enum WebSocketClient {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "wsgate.client")
     ) async throws -> AsyncWebSocket {
-        let parsed = try parse(url)
+        let wsr = WSRClient.isWSR(url)
+        let parsed = wsr ? try WSRClient.webSocketURL(url) : try parse(url)
         let eventLoop = group.next()
         let bridge = AsyncWebSocket.Bridge(eventLoop: eventLoop, highWatermark: configuration.inboundHighWatermark)
         do {
-            _ = try await connect(to: parsed, configuration: configuration, handler: bridge, eventLoop: eventLoop,
-                                  logger: logger).get()
+            if wsr {
+                _ = try await WSRClient.connect(to: parsed, configuration: configuration, handler: bridge, eventLoop: eventLoop,
+                                                logger: logger).get()
+            } else {
+                _ = try await connect(to: parsed, configuration: configuration, handler: bridge, eventLoop: eventLoop,
+                                      logger: logger).get()
+            }
         } catch {
             bridge.connectionFailed(error)
             throw error

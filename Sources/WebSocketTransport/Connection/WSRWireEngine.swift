@@ -10,11 +10,12 @@ struct WSRWireEngine: WebSocketWireEngine {
     private(set) var state: RFC6455Connection.State = .open
     private(set) var inputFailure: CloseFrame?
 
-    init(connection: WSRConnection) {
-        self.connection = connection
-    }
+    let role: RFC6455Connection.Role
 
-    var role: RFC6455Connection.Role { .server }
+    init(connection: WSRConnection, role: RFC6455Connection.Role = .server) {
+        self.connection = connection
+        self.role = role
+    }
     var canSendMessages: Bool { state == .open }
     var wireName: String { "wsr" }
     var canPing: Bool { false }
@@ -51,9 +52,10 @@ struct WSRWireEngine: WebSocketWireEngine {
     func writeUnmaskedHeader(_ opcode: WebSocketOpcode, payloadLength: Int, into output: inout ByteBuffer) -> Bool { false }
     mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> Bool { false }
 
+    /// Nothing to send; reading goes on (a client half-closes and reads the server's last messages).
     mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> Bool {
         guard state == .open else { return false }
-        state = .closed
+        state = .closeSent
         return true
     }
 

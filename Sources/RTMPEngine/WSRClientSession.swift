@@ -1,0 +1,128 @@
+import NIOCore
+
+/// The client side of a WSR session before its emulated WebSocket opens (wsr.md §2, §4): the RTMP handshake,
+/// `connect` with the created URL as `tcUrl` (objectEncoding 3), two `createStream`s, then `publish` on the first
+/// stream (upstream) and `play` on the second (downstream). The WebSocket is open when `NetStream.Play.Start`
+/// arrives after `publish` was sent. Each command goes out as one write (the Kaazing gateway lost data when a
+/// header straddled two reads).
+public struct WSRClientSession: Sendable {
+    public enum Action: Sendable, Equatable {
+        case send(ByteBuffer)
+        case open
+        case fail(String)
+    }
+
+    private enum Phase: Sendable { case handshake, connecting, creating, playing, open, failed }
+
+    private var phase: Phase = .handshake
+    private var handshake: RTMPHandshake
+    private var reader: RTMPChunkReader
+    private let writer = RTMPChunkWriter(chunkSize: 128)
+    public let tcUrl: String
+    private var streams: [UInt32] = []
+    private var leftover = ByteBuffer()
+
+    public init(tcUrl: String, limits: RTMPChunkReader.Limits = .init(), random: [UInt8]? = nil) {
+        self.tcUrl = tcUrl
+        handshake = RTMPHandshake(role: .client, random: random)
+        reader = RTMPChunkReader(limits: limits)
+    }
+
+    /// C0 + C1: what the client sends first.
+    public var start: ByteBuffer { handshake.clientHello }
+
+    public mutating func read(_ input: inout ByteBuffer) -> [Action] {
+        var actions: [Action] = []
+        if phase == .handshake {
+            switch handshake.read(&input) {
+            case .needMoreData: return []
+            case .failed(let why):
+                phase = .failed
+                return [.fail(why)]
+            case .send(let bytes):
+                return [.send(bytes)]
+            case .done(var c2):
+                phase = .connecting
+                // The app is the path after the host (wsr.md §4: Flash sent `proxy?.kz=…`).
+                let app = tcUrl.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(3).first.map(String.init) ?? ""
+                // `connect` carries its command object right after the transaction id (no null before it).
+                var connect = command("connect", txid: 1, [.object([
+                    ("app", .string(app)), ("tcUrl", .string(tcUrl)), ("objectEncoding", .number(3)),
+                ])], commandObject: false)
+                c2.writeBuffer(&connect)
+                actions.append(.send(c2))
+            }
+        }
+        while phase != .open, phase != .failed, let result = reader.next(&input) {
+            switch result {
+            case .failure(let f):
+                phase = .failed
+                return actions + [.fail("\(f)")]
+            case .success(let message):
+                actions += handle(message)
+            }
+        }
+        if phase == .open { leftover.writeBuffer(&input) }
+        return actions
+    }
+
+    private mutating func handle(_ message: RTMPMessage) -> [Action] {
+        guard message.typeID == RTMPMessage.amf0Command || message.typeID == RTMPMessage.amf3Command else { return [] }
+        var body = message.payload
+        if message.typeID == RTMPMessage.amf3Command { body.moveReaderIndex(forwardBy: min(1, body.readableBytes)) }
+        var decoder = AMFDecoder(body)
+        guard let values = try? decoder.decodeAll(), let name = values.first?.stringValue else {
+            phase = .failed
+            return [.fail("malformed RTMP command")]
+        }
+        switch (phase, name) {
+        case (.connecting, "_result"):
+            guard values.count >= 4, values[3]["code"] == .string("NetConnection.Connect.Success") else {
+                phase = .failed
+                return [.fail("connect refused")]
+            }
+            phase = .creating
+            var out = command("createStream", txid: 2, [])
+            var second = command("createStream", txid: 3, [])
+            out.writeBuffer(&second)
+            return [.send(out)]
+        case (.creating, "_result"):
+            guard values.count >= 4, case .number(let id) = values[3] else {
+                phase = .failed
+                return [.fail("createStream refused")]
+            }
+            streams.append(UInt32(id))
+            guard streams.count == 2 else { return [] }
+            phase = .playing
+            var out = command("publish", txid: 0, [.string("s")], stream: streams[0], chunkStream: WSRConnection.dataChunkStream)
+            var play = command("play", txid: 0, [.string("s")], stream: streams[1], chunkStream: 14)
+            out.writeBuffer(&play)
+            return [.send(out)]
+        case (.playing, "onStatus"):
+            guard values.count >= 4, values[3]["code"] == .string("NetStream.Play.Start") else { return [] }
+            phase = .open
+            return [.open]
+        case (_, "_error"):
+            phase = .failed
+            return [.fail("the server answered _error")]
+        default:
+            return []
+        }
+    }
+
+    private func command(_ name: String, txid: Double, _ arguments: [AMFValue], stream: UInt32 = 0, chunkStream: UInt32 = 3,
+                         commandObject: Bool = true) -> ByteBuffer {
+        var body = ByteBuffer()
+        AMFEncoder.encode([.string(name), .number(txid)] + (commandObject ? [.null] : []) + arguments, into: &body)
+        var out = ByteBuffer()
+        writer.write(RTMPMessage(chunkStreamID: chunkStream, typeID: RTMPMessage.amf0Command, messageStreamID: stream, payload: body),
+                     into: &out)
+        return out
+    }
+
+    /// The engine of the open WebSocket phase; `leftover` holds bytes that came with the opening status.
+    public mutating func makeConnection() -> (connection: WSRConnection, leftover: ByteBuffer) {
+        defer { leftover = ByteBuffer() }
+        return (WSRConnection(role: .client, reader: reader, writer: writer, outboundStreamID: streams.first ?? 1), leftover)
+    }
+}

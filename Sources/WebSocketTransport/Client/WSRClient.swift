@@ -1,0 +1,233 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import RTMPEngine
+import WebSocketAPI
+import WebSocketEngine
+
+/// The WSR client (wsr.md): `wsr://host:port/path` (`wsr+ssl://` for TLS) becomes an HTTP create request to
+/// `http(s)://host:port/path/;e/cr` and, with the `rtmp://` URL it answers, an RTMP connection to the same host and
+/// port that becomes the WebSocket.
+enum WSRClient {
+    /// Whether `url` names a WSR endpoint.
+    static func isWSR(_ url: String) -> Bool {
+        url.lowercased().hasPrefix("wsr://") || url.lowercased().hasPrefix("wsr+ssl://")
+    }
+
+    /// The `ws`/`wss` URL with the same host, port and resource.
+    static func webSocketURL(_ url: String) throws -> WebSocketURL {
+        let lower = url.lowercased()
+        let rest = lower.hasPrefix("wsr+ssl://") ? "wss://" + url.dropFirst(10) : "ws://" + url.dropFirst(6)
+        return try WebSocketClient.parse(rest)
+    }
+
+    static func connect(to url: WebSocketURL, configuration: WebSocketClientConfiguration, handler: any WebSocketHandler,
+                        eventLoop: any EventLoop, logger: Logger) -> EventLoopFuture<any WebSocketConnection> {
+        create(url: url, configuration: configuration, eventLoop: eventLoop).flatMap { created in
+            openSession(url: url, tcUrl: created.tcUrl, subprotocol: created.subprotocol, configuration: configuration,
+                        handler: handler, eventLoop: eventLoop, logger: logger)
+        }
+    }
+
+    /// The create request; succeeds with the session's URL and the subprotocol the server chose.
+    static func create(url: WebSocketURL, configuration: WebSocketClientConfiguration,
+                       eventLoop: any EventLoop) -> EventLoopFuture<(tcUrl: String, subprotocol: String?)> {
+        let path = url.resourceName.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let base = path[0].hasSuffix("/") ? String(path[0].dropLast()) : String(path[0])
+        var request = "POST \(base)/;e/cr\(path.count > 1 ? "?" + path[1] : "") HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
+        request += "X-WebSocket-Version: wsr-1.0\r\n"
+        if !configuration.subprotocols.isEmpty {
+            request += "X-WebSocket-Protocol: \(configuration.subprotocols.joined(separator: ", "))\r\n"
+        }
+        if let origin = configuration.origin { request += "Origin: \(origin)\r\n" }
+        for f in configuration.headers { request += "\(f.name): \(f.value)\r\n" }
+        request += "Content-Length: 0\r\nConnection: close\r\n\r\n"
+        let done = eventLoop.makePromise(of: (tcUrl: String, subprotocol: String?).self)
+        let collector = WholeResponseHandler(done: done, limits: configuration.responseLimits)
+        bootstrap(url: url, configuration: configuration, eventLoop: eventLoop) { try $0.addHandler(collector) }
+            .whenComplete { result in
+                switch result {
+                case .success(let channel): channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
+                case .failure(let error): done.fail(error)
+                }
+            }
+        return done.futureResult
+    }
+
+    static func openSession(url: WebSocketURL, tcUrl: String, subprotocol: String?, configuration: WebSocketClientConfiguration,
+                            handler: any WebSocketHandler, eventLoop: any EventLoop,
+                            logger: Logger) -> EventLoopFuture<any WebSocketConnection> {
+        let opened = eventLoop.makePromise(of: (any WebSocketConnection).self)
+        let path = url.resourceName.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+        var request = WebSocketRequest(path: path, origin: configuration.origin, wire: .wsr, subprotocol: subprotocol)
+        request.secure = url.secure
+        let session = WSRClientHandler(session: WSRClientSession(tcUrl: tcUrl), request: request, handler: handler,
+                                       closeTimeout: configuration.closeTimeout, opened: opened, logger: logger)
+        bootstrap(url: url, configuration: configuration, eventLoop: eventLoop) { try $0.addHandler(session) }
+            .whenFailure { opened.fail($0) }
+        return opened.futureResult
+    }
+
+    /// A TCP (or TLS) connection to the URL's host and port with `install` run on its pipeline.
+    private static func bootstrap(url: WebSocketURL, configuration: WebSocketClientConfiguration, eventLoop: any EventLoop,
+                                  install: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void)
+        -> EventLoopFuture<any Channel> {
+        let tls: NIOSSLContext?
+        do {
+            tls = url.secure ? try configuration.tls.makeContext() : nil
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        let clientTLS = configuration.tls
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try clientTLS.makeHandler(context: tls, host: url.host)) }
+                    try install(channel.pipeline.syncOperations)
+                }
+            }
+            .connect(host: url.host, port: url.port)
+    }
+}
+
+/// Reads one whole HTTP response (head and a Content-Length or close-delimited body) to a WSR create request.
+final class WholeResponseHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    private var reader: ResponseHeadReader
+    private var head: HTTPResponseHead?
+    private var body = ByteBuffer()
+    private let done: EventLoopPromise<(tcUrl: String, subprotocol: String?)>
+    private var finished = false
+
+    init(done: EventLoopPromise<(tcUrl: String, subprotocol: String?)>, limits: HTTPHeadParser.Limits) {
+        self.done = done
+        self.reader = ResponseHeadReader(limits: limits)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var input = unwrapInboundIn(data)
+        if head == nil {
+            switch reader.read(&input) {
+            case .needMoreData: return
+            case .failed(let e): return finish(.failure(WebSocketTransportError.handshakeFailed("bad create response: \(e)")), context)
+            case .complete(let h):
+                head = h
+                var rest = reader.takeRemainder()
+                body.writeBuffer(&rest)
+            }
+        } else {
+            body.writeBuffer(&input)
+        }
+        guard body.readableBytes <= 8192 else { return finish(.failure(WebSocketTransportError.handshakeFailed("create response too long")), context) }
+        if let length = head?.headers["Content-Length"].flatMap({ Int($0.trimmingOWS()) }), body.readableBytes >= length {
+            complete(context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if head != nil { complete(context) } else { finish(.failure(WebSocketTransportError.connectionEnded), context) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error), context)
+    }
+
+    private func complete(_ context: ChannelHandlerContext) {
+        guard let head else { return }
+        let text = String(buffer: body)
+        guard head.status == 201, text.hasPrefix("rtmp://") || text.hasPrefix("rtmps://") else {
+            return finish(.failure(WebSocketTransportError.handshakeFailed("WSR create answered \(head.status) \(head.reason): \(text)")), context)
+        }
+        finish(.success((text, head.headers["X-WebSocket-Protocol"])), context)
+    }
+
+    private func finish(_ result: Result<(tcUrl: String, subprotocol: String?), any Error>, _ context: ChannelHandlerContext) {
+        guard !finished else { return }
+        finished = true
+        done.completeWith(result)
+        context.close(promise: nil)
+    }
+}
+
+/// Drives `WSRClientSession` on the RTMP connection, then hands it to the WebSocket channel handler.
+final class WSRClientHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var session: WSRClientSession
+    private let request: WebSocketRequest
+    private let handler: any WebSocketHandler
+    private let closeTimeout: TimeAmount
+    private let opened: EventLoopPromise<any WebSocketConnection>
+    private let logger: Logger
+    private var done = false
+
+    init(session: WSRClientSession, request: WebSocketRequest, handler: any WebSocketHandler, closeTimeout: TimeAmount,
+         opened: EventLoopPromise<any WebSocketConnection>, logger: Logger) {
+        self.session = session
+        self.request = request
+        self.handler = handler
+        self.closeTimeout = closeTimeout
+        self.opened = opened
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(session.start), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { context.writeAndFlush(wrapOutboundOut(session.start), promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !done else { return }
+        var input = unwrapInboundIn(data)
+        for action in session.read(&input) {
+            switch action {
+            case .send(let bytes):
+                context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            case .fail(let why):
+                done = true
+                opened.fail(WebSocketTransportError.handshakeFailed("WSR: \(why)"))
+                context.close(promise: nil)
+                return
+            case .open:
+                done = true
+                var (connection, leftover) = session.makeConnection()
+                leftover.writeBuffer(&input)
+                let frames = WebSocketChannelHandler(engine: WSRWireEngine(connection: connection, role: .client), request: request,
+                                                     handler: handler, eventLoop: context.eventLoop,
+                                                     options: .init(closeTimeout: closeTimeout), logger: logger)
+                do {
+                    try context.pipeline.syncOperations.addHandler(frames, position: .after(self))
+                } catch {
+                    opened.fail(error)
+                    context.close(promise: nil)
+                    return
+                }
+                opened.succeed(frames)
+                if leftover.readableBytes > 0 {
+                    context.fireChannelRead(wrapInboundOut(leftover))
+                    context.fireChannelReadComplete()
+                }
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                return
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            opened.fail(WebSocketTransportError.connectionEnded)
+        }
+        context.fireChannelInactive()
+    }
+}
