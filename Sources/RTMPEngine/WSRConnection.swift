@@ -68,6 +68,10 @@ public struct WSRConnection: Sendable {
 
     /// Appends one WebSocket message as its RTMP message.
     public func write(_ payload: [UInt8], text: Bool, into out: inout ByteBuffer) {
+        write(ByteBuffer(bytes: payload), text: text, into: &out)
+    }
+
+    public func write(_ payload: ByteBuffer, text: Bool, into out: inout ByteBuffer) {
         writer.write(RTMPMessage(chunkStreamID: Self.dataChunkStream, typeID: RTMPMessage.amf3Data, messageStreamID: outboundStreamID,
                                  payload: WSRDataMessage.body(payload, text: text)), into: &out)
     }

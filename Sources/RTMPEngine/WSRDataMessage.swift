@@ -23,10 +23,19 @@ public enum WSRDataMessage {
 
     /// The body of a WSR data message carrying `payload` (ByteArray, or String when `text`).
     public static func body(_ payload: [UInt8], text: Bool = false) -> ByteBuffer {
+        body(ByteBuffer(bytes: payload), text: text)
+    }
+
+    /// The same from a buffer, copied once into the body (the send path: no intermediate array or String).
+    public static func body(_ payload: ByteBuffer, text: Bool = false) -> ByteBuffer {
         var out = ByteBuffer()
+        out.reserveCapacity(payload.readableBytes + 12)
         out.writeInteger(UInt8(0x00))
         AMFEncoder.encode(.string(handlerName), into: &out)
-        AMFEncoder.encode(text ? .amf3String(String(decoding: payload, as: UTF8.self)) : .amf3ByteArray(payload), into: &out)
+        out.writeBytes([0x11, text ? 0x06 : 0x0C]) // switch to AMF3; String or ByteArray
+        AMFEncoder.writeU29(UInt32(payload.readableBytes) << 1 | 1, into: &out)
+        var payload = payload
+        out.writeBuffer(&payload)
         return out
     }
 }

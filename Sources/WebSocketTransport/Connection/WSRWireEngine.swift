@@ -45,7 +45,7 @@ struct WSRWireEngine: WebSocketWireEngine {
 
     mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
         guard state == .open else { return false }
-        connection.write(Array(payload.readableBytesView), text: opcode == .text, into: &output)
+        connection.write(payload, text: opcode == .text, into: &output)
         return true
     }
 
