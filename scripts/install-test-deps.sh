@@ -23,10 +23,15 @@ PYENV_ROOT="${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}"
 # ruby-em-websocket, ruby-websocket (pull in ruby): hixie-75/76 peers, tests/interop/peers/hixie/*.rb.
 # kamailio + websocket/tls modules: the real MSRP relay peer (RFC 4976 + RFC 7977); tests start their own
 # instance with tests/interop/peers/msrp/run_kamailio.sh (the packaged kamailio.service is not used).
+# ffmpeg, rtmpdump, python3-librtmp (for /usr/bin/python3), nginx-light + libnginx-mod-rtmp: the real RTMP peers of
+# the WSR tests (tests/interop/test_wsr.py; nginx is started by the test with its own config, never as a service).
 APT_PKGS=(chromium fonts-liberation util-linux iproute2 tinyproxy openssl zlib1g-dev
           ruby-em-websocket ruby-websocket
-          kamailio kamailio-websocket-modules kamailio-tls-modules)
+          kamailio kamailio-websocket-modules kamailio-tls-modules
+          ffmpeg rtmpdump python3-librtmp nginx-light libnginx-mod-rtmp)
 bash "$ROOT/scripts/apt-ensure.sh" "${APT_PKGS[@]}"
+/usr/bin/python3 -c 'import librtmp' || { log "the system python cannot import librtmp"; exit 1; }
+[[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ]] || { log "ngx_rtmp_module.so missing"; exit 1; }
 ruby -e 'require "em-websocket"; require "websocket"' ||
     { log "ruby cannot load em-websocket / websocket"; exit 1; }
 for m in msrp websocket xhttp; do

@@ -5,11 +5,22 @@ import NIOCore
 /// stream (upstream) and `play` on the second (downstream). The WebSocket is open when `NetStream.Play.Start`
 /// arrives after `publish` was sent. Each command goes out as one write (the Kaazing gateway lost data when a
 /// header straddled two reads).
+///
+/// `.publish` mode talks to an ordinary RTMP server (nginx-rtmp, Red5, …) where there is no created session: one
+/// `createStream`, `publish`, and the session is open at `NetStream.Publish.Start` — the messages written go up
+/// the published stream as WSR data messages, and WSR data messages the server sends come back as messages.
 public struct WSRClientSession: Sendable {
     public enum Action: Sendable, Equatable {
         case send(ByteBuffer)
         case open
         case fail(String)
+    }
+
+    public enum Mode: Sendable {
+        /// A WSR session (wsr.md §4): publish and play, open at `NetStream.Play.Start`.
+        case wsr
+        /// Publish to an ordinary RTMP server, open at `NetStream.Publish.Start`.
+        case publish
     }
 
     private enum Phase: Sendable { case handshake, connecting, creating, playing, open, failed }
@@ -19,11 +30,22 @@ public struct WSRClientSession: Sendable {
     private var reader: RTMPChunkReader
     private let writer = RTMPChunkWriter(chunkSize: 128)
     public let tcUrl: String
+    public let mode: Mode
+    private let app: String
+    private let streamName: String
     private var streams: [UInt32] = []
     private var leftover = ByteBuffer()
 
-    public init(tcUrl: String, limits: RTMPChunkReader.Limits = .init(), random: [UInt8]? = nil) {
+    /// - Parameters:
+    ///   - app: the `connect` command's `app`; by default the whole path after the host (wsr.md §4: Flash sent
+    ///     `proxy?.kz=…`).
+    ///   - streamName: the name published and played (the WSR gateway ignored it; Flash used "s").
+    public init(tcUrl: String, app: String? = nil, streamName: String = "s", mode: Mode = .wsr,
+                limits: RTMPChunkReader.Limits = .init(), random: [UInt8]? = nil) {
         self.tcUrl = tcUrl
+        self.mode = mode
+        self.app = app ?? tcUrl.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(3).first.map(String.init) ?? ""
+        self.streamName = streamName
         handshake = RTMPHandshake(role: .client, random: random)
         reader = RTMPChunkReader(limits: limits)
     }
@@ -43,8 +65,6 @@ public struct WSRClientSession: Sendable {
                 return [.send(bytes)]
             case .done(var c2):
                 phase = .connecting
-                // The app is the path after the host (wsr.md §4: Flash sent `proxy?.kz=…`).
-                let app = tcUrl.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false).dropFirst(3).first.map(String.init) ?? ""
                 // `connect` carries its command object right after the transaction id (no null before it).
                 var connect = command("connect", txid: 1, [.object([
                     ("app", .string(app)), ("tcUrl", .string(tcUrl)), ("objectEncoding", .number(3)),
@@ -83,8 +103,10 @@ public struct WSRClientSession: Sendable {
             }
             phase = .creating
             var out = command("createStream", txid: 2, [])
-            var second = command("createStream", txid: 3, [])
-            out.writeBuffer(&second)
+            if mode == .wsr {
+                var second = command("createStream", txid: 3, [])
+                out.writeBuffer(&second)
+            }
             return [.send(out)]
         case (.creating, "_result"):
             guard values.count >= 4, case .number(let id) = values[3] else {
@@ -92,19 +114,31 @@ public struct WSRClientSession: Sendable {
                 return [.fail("createStream refused")]
             }
             streams.append(UInt32(id))
-            guard streams.count == 2 else { return [] }
+            guard streams.count == (mode == .wsr ? 2 : 1) else { return [] }
             phase = .playing
-            var out = command("publish", txid: 0, [.string("s")], stream: streams[0], chunkStream: WSRConnection.dataChunkStream)
-            var play = command("play", txid: 0, [.string("s")], stream: streams[1], chunkStream: 14)
-            out.writeBuffer(&play)
+            var out = command("publish", txid: 0, [.string(streamName)] + (mode == .publish ? [.string("live")] : []),
+                              stream: streams[0], chunkStream: WSRConnection.dataChunkStream)
+            if mode == .wsr {
+                var play = command("play", txid: 0, [.string(streamName)], stream: streams[1], chunkStream: 14)
+                out.writeBuffer(&play)
+            }
             return [.send(out)]
         case (.playing, "onStatus"):
-            guard values.count >= 4, values[3]["code"] == .string("NetStream.Play.Start") else { return [] }
-            phase = .open
-            return [.open]
+            let code = values.count >= 4 ? values[3]["code"]?.stringValue : nil
+            if code == (mode == .wsr ? "NetStream.Play.Start" : "NetStream.Publish.Start") {
+                phase = .open
+                return [.open]
+            }
+            if values.count >= 4, values[3]["level"]?.stringValue == "error" {
+                phase = .failed
+                return [.fail("the server answered \(code ?? "an error status")")]
+            }
+            return []
         case (_, "_error"):
             phase = .failed
-            return [.fail("the server answered _error")]
+            let info = values.count >= 4 ? values[3] : .null
+            let why = [info["code"]?.stringValue, info["description"]?.stringValue].compactMap { $0 }.joined(separator: ": ")
+            return [.fail("the server answered _error" + (why.isEmpty ? "" : " (\(why))"))]
         default:
             return []
         }

@@ -3,6 +3,10 @@ import NIOCore
 /// An open WSR session: each WebSocket message is one RTMP AMF3 data message (wsr.md §5) — inbound on the
 /// publish stream, outbound on the play stream, chunk stream 8, timestamp 0, one type-0 header and type-3
 /// continuations. There is no close frame and no ping: closing the TCP connection closes the WebSocket.
+///
+/// Commands still arrive once open: `deleteStream` closes (the spec's rule); on the server, a `createStream`
+/// gets its stream id (a client that played first and publishes now — librtmp does this) and other calls with a
+/// transaction id get `_error`, so no RTMP client waits for an answer that never comes.
 public struct WSRConnection: Sendable {
     public static let dataChunkStream: UInt32 = 8
 
@@ -12,14 +16,18 @@ public struct WSRConnection: Sendable {
     private var reader: RTMPChunkReader
     private let writer: RTMPChunkWriter
     private let outboundStreamID: UInt32
+    private var nextStreamID: UInt32
     public private(set) var closed = false
     public private(set) var failure: String?
 
-    public init(role: Role, reader: RTMPChunkReader, writer: RTMPChunkWriter, outboundStreamID: UInt32) {
+    /// - Parameter nextStreamID: the id the server gives the next `createStream` (after the setup phase's).
+    public init(role: Role, reader: RTMPChunkReader, writer: RTMPChunkWriter, outboundStreamID: UInt32,
+                nextStreamID: UInt32 = 1) {
         self.role = role
         self.reader = reader
         self.writer = writer
         self.outboundStreamID = outboundStreamID
+        self.nextStreamID = nextStreamID
     }
 
     public enum Event: Sendable, Equatable {
@@ -31,7 +39,8 @@ public struct WSRConnection: Sendable {
     }
 
     /// The next WebSocket-level event from the bytes so far (appending `input`); nil when more are needed.
-    public mutating func next(_ input: inout ByteBuffer) -> Event? {
+    /// Answers to the peer's commands are appended to `replies`.
+    public mutating func next(_ input: inout ByteBuffer, replies: inout ByteBuffer) -> Event? {
         while !closed, failure == nil, let result = reader.next(&input) {
             switch result {
             case .failure(let f):
@@ -50,9 +59,13 @@ public struct WSRConnection: Sendable {
                     var body = message.payload
                     if message.typeID == RTMPMessage.amf3Command { body.moveReaderIndex(forwardBy: min(1, body.readableBytes)) }
                     var decoder = AMFDecoder(body)
-                    if case .string("deleteStream")? = try? decoder.decode() {
+                    guard case .string(let name)? = try? decoder.decode() else { continue }
+                    if name == "deleteStream" {
                         closed = true
                         return .closed
+                    }
+                    if role == .server, case .number(let txid)? = try? decoder.decode(), txid != 0 {
+                        answer(name, txid: txid, into: &replies)
                     }
                 case RTMPMessage.setChunkSize, RTMPMessage.abort, RTMPMessage.acknowledgement, RTMPMessage.userControl,
                      RTMPMessage.windowAckSize, RTMPMessage.setPeerBandwidth:
@@ -64,6 +77,30 @@ public struct WSRConnection: Sendable {
             }
         }
         return nil
+    }
+
+    private mutating func answer(_ command: String, txid: Double, into out: inout ByteBuffer) {
+        let values: [AMFValue]
+        if command == "createStream" {
+            values = [.string("_result"), .number(txid), .null, .number(Double(nextStreamID))]
+            nextStreamID += 1
+        } else {
+            values = [.string("_error"), .number(txid), .null, .object([
+                ("level", .string("error")), ("code", .string("NetConnection.Call.Failed")),
+                ("description", .string("\(command) is not supported by this WSR endpoint")),
+            ])]
+        }
+        var body = ByteBuffer()
+        AMFEncoder.encode(values, into: &body)
+        writer.write(RTMPMessage(chunkStreamID: 3, typeID: RTMPMessage.amf0Command, payload: body), into: &out)
+    }
+
+    /// Appends `deleteStream` of the stream this side writes on: the spec's way to close the emulated WebSocket
+    /// (the Kaazing gateway ignored it and waited for the TCP close, which follows it anyway).
+    public func writeDeleteStream(into out: inout ByteBuffer) {
+        var body = ByteBuffer()
+        AMFEncoder.encode([.string("deleteStream"), .number(0), .null, .number(Double(outboundStreamID))], into: &body)
+        writer.write(RTMPMessage(chunkStreamID: 3, typeID: RTMPMessage.amf0Command, payload: body), into: &out)
     }
 
     /// Appends one WebSocket message as its RTMP message.

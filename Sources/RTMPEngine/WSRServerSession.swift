@@ -2,14 +2,24 @@ import NIOCore
 
 /// The server side of a WSR session before its emulated WebSocket opens (wsr.md §2–4), as a state machine:
 /// the RTMP handshake, then `connect` (whose `tcUrl` must name a session created over HTTP), `createStream`,
-/// `publish` and `play`, answered exactly as the Kaazing gateway answered them. Once both `publish` and `play`
-/// arrived the session is open: `makeConnection()` hands the chunk stream over to a `WSRConnection`.
+/// `publish` and `play`, answered exactly as the Kaazing gateway answered them. The session opens at `play`
+/// (the downstream exists from then on): Flash and the wsgate client send `publish` first, so for them this is
+/// the gateway's "both arrived"; receive-only RTMP clients (librtmp, rtmpdump) that only `play` work too.
+/// `makeConnection()` then hands the chunk stream over to a `WSRConnection`.
+///
+/// Beyond the gateway, which just closed TCP: a `connect` for an unknown `tcUrl` gets an `_error`
+/// (`NetConnection.Connect.Rejected`, saying how to create a session) before the close, so RTMP tools report a
+/// reason instead of a dropped connection; other commands WSR does not use get `_error`
+/// (`NetConnection.Call.Failed`) and the session goes on, as RTMP servers answer calls they do not know.
 public struct WSRServerSession: Sendable {
     public enum Action: Sendable, Equatable {
         case send(ByteBuffer)
         /// The emulated WebSocket is open, for the session created with this URL.
         case open(tcUrl: String)
+        /// Close the connection (after the bytes sent so far): the reason, for the log.
         case fail(String)
+        /// Something the peer did that the session declined and went on after: for the log.
+        case declined(String)
     }
 
     private enum Phase: Sendable { case handshake, connecting, streams, open, failed }
@@ -19,7 +29,6 @@ public struct WSRServerSession: Sendable {
     private var reader: RTMPChunkReader
     private let writer = RTMPChunkWriter(chunkSize: 65536)
     private var nextStreamID: UInt32 = 1
-    private var published = false
     private var playStreamID: UInt32?
     public private(set) var tcUrl: String?
     /// Bytes read after the last complete message of the setup phase: the WebSocket phase's first.
@@ -76,19 +85,27 @@ public struct WSRServerSession: Sendable {
                 phase = .failed
                 return [.fail("malformed RTMP command")]
             }
-            return command(name, txid: txid, arguments: Array(values.dropFirst(2)), isPending: isPending)
+            return command(name, txid: txid, arguments: Array(values.dropFirst(2)), streamID: message.messageStreamID,
+                           isPending: isPending)
         default:
             phase = .failed
             return [.fail("RTMP message type \(message.typeID) is not part of WSR")]
         }
     }
 
-    private mutating func command(_ name: String, txid: Double, arguments: [AMFValue], isPending: (String) -> Bool) -> [Action] {
+    private mutating func command(_ name: String, txid: Double, arguments: [AMFValue], streamID: UInt32,
+                                  isPending: (String) -> Bool) -> [Action] {
         switch (phase, name) {
         case (.connecting, "connect"):
             guard let url = arguments.first?["tcUrl"]?.stringValue, isPending(url) else {
                 phase = .failed
-                return [.fail("connect for an unknown tcUrl")]
+                let tcUrl = arguments.first?["tcUrl"]?.stringValue
+                let why = tcUrl.map { "no WSR session was created for tcUrl \($0)" } ?? "connect without a tcUrl"
+                return [.send(reply([.string("_error"), .number(txid), .null, .object([
+                    ("level", .string("error")), ("code", .string("NetConnection.Connect.Rejected")),
+                    ("description", .string(why + "; create one first with an HTTP request to <websocket path>/;e/cr"
+                        + " (header X-WebSocket-Version: wsr-1.0) and connect with the URL it answers")),
+                ])])), .fail(why)]
             }
             tcUrl = url
             phase = .streams
@@ -101,10 +118,10 @@ public struct WSRServerSession: Sendable {
             nextStreamID += 1
             return [.send(reply([.string("_result"), .number(txid), .null, .number(Double(id))]))]
         case (.streams, "publish"):
-            published = true
-            return openIfReady()
+            return []
         case (.streams, "play"):
-            playStreamID = nextStreamID > 1 ? nextStreamID - 1 : 1
+            // The stream the client plays on (Flash: its second createStream); msid 0 would be the connection's.
+            playStreamID = streamID != 0 ? streamID : max(1, nextStreamID - 1)
             var out = reply([.string("onStatus"), .number(txid), .null, .object([
                 ("level", .string("status")), ("code", .string("NetStream.Play.Start")),
                 ("description", .string("Started playing stream")), ("details", .null),
@@ -115,19 +132,25 @@ public struct WSRServerSession: Sendable {
                 writer.write(RTMPMessage(chunkStreamID: WSRConnection.dataChunkStream, typeID: RTMPMessage.amf0Data,
                                          messageStreamID: playStreamID!, payload: body), into: &out)
             }
-            return [.send(out)] + openIfReady()
-        case (_, "deleteStream"), (_, "closeStream"), (_, "releaseStream"), (_, "FCPublish"), (_, "FCUnpublish"):
+            phase = .open
+            return [.send(out), .open(tcUrl: tcUrl ?? "")]
+        case (.connecting, _):
+            phase = .failed
+            return [.fail("RTMP command \(name) before connect")]
+        case (_, "deleteStream"), (_, "closeStream"), (_, "releaseStream"), (_, "FCPublish"), (_, "FCUnpublish"),
+             (_, "FCSubscribe"), (_, "FCUnsubscribe"):
+            // Stream bookkeeping RTMP clients send around publish/play; nothing to do before the session is open.
             return []
         default:
-            phase = .failed
-            return [.fail("unexpected RTMP command \(name)")]
+            // A call WSR does not use (`_checkbw`, `getStreamLength`, …): answered, not fatal. Transaction 0 asks
+            // for no answer.
+            let declined = Action.declined("RTMP command \(name) is not part of WSR")
+            guard txid != 0 else { return [declined] }
+            return [.send(reply([.string("_error"), .number(txid), .null, .object([
+                ("level", .string("error")), ("code", .string("NetConnection.Call.Failed")),
+                ("description", .string("\(name) is not supported by this WSR endpoint")),
+            ])])), declined]
         }
-    }
-
-    private mutating func openIfReady() -> [Action] {
-        guard published, playStreamID != nil, let tcUrl else { return [] }
-        phase = .open
-        return [.open(tcUrl: tcUrl)]
     }
 
     private func reply(_ values: [AMFValue]) -> ByteBuffer {
@@ -142,6 +165,7 @@ public struct WSRServerSession: Sendable {
     /// that arrived with the last setup message (feed them to it first).
     public mutating func makeConnection() -> (connection: WSRConnection, leftover: ByteBuffer) {
         defer { leftover = ByteBuffer() }
-        return (WSRConnection(role: .server, reader: reader, writer: writer, outboundStreamID: playStreamID ?? 1), leftover)
+        return (WSRConnection(role: .server, reader: reader, writer: writer, outboundStreamID: playStreamID ?? 1,
+                              nextStreamID: nextStreamID), leftover)
     }
 }

@@ -55,7 +55,8 @@ public actor MSRPClient {
         (incoming, incomingContinuation) = AsyncStream.makeStream()
     }
 
-    /// Connects to a relay: `ws[s]://host:port/path` for its WebSocket leg, `msrp://host:port;tcp` for its TCP leg.
+    /// Connects to a relay: `ws[s]://host:port/path` for its WebSocket leg (or `wsr[+ssl]://` to reach it over
+    /// WebSocket over RTMP), `msrp://host:port;tcp` for its TCP leg.
     public static func connect(to url: String, configuration: WebSocketClientConfiguration = .init()) async throws -> MSRPClient {
         var generator = SystemRandomNumberGenerator()
         let host = MSRPHead.randomToken(length: 12, using: &generator).lowercased() + ".invalid"
@@ -65,7 +66,10 @@ public actor MSRPClient {
             let local = MSRPURI(secure: false, host: host, port: 2855, sessionID: session, transport: "tcp")
             return try await connectTCP(relay: relay, local: local)
         }
-        let ws = try WebSocketURL(parsing: url)
+        // wsr:// (WebSocket over RTMP) reaches the same WebSocket leg: the relay sees a WebSocket with `msrp`.
+        let lower = url.lowercased()
+        let ws = try WebSocketURL(parsing: lower.hasPrefix("wsr+ssl://") ? "wss://" + url.dropFirst(10)
+                                  : lower.hasPrefix("wsr://") ? "ws://" + url.dropFirst(6) : url)
         var config = configuration
         config.subprotocols = ["msrp"]
         config.compression = nil

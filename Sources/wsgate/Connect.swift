@@ -13,7 +13,7 @@ struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open a WebSocket: each stdin line is sent as a text message; each message received is printed on its own line.")
 
-    @Argument(help: "ws:// or wss:// URL to connect to.") var url: String
+    @Argument(help: "URL to connect to: ws:// or wss://; wsr:// or wsr+ssl:// for WebSocket over RTMP (an HTTP create, then RTMP); rtmp:// or rtmps://host[:port]/app/stream to publish to an RTMP server (each line goes up as a WSR data message).") var url: String
     @Option(name: .customLong("subprotocol"), help: "Subprotocol to offer (repeatable, in order of preference).")
     var subprotocols: [String] = []
     @Option(name: .customLong("header"), help: "Extra request header, \"Name: value\" (repeatable).")

@@ -11,7 +11,7 @@ struct MSRP: AsyncParsableCommand {
         commandName: "msrp",
         abstract: "MSRP client: AUTH to a relay, print the Use-Path, send stdin lines to --to-path, print what arrives.")
 
-    @Argument(help: "The relay: ws://HOST:PORT/msrp (its WebSocket leg) or msrp://HOST:PORT;tcp (its TCP leg).") var url: String
+    @Argument(help: "The relay: ws://HOST:PORT/msrp (its WebSocket leg; wsr://HOST:PORT/msrp reaches it over WebSocket over RTMP) or msrp://HOST:PORT;tcp (its TCP leg).") var url: String
     @Option(help: "Digest user for AUTH.") var user: String?
     @Option(help: "Digest password for AUTH.") var password: String?
     @Option(help: "Where messages go after the relay: the rest of the To-Path (URIs separated by spaces), e.g. a peer's Use-Path and URI.")

@@ -17,8 +17,28 @@ import WebSocketEngine
         let wires = NIOLockedValueBox<[WebSocketWire]>([])
         func makeHandler() -> any WebSocketHandler { self }
         func connectionDidOpen(_ connection: any WebSocketConnection) { wires.withLockedValue { $0.append(connection.request.wire) } }
+        let closes = NIOLockedValueBox<[WebSocketCloseInfo]>([])
         func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
             received.withLockedValue { $0.append(Array(message.data.readableBytesView)) }
+        }
+        func connectionDidClose(_ connection: any WebSocketConnection, info: WebSocketCloseInfo) {
+            closes.withLockedValue { $0.append(info) }
+        }
+    }
+
+    /// The client's close sends `deleteStream` before half-closing: the service sees a WebSocket closed without a
+    /// code (1005), not a dropped connection (1006), after every message sent before it.
+    @Test func clientCloseIsACleanCloseForTheService() async throws {
+        let recorder = Recorder()
+        var router = ServiceRouter()
+        router.mount(recorder, at: "/record")
+        try await withServer(router: router) { port in
+            let ws = try await WebSocketClient.connect(to: "wsr://127.0.0.1:\(port)/record")
+            try await ws.send(text: "last words")
+            await ws.close()
+            for _ in 0..<200 where recorder.closes.withLockedValue({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(recorder.received.withLockedValue { $0 } == [Array("last words".utf8)])
+            #expect(recorder.closes.withLockedValue { $0.map(\.code) } == [1005])
         }
     }
 
@@ -101,11 +121,19 @@ import WebSocketEngine
             let none = String(decoding: try await rawExchange(port: port, Array(
                 "POST /nowhere/;e/cr HTTP/1.1\r\nHost: h:1\r\nX-WebSocket-Version: wsr-1.0\r\n\r\n".utf8)), as: UTF8.self)
             #expect(none.hasPrefix("HTTP/1.1 404 "))
-            // RTMP for a tcUrl nobody created: the connection is dropped after the handshake.
+            // RTMP for a tcUrl nobody created: an `_error` NetConnection.Connect.Rejected, then the connection is closed.
             let unknown = try await rawExchange(port: port, [0x03] + [UInt8](repeating: 0, count: 3072)
                 + Array((try Data(contentsOf: Bundle.module.url(forResource: "wsr-flash11-after-handshake", withExtension: "bin",
                                                                    subdirectory: "Data")!)).prefix(400)), timeout: .seconds(3))
-            #expect(unknown.count == 3073 + 16) // S0 S1 S2 and the Set Chunk Size, nothing more
+            var refusal = ByteBuffer(bytes: unknown.dropFirst(3073)) // after S0 S1 S2
+            var reader = RTMPChunkReader()
+            var messages: [RTMPMessage] = []
+            while case .success(let m)? = reader.next(&refusal) { messages.append(m) }
+            #expect(messages.map(\.typeID) == [RTMPMessage.setChunkSize, RTMPMessage.amf0Command])
+            var decoder = AMFDecoder(try #require(messages.last).payload)
+            let error = try decoder.decodeAll()
+            #expect(error.first == .string("_error") && error.count == 4 && error[3]["code"] == .string("NetConnection.Connect.Rejected"))
+            #expect(refusal.readableBytes == 0) // nothing after it: closed
         }
     }
 }

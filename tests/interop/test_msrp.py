@@ -236,12 +236,15 @@ async def wsgate_msrp(wsgate_bin, url, *extra):
     return proc, first[len("Use-Path: "):].split()
 
 
-@pytest.mark.parametrize("peer", ["wsgate", "kamailio"])
+@pytest.mark.parametrize("peer", ["wsgate", "wsgate-over-wsr", "kamailio"])
 def test_wsgate_msrp_client_against_a_relay(relay, wsgate_bin, peer):
-    """`wsgate msrp` (the Swift MSRPClient) over a relay's WebSocket leg — wsgate's and Kamailio's — with the
-    independent Python client on the relay's TCP leg at the other end."""
+    """`wsgate msrp` (the Swift MSRPClient) over a relay's WebSocket leg — wsgate's and Kamailio's, and wsgate's
+    reached over WebSocket over RTMP (`wsr://`: the relay runs unchanged on a WSR session) — with the independent
+    Python client on the relay's TCP leg at the other end."""
     kam = Kamailio(name="kamailio-msrp-cli") if peer == "kamailio" else None
     ws_url, msrp_port = (kam.ws_url, kam.msrp_port) if kam else (relay.url("/msrp"), relay.msrp_port)
+    if peer == "wsgate-over-wsr":
+        ws_url = relay.url("/msrp", scheme="wsr")
     try:
         async def go():
             bob = await mc.MsrpClient.connect_tcp(HOST, msrp_port)

@@ -10,7 +10,8 @@
 //   * reads split as the seed says give the same messages (and failure) as one read;
 //   * every message is within the length limit; a message written back at chunk size 128 reads back equal;
 //   * AMF values that decode re-encode to bytes that decode to the same values;
-//   * a WSR session never opens without a pending tcUrl and never sends after failing.
+//   * a WSR session never opens without a pending tcUrl and never sends after failing; once open, its
+//     connection reads the rest without crashing and keeps a failure.
 import FuzzSupport
 import NIOCore
 import RTMPEngine
@@ -90,14 +91,29 @@ func containsAMF3StringReference(_ v: AMFValue) -> Bool {
 func checkSession(_ bytes: [UInt8], seed: UInt64) {
     var session = WSRServerSession(limits: .init(maxChunkSize: 1 << 16, maxMessageLength: 1 << 16, maxChunkStreams: 16))
     var failed = false
+    var connection: WSRConnection?
     let handshake: [UInt8] = [0x03] + [UInt8](repeating: 0, count: 3072)
     for piece in [handshake[...]] + readSizes(bytes, seed: seed) {
         var input = ByteBuffer(bytes: piece)
+        if connection != nil {
+            // The open phase: messages, commands answered into `replies`, a failure that stays.
+            var replies = ByteBuffer()
+            while let event = connection!.next(&input, replies: &replies) {
+                if case .failed = event { invariant(connection!.failure != nil, "a failure not kept") }
+            }
+            continue
+        }
         for action in session.read(&input, isPending: { $0 == "rtmp://h:80/p/x" }) {
             switch action {
             case .send: invariant(!failed, "sent after failing")
             case .fail: failed = true
-            case .open(let url): invariant(url == "rtmp://h:80/p/x", "opened for a tcUrl that is not pending")
+            case .declined: invariant(!failed, "went on after failing")
+            case .open(let url):
+                invariant(url == "rtmp://h:80/p/x", "opened for a tcUrl that is not pending")
+                var (opened, leftover) = session.makeConnection()
+                var replies = ByteBuffer()
+                while opened.next(&leftover, replies: &replies) != nil {}
+                connection = opened
             }
         }
     }

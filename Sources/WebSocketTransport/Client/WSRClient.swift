@@ -9,24 +9,51 @@ import WebSocketEngine
 /// The WSR client (wsr.md): `wsr://host:port/path` (`wsr+ssl://` for TLS) becomes an HTTP create request to
 /// `http(s)://host:port/path/;e/cr` and, with the `rtmp://` URL it answers, an RTMP connection to the same host and
 /// port that becomes the WebSocket.
+///
+/// `rtmp://host[:port]/app/stream` (`rtmps://`) skips the create: it publishes `stream` in `app` on an ordinary RTMP
+/// server (nginx-rtmp, …) and each message written goes up as a WSR data message (`WSRClientSession.Mode.publish`).
 enum WSRClient {
-    /// Whether `url` names a WSR endpoint.
+    /// Whether `url` names a WSR endpoint or an RTMP server to publish to.
     static func isWSR(_ url: String) -> Bool {
-        url.lowercased().hasPrefix("wsr://") || url.lowercased().hasPrefix("wsr+ssl://")
+        ["wsr://", "wsr+ssl://", "rtmp://", "rtmps://"].contains { url.lowercased().hasPrefix($0) }
     }
 
-    /// The `ws`/`wss` URL with the same host, port and resource.
+    private static func isPlainRTMP(_ url: String) -> Bool {
+        url.lowercased().hasPrefix("rtmp://") || url.lowercased().hasPrefix("rtmps://")
+    }
+
+    /// The `ws`/`wss` URL with the same host, port and resource (RTMP's default ports made explicit).
     static func webSocketURL(_ url: String) throws -> WebSocketURL {
         let lower = url.lowercased()
+        if isPlainRTMP(url) {
+            let secure = lower.hasPrefix("rtmps://")
+            var parsed = try WebSocketClient.parse((secure ? "wss://" : "ws://") + url.dropFirst(secure ? 8 : 7))
+            let authority = url.dropFirst(secure ? 8 : 7).prefix { $0 != "/" && $0 != "?" }.split(separator: "@").last ?? ""
+            let explicitPort = authority.contains(":") && !authority.hasSuffix("]")
+            if !explicitPort { parsed.port = secure ? 443 : 1935 }
+            return parsed
+        }
         let rest = lower.hasPrefix("wsr+ssl://") ? "wss://" + url.dropFirst(10) : "ws://" + url.dropFirst(6)
         return try WebSocketClient.parse(rest)
     }
 
-    static func connect(to url: WebSocketURL, configuration: WebSocketClientConfiguration, handler: any WebSocketHandler,
-                        eventLoop: any EventLoop, logger: Logger) -> EventLoopFuture<any WebSocketConnection> {
-        create(url: url, configuration: configuration, eventLoop: eventLoop).flatMap { created in
-            openSession(url: url, tcUrl: created.tcUrl, subprotocol: created.subprotocol, configuration: configuration,
-                        handler: handler, eventLoop: eventLoop, logger: logger)
+    static func connect(to url: WebSocketURL, original: String, configuration: WebSocketClientConfiguration,
+                        handler: any WebSocketHandler, eventLoop: any EventLoop,
+                        logger: Logger) -> EventLoopFuture<any WebSocketConnection> {
+        if isPlainRTMP(original) {
+            // rtmp://host:port/app/stream: the usual RTMP split (librtmp, ffmpeg): app = first path segment.
+            let path = url.resourceName.dropFirst()
+            let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            let app = String(parts.first ?? "")
+            let stream = parts.count > 1 && !parts[1].isEmpty ? String(parts[1]) : "s"
+            let tcUrl = "\(url.secure ? "rtmps" : "rtmp")://\(url.hostHeader)/\(app)"
+            let session = WSRClientSession(tcUrl: tcUrl, app: app, streamName: stream, mode: .publish)
+            return openSession(url: url, session: session, subprotocol: nil, configuration: configuration, handler: handler,
+                               eventLoop: eventLoop, logger: logger)
+        }
+        return create(url: url, configuration: configuration, eventLoop: eventLoop).flatMap { created in
+            openSession(url: url, session: WSRClientSession(tcUrl: created.tcUrl), subprotocol: created.subprotocol,
+                        configuration: configuration, handler: handler, eventLoop: eventLoop, logger: logger)
         }
     }
 
@@ -55,14 +82,15 @@ enum WSRClient {
         return done.futureResult
     }
 
-    static func openSession(url: WebSocketURL, tcUrl: String, subprotocol: String?, configuration: WebSocketClientConfiguration,
+    static func openSession(url: WebSocketURL, session: WSRClientSession, subprotocol: String?,
+                            configuration: WebSocketClientConfiguration,
                             handler: any WebSocketHandler, eventLoop: any EventLoop,
                             logger: Logger) -> EventLoopFuture<any WebSocketConnection> {
         let opened = eventLoop.makePromise(of: (any WebSocketConnection).self)
         let path = url.resourceName.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
         var request = WebSocketRequest(path: path, origin: configuration.origin, wire: .wsr, subprotocol: subprotocol)
         request.secure = url.secure
-        let session = WSRClientHandler(session: WSRClientSession(tcUrl: tcUrl), request: request, handler: handler,
+        let session = WSRClientHandler(session: session, request: request, handler: handler,
                                        closeTimeout: configuration.closeTimeout, opened: opened, logger: logger)
         bootstrap(url: url, configuration: configuration, eventLoop: eventLoop) { try $0.addHandler(session) }
             .whenFailure { opened.fail($0) }

@@ -71,8 +71,8 @@ public enum WebSocketClient {
         let bridge = AsyncWebSocket.Bridge(eventLoop: eventLoop, highWatermark: configuration.inboundHighWatermark)
         do {
             if wsr {
-                _ = try await WSRClient.connect(to: parsed, configuration: configuration, handler: bridge, eventLoop: eventLoop,
-                                                logger: logger).get()
+                _ = try await WSRClient.connect(to: parsed, original: url, configuration: configuration, handler: bridge,
+                                                eventLoop: eventLoop, logger: logger).get()
             } else {
                 _ = try await connect(to: parsed, configuration: configuration, handler: bridge, eventLoop: eventLoop,
                                       logger: logger).get()

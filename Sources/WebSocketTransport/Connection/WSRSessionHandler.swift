@@ -5,7 +5,7 @@ import WebSocketAPI
 import WebSocketEngine
 
 /// An RTMP connection on the gateway's port (first byte 0x03): drives `WSRServerSession` through the handshake
-/// and commands, then — once `publish` and `play` arrived for a session created over HTTP — hands the connection
+/// and commands, then — once `play` arrived for a session created over HTTP — hands the connection
 /// to the one WebSocket channel handler with a `WSRWireEngine`, so the path's service sees a WebSocket.
 final class WSRSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -29,9 +29,10 @@ final class WSRSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         // wsr.md §1.4: a session must be connected within the deadline.
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(in: sessions.deadline) { [logger] in
             logger.info("WSR session not opened in time")
-            context.close(promise: nil)
+            bound.value.close(promise: nil)
         }
     }
 
@@ -43,14 +44,23 @@ final class WSRSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard !done else { return }
         var input = unwrapInboundIn(data)
         let sessions = self.sessions
+        var lastWrite: EventLoopFuture<Void>?
         for action in session.read(&input, isPending: { sessions.isPending($0) }) {
             switch action {
             case .send(let bytes):
-                context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+                lastWrite = context.writeAndFlush(wrapOutboundOut(bytes))
+            case .declined(let what):
+                logger.debug("WSR session declined a request", metadata: ["what": "\(what)", "peer": "\(peer(context))"])
             case .fail(let why):
                 done = true
-                logger.info("WSR session refused", metadata: ["reason": "\(why)", "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
-                context.close(promise: nil)
+                logger.info("WSR session refused", metadata: ["reason": "\(why)", "peer": "\(peer(context))"])
+                // After the refusal the session just sent (an `_error` for an unknown tcUrl) has left.
+                if let lastWrite {
+                    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                    lastWrite.whenComplete { _ in bound.value.close(promise: nil) }
+                } else {
+                    context.close(promise: nil)
+                }
                 return
             case .open(let tcUrl):
                 done = true
@@ -63,5 +73,9 @@ final class WSRSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
         }
+    }
+
+    private func peer(_ context: ChannelHandlerContext) -> String {
+        context.remoteAddress.map { "\($0)" } ?? "?"
     }
 }

@@ -29,7 +29,7 @@ struct WSRWireEngine: WebSocketWireEngine {
             input.moveReaderIndex(to: input.writerIndex)
             return nil
         }
-        switch connection.next(&input) {
+        switch connection.next(&input, replies: &output) {
         case nil:
             return nil
         case .message(let bytes, let text)?:
@@ -52,10 +52,12 @@ struct WSRWireEngine: WebSocketWireEngine {
     func writeUnmaskedHeader(_ opcode: WebSocketOpcode, payloadLength: Int, into output: inout ByteBuffer) -> Bool { false }
     mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> Bool { false }
 
-    /// Nothing to send; reading goes on (a client half-closes and reads the server's last messages).
+    /// No close frame in WSR: a client sends `deleteStream` (so the server sees a clean close, 1005, rather than a
+    /// dropped connection) and half-closes, reading the server's last messages; a server just closes TCP.
     mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> Bool {
         guard state == .open else { return false }
         state = .closeSent
+        if connection.role == .client { connection.writeDeleteStream(into: &output) }
         return true
     }
 

@@ -1,0 +1,187 @@
+"""WebSocket over RTMP (WSR) with real RTMP peers: librtmp (the C library of rtmpdump and ffmpeg, through Debian's
+python3-librtmp) as a WSR client of `wsgate serve`; the wsgate RTMP client publishing to nginx-rtmp; ffmpeg and
+rtmpdump pointed at the gateway without a session, which must get a clear refusal rather than a hang."""
+import asyncio
+import json
+import re
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+
+from conftest import HOST, LOGS, free_port, tail, wait_port
+
+PEER = Path(__file__).parent / "peers" / "rtmp" / "librtmp_wsr.py"
+SYSTEM_PYTHON = "/usr/bin/python3"  # where python3-librtmp installs
+TIMEOUT = 30
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, TIMEOUT))
+
+
+def events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def librtmp_peer(*args) -> subprocess.Popen:
+    return subprocess.Popen([SYSTEM_PYTHON, str(PEER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_librtmp_plays_a_wsr_session_and_receives_a_broadcast(server):
+    """create, connect with the tcUrl, createStream, play — librtmp's own code for all of it — then messages an
+    RFC 6455 client sends to the broadcast arrive as WSR data messages, text as AMF3 String, binary as ByteArray."""
+    sent = ["from RFC 6455", b"\x00\x01binary\xff", "drei: \u00fc\u00f6\u00e4 \U0001F600"]
+    peer = librtmp_peer("receive", f"http://{HOST}:{server.port}/broadcast", str(len(sent)))
+    try:
+        first = [json.loads(peer.stdout.readline()) for _ in range(2)]
+        assert first[0]["event"] == "created" and re.fullmatch(
+            rf"rtmp://{HOST}:{server.port}/broadcast/[A-Za-z0-9]{{32}}", first[0]["url"]), first
+        assert first[1] == {"event": "playing"}, first
+
+        async def go():
+            async with connect(server.url("/broadcast"), open_timeout=TIMEOUT) as ws:
+                for message in sent:
+                    await ws.send(message)
+                    await asyncio.sleep(0.05)  # in order, whatever the broadcast's fan-out
+
+        run(go())
+        out, err = peer.communicate(timeout=TIMEOUT)
+    finally:
+        peer.kill()
+    assert peer.returncode == 0, err
+    assert events(out) == [{"text": isinstance(m, str), "hex": (m.encode() if isinstance(m, str) else m).hex()}
+                           for m in sent]
+
+
+def test_librtmp_publishes_and_the_echo_comes_back(server):
+    """After playing, the librtmp peer creates a second stream, publishes on it and sends data messages at
+    librtmp's chunk size 128 (70,000 bytes = 547 chunks); /echo answers each on the play stream."""
+    messages = ["hello", "gr\u00f6\u00dfer", "x" * 70_000]
+    proc = subprocess.run([SYSTEM_PYTHON, str(PEER), "echo", f"http://{HOST}:{server.port}/echo", *messages],
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    got = events(proc.stdout)
+    assert got[1] == {"event": "playing"} and got[2]["event"] == "publish stream", got[:3]
+    assert got[3:] == [{"text": False, "hex": m.encode().hex()} for m in messages]
+
+
+def test_rtmp_tools_without_a_session_are_refused_clearly(server):
+    """ffmpeg (playing and publishing) and rtmpdump connect with a tcUrl no create issued: the gateway answers
+    `_error` NetConnection.Connect.Rejected saying how to create a session, closes, and logs it; each tool exits
+    with an error at once instead of hanging."""
+    base = f"rtmp://{HOST}:{server.port}/echo/no-such-session"
+    tools = {
+        "ffmpeg play": ["ffmpeg", "-hide_banner", "-nostdin", "-i", base, "-f", "null", "-"],
+        "ffmpeg publish": ["ffmpeg", "-hide_banner", "-nostdin", "-f", "lavfi", "-i", "sine=duration=1",
+                           "-f", "flv", base],
+        "rtmpdump": ["rtmpdump", "-r", base, "--live", "-o", "/dev/null"],
+    }
+    before = server.log.read_text(errors="replace").count("WSR session refused")
+    for name, command in tools.items():
+        start = time.monotonic()
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0, (name, output)
+        assert time.monotonic() - start < 10, (name, output)
+        if name.startswith("ffmpeg"):  # ffmpeg prints the server's description
+            assert f"no WSR session was created for tcUrl rtmp://{HOST}:{server.port}/echo" in output, output
+            assert "/;e/cr" in output, output
+        else:  # rtmpdump only says that an error came
+            assert "rtmp server sent error" in output, output
+    log = server.log.read_text(errors="replace")
+    assert log.count("WSR session refused") - before == len(tools), tail(server.log)
+
+    async def still_serving():
+        async with connect(server.url("/echo"), open_timeout=TIMEOUT) as ws:
+            await ws.send("still here")
+            assert await ws.recv() == "still here"
+
+    run(still_serving())
+
+
+class NginxRTMP:
+    """nginx with the nginx-rtmp module (Debian's libnginx-mod-rtmp), one `live` application and its XML
+    statistics page, started in a private directory."""
+
+    def __init__(self, procs, directory: Path):
+        self.dir = directory
+        self.rtmp_port, self.http_port = free_port(), free_port()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.error_log = directory / "error.log"
+        conf = directory / "nginx.conf"
+        temp = " ".join(f"{k}_temp_path {directory};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        conf.write_text(f"""
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+master_process off;
+error_log {self.error_log} info;
+pid {directory}/nginx.pid;
+events {{ worker_connections 64; }}
+rtmp {{ server {{ listen {HOST}:{self.rtmp_port}; chunk_size 4096;
+    application live {{ live on; record off; }} }} }}
+http {{ access_log off; {temp}
+    server {{ listen {HOST}:{self.http_port}; location /stat {{ rtmp_stat all; }} }} }}
+""")
+        self.proc, self.log = procs.start(["nginx", "-c", conf, "-p", directory], "nginx-rtmp")
+        wait_port(self.rtmp_port, self.proc)
+        wait_port(self.http_port, self.proc)
+
+    def stat(self) -> str:
+        with urllib.request.urlopen(f"http://{HOST}:{self.http_port}/stat", timeout=5) as r:
+            return r.read().decode()
+
+    def stream(self, name: str) -> str | None:
+        """The <stream> element of `name`, if nginx has it."""
+        for block in re.findall(r"<stream>.*?</stream>", self.stat(), re.S):
+            if f"<name>{name}</name>" in block:
+                return block
+        return None
+
+    def bytes_in(self) -> int:
+        """Bytes nginx received on all its RTMP connections (the server-wide counter)."""
+        return int(re.search(r"<bytes_in>(\d+)</bytes_in>", self.stat()).group(1))
+
+
+def wait_for(predicate, what: str, timeout: float = 10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_wsgate_client_publishes_to_nginx_rtmp(procs, wsgate_bin, tmp_path):
+    """`wsgate connect rtmp://…/live/wsgate`: the RTMP client connects to nginx-rtmp (app `live`), creates a
+    stream and publishes `wsgate`; nginx lists it as the stream's publisher, takes every message line sent
+    (its byte counter grows by at least their size), and the stream ends when the client closes."""
+    nginx = NginxRTMP(procs, tmp_path / "nginx")
+    url = f"rtmp://{HOST}:{nginx.rtmp_port}/live/wsgate"
+    LOGS.mkdir(parents=True, exist_ok=True)
+    client_log = LOGS / "wsgate-connect-nginx-rtmp.log"
+    with open(client_log, "wb") as log:
+        client = subprocess.Popen([str(wsgate_bin), "connect", url], stdin=subprocess.PIPE, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    procs.procs.append(client)
+    stream = wait_for(lambda: nginx.stream("wsgate"), "nginx to list stream wsgate")
+    assert "<publishing/>" in stream, stream
+    assert re.search(r"publish: name='wsgate' args='' type=live", nginx.error_log.read_text()), tail(nginx.error_log)
+
+    before = nginx.bytes_in()
+    lines = [f"message {i} " + "x" * 1000 for i in range(20)]
+    client.stdin.write("".join(line + "\n" for line in lines).encode())
+    client.stdin.flush()
+    sent = sum(len(line) for line in lines)
+    wait_for(lambda: nginx.bytes_in() - before >= sent, f"nginx to receive {sent} bytes")
+    assert client.poll() is None, tail(client_log)  # nginx kept the publisher: the data messages were acceptable
+
+    client.stdin.close()  # end of input: the client closes (WSR: by closing TCP)
+    assert client.wait(TIMEOUT) == 0, tail(client_log)
+    wait_for(lambda: nginx.stream("wsgate") is None, "the stream to end")
+    assert "connected (wsr)" in client_log.read_text(), tail(client_log)
