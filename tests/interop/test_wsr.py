@@ -185,3 +185,25 @@ def test_wsgate_client_publishes_to_nginx_rtmp(procs, wsgate_bin, tmp_path):
     assert client.wait(TIMEOUT) == 0, tail(client_log)
     wait_for(lambda: nginx.stream("wsgate") is None, "the stream to end")
     assert "connected (wsr)" in client_log.read_text(), tail(client_log)
+
+
+def test_wsr_over_tls(tls_server, wsgate_bin, pki):
+    """rtmps: on a TLS listener the create answers `rtmps://` and RTMP is recognised inside TLS. The wsgate client
+    (`wsr+ssl://`) echoes through it; ffmpeg's own RTMPS client reaches the session logic and gets the refusal.
+    (librtmp's rtmps fails its handshake against any TLS server here, openssl s_server included, so it is not
+    used for this.)"""
+    proc = subprocess.run([str(wsgate_bin), "connect", f"wsr+ssl://{HOST}:{tls_server.port}/echo", "--ca-file",
+                           str(pki.ca)], input="over rtmps\n", capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "over rtmps\n" and "connected (wsr)" in proc.stderr, (proc.stdout, proc.stderr)
+
+    request = urllib.request.Request(f"https://{HOST}:{tls_server.port}/echo/;e/cr", method="POST", data=b"",
+                                     headers={"X-WebSocket-Version": "wsr-1.0"})
+    with urllib.request.urlopen(request, context=pki.client_context(), timeout=TIMEOUT) as response:
+        assert response.status == 201
+        assert re.fullmatch(rf"rtmps://{HOST}:{tls_server.port}/echo/[A-Za-z0-9]{{32}}", response.read().decode())
+
+    proc = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-i", f"rtmps://{HOST}:{tls_server.port}/echo/x",
+                           "-f", "null", "-"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode != 0
+    assert f"no WSR session was created for tcUrl rtmps://{HOST}:{tls_server.port}/echo" in proc.stderr, proc.stderr
