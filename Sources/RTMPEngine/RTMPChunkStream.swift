@@ -31,16 +31,21 @@ public struct RTMPMessage: Sendable, Equatable {
 /// The RTMP chunk stream demultiplexer (RFC-less, Adobe's RTMP spec §5.3): basic headers of 1, 2 and 3 bytes,
 /// message headers of types 0–3 with their carried-over fields, extended timestamps, interleaved chunk streams,
 /// headers split across reads. It applies Set Chunk Size and Abort itself; every message (those two included) is
-/// handed out. Bounded: the chunk size it accepts, a message's length, and how many chunk streams may be open.
+/// handed out. Bounded: the chunk size it accepts, a message's length, how many chunk streams may be open, and
+/// the bytes of unfinished messages held across all of them (without that bound, 60 chunk streams each announcing
+/// a 15 MiB message held 900 MiB for one connection).
 public struct RTMPChunkReader: Sendable {
     public struct Limits: Sendable, Hashable {
         public var maxChunkSize: Int
         public var maxMessageLength: Int
         public var maxChunkStreams: Int
-        public init(maxChunkSize: Int = 1 << 20, maxMessageLength: Int = 16 << 20, maxChunkStreams: Int = 64) {
+        public var maxBufferedBytes: Int
+        public init(maxChunkSize: Int = 1 << 20, maxMessageLength: Int = 16 << 20, maxChunkStreams: Int = 64,
+                    maxBufferedBytes: Int? = nil) {
             self.maxChunkSize = maxChunkSize
             self.maxMessageLength = maxMessageLength
             self.maxChunkStreams = maxChunkStreams
+            self.maxBufferedBytes = maxBufferedBytes ?? 2 * maxMessageLength
         }
     }
 
@@ -48,6 +53,7 @@ public struct RTMPChunkReader: Sendable {
         case chunkSize(Int)
         case messageTooLong(Int)
         case tooManyChunkStreams
+        case tooMuchBuffered(Int)
         case continuationWithoutHeader(UInt32)
         /// A type 0, 1 or 2 header (which begins a message) on a chunk stream whose message is not complete.
         case interruptedMessage(UInt32)
@@ -58,6 +64,7 @@ public struct RTMPChunkReader: Sendable {
             case .chunkSize(let n): return "chunk size \(n) refused"
             case .messageTooLong(let n): return "message of \(n) bytes refused"
             case .tooManyChunkStreams: return "too many chunk streams"
+            case .tooMuchBuffered(let n): return "\(n) bytes of unfinished messages refused"
             case .continuationWithoutHeader(let csid): return "chunk stream \(csid) continues a message it never began"
             case .interruptedMessage(let csid): return "chunk stream \(csid) begins a message before finishing the last"
             case .malformedControl: return "malformed protocol control message"
@@ -76,13 +83,16 @@ public struct RTMPChunkReader: Sendable {
         var started = false
     }
 
-    public let limits: Limits
+    /// Settable: a session raises them when its setup phase (small commands only) is over.
+    public var limits: Limits
     public private(set) var chunkSize = 128
     private var streams: [UInt32: StreamState] = [:]
     /// Messages being assembled, by chunk stream — apart from `streams` so appending a chunk never copies a
     /// partly assembled message (a copy per chunk made a 1 MiB message at chunk size 128 cost gigabytes of copying).
     private var payloads: [UInt32: ByteBuffer] = [:]
     private var pending = ByteBuffer()
+    /// The bytes in `payloads`.
+    private var buffered = 0
     private var failed: Failure?
 
     public init(limits: Limits = .init()) {
@@ -120,11 +130,12 @@ public struct RTMPChunkReader: Sendable {
     private mutating func applyControl(_ message: RTMPMessage) -> Failure? {
         guard let value = message.payload.getInteger(at: message.payload.readerIndex, as: UInt32.self) else { return .malformedControl }
         if message.typeID == RTMPMessage.setChunkSize {
-            let size = Int(value & 0x7FFF_FFFF)
+            // The top bit must be 0 (Adobe's spec §5.4.1): a size with it set is refused, not masked.
+            let size = Int(value)
             guard size >= 1, size <= limits.maxChunkSize else { return .chunkSize(size) }
             chunkSize = size
         } else {
-            payloads[value] = nil
+            buffered -= payloads.removeValue(forKey: value)?.readableBytes ?? 0
         }
         return nil
     }
@@ -176,9 +187,12 @@ public struct RTMPChunkReader: Sendable {
         state.started = true
         streams[csid] = state
         if assembled + want < state.length {
+            guard buffered + want <= limits.maxBufferedBytes else { return .failure(.tooMuchBuffered(buffered + want)) }
+            buffered += want
             payloads[csid, default: ByteBuffer()].writeBuffer(&piece)
             return .success(nil)
         }
+        buffered -= assembled
         var payload = payloads.removeValue(forKey: csid) ?? ByteBuffer()
         payload.writeBuffer(&piece)
         return .success(RTMPMessage(chunkStreamID: csid, typeID: state.typeID, messageStreamID: state.messageStreamID,

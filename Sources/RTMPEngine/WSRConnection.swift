@@ -87,7 +87,7 @@ public struct WSRConnection: Sendable {
         } else {
             values = [.string("_error"), .number(txid), .null, .object([
                 ("level", .string("error")), ("code", .string("NetConnection.Call.Failed")),
-                ("description", .string("\(command) is not supported by this WSR endpoint")),
+                ("description", .string("\(WSRServerSession.printable(command)) is not supported by this WSR endpoint")),
             ])]
         }
         var body = ByteBuffer()

@@ -34,12 +34,18 @@ public struct WSRServerSession: Sendable {
     /// Bytes read after the last complete message of the setup phase: the WebSocket phase's first.
     private var leftover = ByteBuffer()
 
-    public init(limits: RTMPChunkReader.Limits = .init()) {
+    /// Before the session opens only commands arrive, all small: a connection that has not proven it holds a
+    /// session may not make the gateway buffer more than this.
+    public static let setupLimits = RTMPChunkReader.Limits(maxChunkSize: 1 << 20, maxMessageLength: 64 << 10,
+                                                           maxChunkStreams: 16, maxBufferedBytes: 128 << 10)
+
+    public init(limits: RTMPChunkReader.Limits = setupLimits) {
         reader = RTMPChunkReader(limits: limits)
     }
 
-    /// Consumes bytes; `isPending(tcUrl)` tells whether an HTTP create issued that URL and it is still waiting.
-    public mutating func read(_ input: inout ByteBuffer, isPending: (String) -> Bool) -> [Action] {
+    /// Consumes bytes. `claim(tcUrl)` takes the session an HTTP create issued for that URL if it is still waiting
+    /// (false otherwise): a session belongs to the first connection that connects with its URL.
+    public mutating func read(_ input: inout ByteBuffer, claim: (String) -> Bool) -> [Action] {
         var actions: [Action] = []
         if phase == .handshake {
             switch handshake.read(&input) {
@@ -64,14 +70,14 @@ public struct WSRServerSession: Sendable {
                 phase = .failed
                 return actions + [.fail("\(f)")]
             case .success(let message):
-                actions += handle(message, isPending: isPending)
+                actions += handle(message, claim: claim)
             }
         }
         if phase == .open { leftover.writeBuffer(&input) }
         return actions
     }
 
-    private mutating func handle(_ message: RTMPMessage, isPending: (String) -> Bool) -> [Action] {
+    private mutating func handle(_ message: RTMPMessage, claim: (String) -> Bool) -> [Action] {
         switch message.typeID {
         case RTMPMessage.setChunkSize, RTMPMessage.abort, RTMPMessage.acknowledgement, RTMPMessage.userControl,
              RTMPMessage.windowAckSize, RTMPMessage.setPeerBandwidth:
@@ -86,7 +92,7 @@ public struct WSRServerSession: Sendable {
                 return [.fail("malformed RTMP command")]
             }
             return command(name, txid: txid, arguments: Array(values.dropFirst(2)), streamID: message.messageStreamID,
-                           isPending: isPending)
+                           claim: claim)
         default:
             phase = .failed
             return [.fail("RTMP message type \(message.typeID) is not part of WSR")]
@@ -94,13 +100,13 @@ public struct WSRServerSession: Sendable {
     }
 
     private mutating func command(_ name: String, txid: Double, arguments: [AMFValue], streamID: UInt32,
-                                  isPending: (String) -> Bool) -> [Action] {
+                                  claim: (String) -> Bool) -> [Action] {
         switch (phase, name) {
         case (.connecting, "connect"):
-            guard let url = arguments.first?["tcUrl"]?.stringValue, isPending(url) else {
+            guard let url = arguments.first?["tcUrl"]?.stringValue, claim(url) else {
                 phase = .failed
                 let tcUrl = arguments.first?["tcUrl"]?.stringValue
-                let why = tcUrl.map { "no WSR session was created for tcUrl \($0)" } ?? "connect without a tcUrl"
+                let why = tcUrl.map { "no WSR session was created for tcUrl \(Self.printable($0))" } ?? "connect without a tcUrl"
                 return [.send(reply([.string("_error"), .number(txid), .null, .object([
                     ("level", .string("error")), ("code", .string("NetConnection.Connect.Rejected")),
                     ("description", .string(why + "; create one first with an HTTP request to <websocket path>/;e/cr"
@@ -136,7 +142,7 @@ public struct WSRServerSession: Sendable {
             return [.send(out), .open(tcUrl: tcUrl ?? "")]
         case (.connecting, _):
             phase = .failed
-            return [.fail("RTMP command \(name) before connect")]
+            return [.fail("RTMP command \(Self.printable(name)) before connect")]
         case (_, "deleteStream"), (_, "closeStream"), (_, "releaseStream"), (_, "FCPublish"), (_, "FCUnpublish"),
              (_, "FCSubscribe"), (_, "FCUnsubscribe"):
             // Stream bookkeeping RTMP clients send around publish/play; nothing to do before the session is open.
@@ -144,11 +150,11 @@ public struct WSRServerSession: Sendable {
         default:
             // A call WSR does not use (`_checkbw`, `getStreamLength`, …): answered, not fatal. Transaction 0 asks
             // for no answer.
-            let declined = Action.declined("RTMP command \(name) is not part of WSR")
+            let declined = Action.declined("RTMP command \(Self.printable(name)) is not part of WSR")
             guard txid != 0 else { return [declined] }
             return [.send(reply([.string("_error"), .number(txid), .null, .object([
                 ("level", .string("error")), ("code", .string("NetConnection.Call.Failed")),
-                ("description", .string("\(name) is not supported by this WSR endpoint")),
+                ("description", .string("\(Self.printable(name)) is not supported by this WSR endpoint")),
             ])])), declined]
         }
     }
@@ -162,10 +168,27 @@ public struct WSRServerSession: Sendable {
     }
 
     /// The engine of the open WebSocket phase, continuing this session's chunk stream; `leftover` holds bytes
-    /// that arrived with the last setup message (feed them to it first).
-    public mutating func makeConnection() -> (connection: WSRConnection, leftover: ByteBuffer) {
+    /// that arrived with the last setup message (feed them to it first). From now on the reader's limits are
+    /// `limits` (messages up to the service's maximum, not the setup phase's small commands).
+    public mutating func makeConnection(limits: RTMPChunkReader.Limits = .init()) -> (connection: WSRConnection, leftover: ByteBuffer) {
         defer { leftover = ByteBuffer() }
+        var reader = reader
+        reader.limits = limits
         return (WSRConnection(role: .server, reader: reader, writer: writer, outboundStreamID: playStreamID ?? 1,
                               nextStreamID: nextStreamID), leftover)
+    }
+
+    /// `text` fit for a log line and an `_error` description: control characters escaped (a tcUrl with a newline
+    /// must not forge a log line), at most 200 characters.
+    static func printable(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars.prefix(200) {
+            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return text.unicodeScalars.count > 200 ? out + "…" : out
     }
 }

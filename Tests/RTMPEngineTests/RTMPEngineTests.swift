@@ -106,6 +106,34 @@ import Testing
         var many = RTMPChunkReader(limits: .init(maxChunkStreams: 2))
         let starts: [UInt8] = (3...5).flatMap { csid -> [UInt8] in [UInt8(csid), 0, 0, 0, 0, 0, 1, 15, 0, 0, 0, 0, 1] }
         #expect(Self.read(starts, split: 100, reader: &many).1 == .tooManyChunkStreams)
+        // A Set Chunk Size with the top bit set is refused, not masked into 128.
+        var topBit = RTMPChunkReader()
+        #expect(Self.read([0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0x80, 0, 0, 0x80], split: 5, reader: &topBit).1 == .chunkSize(0x8000_0080))
+        // Unfinished messages on several chunk streams, each under the message limit, together over the buffer limit.
+        var hoard = RTMPChunkReader(limits: .init(maxMessageLength: 1000, maxChunkStreams: 8, maxBufferedBytes: 300))
+        let halves: [UInt8] = (3...6).flatMap { csid -> [UInt8] in
+            [UInt8(csid), 0, 0, 0, 0, 0x03, 0xE8, 15, 0, 0, 0, 0] + [UInt8](repeating: 7, count: 128)
+        }
+        #expect(Self.read(halves, split: 64, reader: &hoard).1 == .tooMuchBuffered(384))
+        // Completed messages give their bytes back: the same four streams finishing one by one stay within 300.
+        var tidy = RTMPChunkReader(limits: .init(maxMessageLength: 1000, maxChunkStreams: 8, maxBufferedBytes: 300))
+        let whole: [UInt8] = (3...6).flatMap { csid -> [UInt8] in
+            [UInt8(csid), 0, 0, 0, 0, 0, 200, 15, 0, 0, 0, 0] + [UInt8](repeating: 7, count: 128) + [0xC0 | UInt8(csid)] + [UInt8](repeating: 8, count: 72)
+        }
+        let (messages, failure) = Self.read(whole, split: 50, reader: &tidy)
+        #expect(failure == nil && messages.count == 4)
+    }
+
+    /// Before the session opens, commands only: a connection without a session cannot make the gateway hold more
+    /// than the setup limits (64 KiB per message, 128 KiB in all).
+    @Test func setupPhaseBuffersOnlySmallCommands() {
+        var session = WSRServerSession()
+        var input = ByteBuffer(bytes: [0x03] + [UInt8](repeating: 0, count: 3072))
+        input.writeBytes([0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 1, 0, 0]) // Set Chunk Size 65536
+        input.writeBytes([0x03, 0, 0, 0, 0x01, 0x00, 0x01, 20, 0, 0, 0, 0]) // a 65,537-byte command
+        #expect(session.read(&input) { _ in true }.last == .fail("message of 65537 bytes refused"))
+        #expect(WSRServerSession.printable("rtmp://h/x\n2026 notice forged") == "rtmp://h/x\\u{a}2026 notice forged")
+        #expect(WSRServerSession.printable(String(repeating: "u", count: 500)).count == 201)
     }
 
     @Test func amfRoundTripsAndBombs() throws {

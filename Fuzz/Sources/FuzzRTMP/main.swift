@@ -103,7 +103,7 @@ func checkSession(_ bytes: [UInt8], seed: UInt64) {
             }
             continue
         }
-        for action in session.read(&input, isPending: { $0 == "rtmp://h:80/p/x" }) {
+        for action in session.read(&input, claim: { $0 == "rtmp://h:80/p/x" }) {
             switch action {
             case .send: invariant(!failed, "sent after failing")
             case .fail: failed = true

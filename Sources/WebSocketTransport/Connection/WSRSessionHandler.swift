@@ -18,6 +18,8 @@ final class WSRSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let logger: Logger
     private var deadline: Scheduled<Void>?
     private var done = false
+    /// The session this connection's `connect` claimed (taken from `sessions`: no other connection can have it).
+    private var claimed: WSRSessions.Pending?
 
     /// - Parameter start: installs the WebSocket handler for the opened session (the handshake handler's).
     init(sessions: WSRSessions, logger: Logger,
@@ -45,7 +47,13 @@ final class WSRSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         var input = unwrapInboundIn(data)
         let sessions = self.sessions
         var lastWrite: EventLoopFuture<Void>?
-        for action in session.read(&input, isPending: { sessions.isPending($0) }) {
+        var claimed = self.claimed
+        let actions = session.read(&input) { tcUrl in
+            claimed = sessions.take(tcUrl)
+            return claimed != nil
+        }
+        self.claimed = claimed
+        for action in actions {
             switch action {
             case .send(let bytes):
                 lastWrite = context.writeAndFlush(wrapOutboundOut(bytes))
@@ -62,9 +70,10 @@ final class WSRSessionHandler: ChannelInboundHandler, RemovableChannelHandler {
                     context.close(promise: nil)
                 }
                 return
-            case .open(let tcUrl):
+            case .open:
                 done = true
-                guard let pending = sessions.take(tcUrl) else {
+                guard let pending = claimed else { // cannot happen: open follows a successful claim
+                    logger.error("WSR session opened without a claimed session", metadata: ["peer": "\(peer(context))"])
                     context.close(promise: nil)
                     return
                 }

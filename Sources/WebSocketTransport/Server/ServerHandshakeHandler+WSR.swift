@@ -72,10 +72,14 @@ extension ServerHandshakeHandler {
     /// The session opened: the WebSocket channel handler replaces the session handler (`context` is its).
     func startWSR(_ session: WSRServerSession, pending: WSRSessions.Pending, context: ChannelHandlerContext) {
         var session = session
-        var (connection, leftover) = session.makeConnection()
-        _ = connection
+        // Messages up to the listener's maximum from now on (a little more: the WSR envelope around the payload).
+        let messageLimit = configuration.engine.maxMessageSize + 64
+        let (connection, leftover) = session.makeConnection(limits: .init(maxMessageLength: messageLimit))
         let engine = WSRWireEngine(connection: connection)
-        let frames = WebSocketChannelHandler(engine: engine, request: pending.request, handler: pending.route.service.makeHandler(),
+        // The WebSocket's peer is the RTMP connection (the create may have come from elsewhere, e.g. a proxy).
+        var request = pending.request
+        request.remoteAddress = context.remoteAddress
+        let frames = WebSocketChannelHandler(engine: engine, request: request, handler: pending.route.service.makeHandler(),
                                              eventLoop: context.eventLoop,
                                              options: channelOptions(path: pending.request.path, wireName: engine.wireName),
                                              logger: logger)
@@ -87,7 +91,6 @@ extension ServerHandshakeHandler {
         }
         upgraded?(frames)
         if leftover.readableBytes > 0 { context.fireChannelRead(NIOAny(leftover)) }
-        leftover = ByteBuffer()
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

@@ -59,6 +59,14 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
            incoming.getInteger(at: incoming.readerIndex, as: UInt8.self) == RTMPHandshake.version {
             return switchToRTMP(incoming, context: context)
         }
+        if buffer.readableBytes == 0, awaitingKey3 == nil, let first = incoming.getInteger(at: incoming.readerIndex, as: UInt8.self),
+           !Self.canBeginHTTPRequest(first) {
+            // Neither HTTP nor RTMP: refused at once rather than held until the handshake timeout.
+            let detail = first == 0x06 || first == 0x08
+                ? "RTMPE (encrypted RTMP, version byte \(first)) is not supported: use rtmp:// or rtmps://"
+                : "not an HTTP request (first byte 0x\(String(first, radix: 16)))"
+            return reject(.badRequest(detail), reason: .invalidHandshake, context: context)
+        }
         buffer.writeBuffer(&incoming)
         if let pending = awaitingKey3 { return completeHixie76(pending, context: context) }
         let result = buffer.withUnsafeReadableBytes { parser.parseRequest($0) }
@@ -159,6 +167,17 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         }
         buffer = ByteBuffer()
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// Whether `byte` can begin an HTTP request: a method's token character (RFC 9110 §5.6.2), or the empty line
+    /// RFC 9112 §2.2 lets a client send before it.
+    static func canBeginHTTPRequest(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return Array("!#$%&'*+-.^_`|~\r\n".utf8).contains(byte)
+        }
     }
 
     /// The listener's settings as a WebSocket channel handler's options.

@@ -27,12 +27,7 @@ public final class WSRSessions: Sendable {
         }
     }
 
-    func isPending(_ tcUrl: String) -> Bool {
-        let now = NIODeadline.now()
-        return pending.withLockedValue { $0[tcUrl].map { $0.expires > now } ?? false }
-    }
-
-    /// Takes the session for `tcUrl` (a session is used once).
+    /// Takes the session for `tcUrl` (a session is used once: the first RTMP `connect` with its URL claims it).
     func take(_ tcUrl: String) -> Pending? {
         let now = NIODeadline.now()
         return pending.withLockedValue { all in
