@@ -86,6 +86,8 @@ public struct RTMPChunkReader: Sendable {
     /// Settable: a session raises them when its setup phase (small commands only) is over.
     public var limits: Limits
     public private(set) var chunkSize = 128
+    /// Every byte handed to `next` (what an Acknowledgement counts).
+    public private(set) var bytesReceived: UInt64 = 0
     private var streams: [UInt32: StreamState] = [:]
     /// Messages being assembled, by chunk stream — apart from `streams` so appending a chunk never copies a
     /// partly assembled message (a copy per chunk made a 1 MiB message at chunk size 128 cost gigabytes of copying).
@@ -101,6 +103,7 @@ public struct RTMPChunkReader: Sendable {
 
     /// The next complete message from the bytes so far (appending `input`); nil when more bytes are needed.
     public mutating func next(_ input: inout ByteBuffer) -> Result<RTMPMessage, Failure>? {
+        bytesReceived += UInt64(input.readableBytes)
         if input.readableBytes > 0 { pending.writeBuffer(&input) }
         if let failed { return .failure(failed) }
         while true {

@@ -29,6 +29,7 @@ public struct WSRClientSession: Sendable {
     private var handshake: RTMPHandshake
     private var reader: RTMPChunkReader
     private let writer = RTMPChunkWriter(chunkSize: 128)
+    private var flow = RTMPFlowControl()
     public let tcUrl: String
     public let mode: Mode
     private let app: String
@@ -83,11 +84,20 @@ public struct WSRClientSession: Sendable {
             }
         }
         if phase == .open { leftover.writeBuffer(&input) }
+        var ack = ByteBuffer()
+        if phase != .failed { flow.acknowledge(received: reader.bytesReceived, writer: writer, into: &ack) }
+        guard ack.readableBytes > 0 else { return actions }
+        // Before `.open`: the caller hands the connection over at that action.
+        actions.insert(.send(ack), at: actions.firstIndex(of: .open) ?? actions.endIndex)
         return actions
     }
 
     private mutating func handle(_ message: RTMPMessage) -> [Action] {
-        guard message.typeID == RTMPMessage.amf0Command || message.typeID == RTMPMessage.amf3Command else { return [] }
+        guard message.typeID == RTMPMessage.amf0Command || message.typeID == RTMPMessage.amf3Command else {
+            var answer = ByteBuffer() // pings and window sizes of an ordinary RTMP server (nginx-rtmp sends both)
+            flow.handle(message, writer: writer, into: &answer)
+            return answer.readableBytes > 0 ? [.send(answer)] : []
+        }
         var body = message.payload
         if message.typeID == RTMPMessage.amf3Command { body.moveReaderIndex(forwardBy: min(1, body.readableBytes)) }
         var decoder = AMFDecoder(body)
@@ -157,6 +167,7 @@ public struct WSRClientSession: Sendable {
     /// The engine of the open WebSocket phase; `leftover` holds bytes that came with the opening status.
     public mutating func makeConnection() -> (connection: WSRConnection, leftover: ByteBuffer) {
         defer { leftover = ByteBuffer() }
-        return (WSRConnection(role: .client, reader: reader, writer: writer, outboundStreamID: streams.first ?? 1), leftover)
+        return (WSRConnection(role: .client, reader: reader, writer: writer, outboundStreamID: streams.first ?? 1, flow: flow),
+                leftover)
     }
 }

@@ -17,17 +17,19 @@ public struct WSRConnection: Sendable {
     private let writer: RTMPChunkWriter
     private let outboundStreamID: UInt32
     private var nextStreamID: UInt32
+    private var flow: RTMPFlowControl
     public private(set) var closed = false
     public private(set) var failure: String?
 
     /// - Parameter nextStreamID: the id the server gives the next `createStream` (after the setup phase's).
     public init(role: Role, reader: RTMPChunkReader, writer: RTMPChunkWriter, outboundStreamID: UInt32,
-                nextStreamID: UInt32 = 1) {
+                nextStreamID: UInt32 = 1, flow: RTMPFlowControl = .init()) {
         self.role = role
         self.reader = reader
         self.writer = writer
         self.outboundStreamID = outboundStreamID
         self.nextStreamID = nextStreamID
+        self.flow = flow
     }
 
     public enum Event: Sendable, Equatable {
@@ -39,8 +41,9 @@ public struct WSRConnection: Sendable {
     }
 
     /// The next WebSocket-level event from the bytes so far (appending `input`); nil when more are needed.
-    /// Answers to the peer's commands are appended to `replies`.
+    /// Answers to the peer's commands and control messages (pings, acknowledgements) are appended to `replies`.
     public mutating func next(_ input: inout ByteBuffer, replies: inout ByteBuffer) -> Event? {
+        defer { flow.acknowledge(received: reader.bytesReceived, writer: writer, into: &replies) }
         while !closed, failure == nil, let result = reader.next(&input) {
             switch result {
             case .failure(let f):
@@ -69,7 +72,7 @@ public struct WSRConnection: Sendable {
                     }
                 case RTMPMessage.setChunkSize, RTMPMessage.abort, RTMPMessage.acknowledgement, RTMPMessage.userControl,
                      RTMPMessage.windowAckSize, RTMPMessage.setPeerBandwidth:
-                    continue
+                    flow.handle(message, writer: writer, into: &replies)
                 default:
                     failure = "RTMP message type \(message.typeID) is not part of WSR"
                     return .failed(failure!)

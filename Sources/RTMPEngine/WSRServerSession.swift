@@ -28,6 +28,7 @@ public struct WSRServerSession: Sendable {
     private var handshake = RTMPHandshake(role: .server)
     private var reader: RTMPChunkReader
     private let writer = RTMPChunkWriter(chunkSize: 65536)
+    private var flow = RTMPFlowControl()
     private var nextStreamID: UInt32 = 1
     private var playStreamID: UInt32?
     public private(set) var tcUrl: String?
@@ -64,7 +65,11 @@ public struct WSRServerSession: Sendable {
             }
         }
         while phase == .connecting || phase == .streams {
-            guard let result = reader.next(&input) else { return actions }
+            guard let result = reader.next(&input) else {
+                var ack = ByteBuffer()
+                flow.acknowledge(received: reader.bytesReceived, writer: writer, into: &ack)
+                return ack.readableBytes > 0 ? actions + [.send(ack)] : actions
+            }
             switch result {
             case .failure(let f):
                 phase = .failed
@@ -81,7 +86,9 @@ public struct WSRServerSession: Sendable {
         switch message.typeID {
         case RTMPMessage.setChunkSize, RTMPMessage.abort, RTMPMessage.acknowledgement, RTMPMessage.userControl,
              RTMPMessage.windowAckSize, RTMPMessage.setPeerBandwidth:
-            return []
+            var answer = ByteBuffer()
+            flow.handle(message, writer: writer, into: &answer)
+            return answer.readableBytes > 0 ? [.send(answer)] : []
         case RTMPMessage.amf0Command, RTMPMessage.amf3Command:
             var body = message.payload
             if message.typeID == RTMPMessage.amf3Command { body.moveReaderIndex(forwardBy: min(1, body.readableBytes)) }
@@ -175,7 +182,7 @@ public struct WSRServerSession: Sendable {
         var reader = reader
         reader.limits = limits
         return (WSRConnection(role: .server, reader: reader, writer: writer, outboundStreamID: playStreamID ?? 1,
-                              nextStreamID: nextStreamID), leftover)
+                              nextStreamID: nextStreamID, flow: flow), leftover)
     }
 
     /// `text` fit for a log line and an `_error` description: control characters escaped (a tcUrl with a newline

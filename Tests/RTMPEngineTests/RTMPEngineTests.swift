@@ -124,6 +124,45 @@ import Testing
         #expect(failure == nil && messages.count == 4)
     }
 
+    /// Pings answered, acknowledgements once per window, Window Acknowledgement Size after Set Peer Bandwidth —
+    /// in an open WSR connection, on chunk stream 2 (nginx-rtmp drops clients that leave its pings unanswered).
+    @Test func flowControlAnswersPingsAndAcknowledgesWindows() {
+        func control(_ type: UInt8, _ bytes: [UInt8]) -> [UInt8] {
+            var out = ByteBuffer()
+            RTMPChunkWriter().write(RTMPMessage(chunkStreamID: 2, typeID: type, payload: ByteBuffer(bytes: bytes)), into: &out)
+            return Array(out.readableBytesView)
+        }
+        func answers(_ replies: ByteBuffer) -> [RTMPMessage] {
+            var reader = RTMPChunkReader()
+            let (messages, failure) = Self.read(Array(replies.readableBytesView), split: 1000, reader: &reader)
+            #expect(failure == nil && messages.allSatisfy { $0.chunkStreamID == 2 && $0.messageStreamID == 0 })
+            return messages
+        }
+        var connection = WSRConnection(role: .client, reader: RTMPChunkReader(), writer: RTMPChunkWriter(chunkSize: 128),
+                                       outboundStreamID: 1)
+        // 18 + 17 + 17 + 16 = 68 bytes: a ping, the same peer bandwidth twice, a window of 100.
+        var input = ByteBuffer(bytes: control(RTMPMessage.userControl, [0, 6, 0, 0, 0x12, 0x34])
+                                      + control(RTMPMessage.setPeerBandwidth, [0, 0, 0x10, 0, 2])
+                                      + control(RTMPMessage.setPeerBandwidth, [0, 0, 0x10, 0, 2])
+                                      + control(RTMPMessage.windowAckSize, [0, 0, 0, 100]))
+        var replies = ByteBuffer()
+        #expect(connection.next(&input, replies: &replies) == nil)
+        let first = answers(replies)
+        #expect(first.map(\.typeID) == [RTMPMessage.userControl, RTMPMessage.windowAckSize]) // no ack: 68 < 100
+        #expect(first.map { Array($0.payload.readableBytesView) } == [[0, 7, 0, 0, 0x12, 0x34], [0, 0, 0x10, 0]])
+        // 48 more bytes: 116 received, one window's worth — acknowledged with the count so far.
+        input = ByteBuffer(bytes: Array([[UInt8]](repeating: control(RTMPMessage.acknowledgement, [0, 0, 0, 1]), count: 3).joined()))
+        replies.clear()
+        #expect(connection.next(&input, replies: &replies) == nil)
+        let second = answers(replies)
+        #expect(second.map(\.typeID) == [RTMPMessage.acknowledgement] && second.first?.payload.getInteger(at: 0, as: UInt32.self) == 116)
+        // The next acknowledgement waits for another 100 bytes.
+        input = ByteBuffer(bytes: control(RTMPMessage.acknowledgement, [0, 0, 0, 2]))
+        replies.clear()
+        _ = connection.next(&input, replies: &replies)
+        #expect(replies.readableBytes == 0)
+    }
+
     /// Before the session opens, commands only: a connection without a session cannot make the gateway hold more
     /// than the setup limits (64 KiB per message, 128 KiB in all).
     @Test func setupPhaseBuffersOnlySmallCommands() {

@@ -207,3 +207,34 @@ def test_wsr_over_tls(tls_server, wsgate_bin, pki):
                            "-f", "null", "-"], capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode != 0
     assert f"no WSR session was created for tcUrl rtmps://{HOST}:{tls_server.port}/echo" in proc.stderr, proc.stderr
+
+
+def test_gateway_answers_rtmp_pings_and_acknowledges_windows(server):
+    """Protocol control an RTMP peer owes the other side (Adobe's RTMP spec §5.4, §6.2): a Ping Request gets its
+    Ping Response with the same timestamp, and after the client set a window with Window Acknowledgement Size,
+    the gateway acknowledges each window's worth of bytes (the count it has received)."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "peers" / "rtmp"))
+    import rtmpraw as rr
+
+    session = rr.Session(server.port)
+    try:
+        session.send(rr.chunk(2, 4, bytes.fromhex("0006") + (0x12345678).to_bytes(4, "big")))  # User Control 6
+        pong = session.recv_until(lambda m: m.type_id == 4)
+        assert (pong.csid, pong.msid, pong.payload) == (2, 0, bytes.fromhex("0007") + (0x12345678).to_bytes(4, "big"))
+
+        session.send(rr.chunk(2, 5, (1000).to_bytes(4, "big")))  # Window Acknowledgement Size 1000
+        for i in range(3):  # ~3.7 KB of data messages
+            session.send_data(bytes([i]) * 1200)
+        echoes, acks = [], []
+        while len(echoes) < 3 or not acks:
+            m = session.recv_message()
+            if m.type_id == 15:
+                echoes.append(rr.wsr_payload(m.payload))
+            elif m.type_id == 3:
+                assert m.csid == 2, m
+                acks.append(int.from_bytes(m.payload, "big"))
+        assert echoes == [bytes([i]) * 1200 for i in range(3)]
+        assert 1000 <= acks[0] and acks == sorted(acks) and len(acks) <= 4, acks
+    finally:
+        session.close()
