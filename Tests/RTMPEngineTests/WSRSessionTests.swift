@@ -26,6 +26,16 @@ import Testing
         return out
     }
 
+    /// One AMF0 command message as it goes on the wire, at chunk size 128.
+    static func command(_ values: [AMFValue], stream: UInt32 = 0) -> ByteBuffer {
+        var body = ByteBuffer()
+        AMFEncoder.encode(values, into: &body)
+        var out = ByteBuffer()
+        RTMPChunkWriter(chunkSize: 128).write(RTMPMessage(chunkStreamID: 3, typeID: RTMPMessage.amf0Command,
+                                                          messageStreamID: stream, payload: body), into: &out)
+        return out
+    }
+
     @Test(arguments: [1, 64, 100_000]) func flashCaptureOpensTheSessionAndYieldsItsMessages(split: Int) throws {
         var session = WSRServerSession()
         var c1: [UInt8] = [0, 0, 0x10, 0, 0x80, 0x00, 0x07, 0x02] // Flash's digest-style version bytes
@@ -101,21 +111,13 @@ import Testing
         var client = WSRClientSession(tcUrl: Self.tcUrl)
         var toServer = client.start
         _ = session.read(&toServer) { _ in true } // C0 C1 → S0 S1 S2
-        func command(_ values: [AMFValue], stream: UInt32 = 0) -> ByteBuffer {
-            var body = ByteBuffer()
-            AMFEncoder.encode(values, into: &body)
-            var out = ByteBuffer()
-            RTMPChunkWriter(chunkSize: 128).write(RTMPMessage(chunkStreamID: 3, typeID: RTMPMessage.amf0Command,
-                                                              messageStreamID: stream, payload: body), into: &out)
-            return out
-        }
         var input = ByteBuffer(bytes: [UInt8](repeating: 0, count: 1536)) // C2
-        input.writeImmutableBuffer(command([.string("connect"), .number(1), .object([("tcUrl", .string(Self.tcUrl))])]))
-        input.writeImmutableBuffer(command([.string("FCSubscribe"), .number(2), .null, .string("s")]))
-        input.writeImmutableBuffer(command([.string("_checkbw"), .number(3), .null]))
-        input.writeImmutableBuffer(command([.string("createStream"), .number(4), .null]))
-        input.writeImmutableBuffer(command([.string("play"), .number(5), .null, .string("s")], stream: 1))
-        input.writeImmutableBuffer(command([.string("createStream"), .number(6), .null]))
+        input.writeImmutableBuffer(Self.command([.string("connect"), .number(1), .object([("tcUrl", .string(Self.tcUrl))])]))
+        input.writeImmutableBuffer(Self.command([.string("FCSubscribe"), .number(2), .null, .string("s")]))
+        input.writeImmutableBuffer(Self.command([.string("_checkbw"), .number(3), .null]))
+        input.writeImmutableBuffer(Self.command([.string("createStream"), .number(4), .null]))
+        input.writeImmutableBuffer(Self.command([.string("play"), .number(5), .null, .string("s")], stream: 1))
+        input.writeImmutableBuffer(Self.command([.string("createStream"), .number(6), .null]))
         let actions = session.read(&input) { $0 == Self.tcUrl }
         #expect(actions.contains(.open(tcUrl: Self.tcUrl)))
         #expect(actions.contains(.declined("RTMP command _checkbw is not part of WSR")))
@@ -137,14 +139,6 @@ import Testing
     /// `.publish` mode against an ordinary RTMP server's answers (nginx-rtmp's, in order): one createStream,
     /// publish with the stream name, open at NetStream.Publish.Start; an `_error` fails with its description.
     @Test func publishModeOpensAtPublishStart() throws {
-        func serverCommand(_ values: [AMFValue], stream: UInt32 = 0) -> ByteBuffer {
-            var body = ByteBuffer()
-            AMFEncoder.encode(values, into: &body)
-            var out = ByteBuffer()
-            RTMPChunkWriter(chunkSize: 128).write(RTMPMessage(chunkStreamID: 5, typeID: RTMPMessage.amf0Command,
-                                                              messageStreamID: stream, payload: body), into: &out)
-            return out
-        }
         func handshaken(_ client: inout WSRClientSession) -> ByteBuffer {
             var server = RTMPHandshake(role: .server)
             var hello = client.start
@@ -157,22 +151,22 @@ import Testing
         var client = WSRClientSession(tcUrl: "rtmp://127.0.0.1:1935/live", app: "live", streamName: "cam", mode: .publish)
         let connect = Self.commands(in: handshaken(&client))
         #expect(connect.first?[2]["app"] == .string("live") && connect.first?[2]["tcUrl"] == .string("rtmp://127.0.0.1:1935/live"))
-        var reply = serverCommand([.string("_result"), .number(1), .null, .object([("code", .string("NetConnection.Connect.Success"))])])
+        var reply = Self.command([.string("_result"), .number(1), .null, .object([("code", .string("NetConnection.Connect.Success"))])])
         var sent = ByteBuffer()
         for case .send(var bytes) in client.read(&reply) { sent.writeBuffer(&bytes) }
         #expect(Self.commands(in: sent).map { $0.first } == [.string("createStream")]) // one stream only
-        reply = serverCommand([.string("_result"), .number(2), .null, .number(1)])
+        reply = Self.command([.string("_result"), .number(2), .null, .number(1)])
         sent.clear()
         for case .send(var bytes) in client.read(&reply) { sent.writeBuffer(&bytes) }
         let publish = Self.commands(in: sent)
         #expect(publish.count == 1 && publish[0].first == .string("publish") && publish[0][3] == .string("cam"))
-        reply = serverCommand([.string("onStatus"), .number(0), .null, .object([("level", .string("status")),
+        reply = Self.command([.string("onStatus"), .number(0), .null, .object([("level", .string("status")),
                                                                                 ("code", .string("NetStream.Publish.Start"))])], stream: 1)
         #expect(client.read(&reply) == [.open])
 
         var refused = WSRClientSession(tcUrl: "rtmp://127.0.0.1:1935/nope", mode: .publish)
         _ = handshaken(&refused)
-        reply = serverCommand([.string("_error"), .number(1), .null, .object([
+        reply = Self.command([.string("_error"), .number(1), .null, .object([
             ("code", .string("NetConnection.Connect.Rejected")), ("description", .string("no such app"))])])
         #expect(refused.read(&reply) == [.fail("the server answered _error (NetConnection.Connect.Rejected: no such app)")])
     }

@@ -20,6 +20,8 @@ import librtmp
 from librtmp.amf import encode_amf
 from librtmp.packet import PACKET_SIZE_LARGE, PACKET_TYPE_FLEX_STREAM_SEND, PACKET_TYPE_INVOKE, RTMPPacket
 
+from rtmpraw import DATA_PREFIX, wsr_data, wsr_payload  # the WSR message layout, written once for the tests
+
 TIMEOUT = 15
 
 
@@ -32,41 +34,12 @@ def create(base: str) -> str:
         return response.read().decode()
 
 
-def u29(n: int) -> bytes:
-    """AMF3's variable-length unsigned 29-bit integer."""
-    if n < 0x80:
-        return bytes([n])
-    if n < 0x4000:
-        return bytes([n >> 7 | 0x80, n & 0x7F])
-    if n < 0x200000:
-        return bytes([n >> 14 | 0x80, n >> 7 & 0x7F | 0x80, n & 0x7F])
-    return bytes([n >> 22 | 0x80, n >> 15 & 0x7F | 0x80, n >> 8 & 0x7F | 0x80, n & 0xFF])
-
-
-def read_u29(body: bytes, at: int) -> tuple[int, int]:
-    value = 0
-    for i in range(3):
-        b = body[at + i]
-        if b < 0x80:
-            return value << 7 | b, at + i + 1
-        value = value << 7 | b & 0x7F
-    return value << 8 | body[at + 3], at + 4
-
-
-WSR_PREFIX = b"\x00\x02\x00\x01d\x11"  # leading 00, AMF0 string "d", switch to AMF3 (wsr.md §5)
-
-
 def wsr_message(body: bytes):
     """(text, payload) of a WSR data message body, or None for other data messages (|RtmpSampleAccess, …)."""
-    if not body.startswith(WSR_PREFIX) or len(body) < len(WSR_PREFIX) + 2:
+    try:
+        return body[len(DATA_PREFIX)] == 0x06, wsr_payload(body)
+    except (ValueError, IndexError):
         return None
-    marker = body[len(WSR_PREFIX)]
-    length, at = read_u29(body, len(WSR_PREFIX) + 1)
-    assert marker in (0x06, 0x0C), f"marker {marker:#x}"
-    assert length & 1, "a reference instead of an inline value"
-    payload = body[at:at + (length >> 1)]
-    assert len(payload) == length >> 1 and at + len(payload) == len(body), "length does not match the body"
-    return marker == 0x06, payload
 
 
 def emit(**fields):
@@ -102,8 +75,7 @@ def main():
         emit(event="publish stream", id=stream_id)
         publish = b"".join(encode_amf(v) for v in ("publish", 0, None, "s"))
         for packet_type, body in [(PACKET_TYPE_INVOKE, publish)] + [
-                (PACKET_TYPE_FLEX_STREAM_SEND, WSR_PREFIX + b"\x0c" + u29(len(m.encode()) << 1 | 1) + m.encode())
-                for m in rest]:
+                (PACKET_TYPE_FLEX_STREAM_SEND, wsr_data(m.encode())) for m in rest]:
             packet = RTMPPacket(type=packet_type, format=PACKET_SIZE_LARGE, channel=8, body=body)
             packet.packet.m_nInfoField2 = stream_id  # the message stream id
             conn.send_packet(packet, queue=False)
