@@ -94,6 +94,21 @@ import WebSocketEngine
         }
     }
 
+    /// Close codes a client picks (3000–4999) are counted in one series per range, not one per value.
+    @Test func privateCloseCodesShareOneSeries() async throws {
+        let monitoring = GatewayMonitoring()
+        try await withServer(router: monitoredRouter(monitoring), metrics: monitoring.metrics) { port in
+            for code: UInt16 in [4001, 4999, 3210] {
+                let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo")
+                _ = await ws.close(code: CloseCode(code))
+            }
+            let prefix = "wsgate_closes_total{protocol=\"rfc6455\",service=\"/echo\",code="
+            let samples = try await scrape(port: port) { $0[prefix + "\"4xxx\",initiator=\"peer\"}"] == 2 }
+            #expect(samples[prefix + "\"4xxx\",initiator=\"peer\"}"] == 2 && samples[prefix + "\"3xxx\",initiator=\"peer\"}"] == 1)
+            #expect(!samples.keys.contains { $0.contains("4001") || $0.contains("3210") })
+        }
+    }
+
     @Test func theConsolePageNamesItsLiveFeed() async throws {
         let monitoring = GatewayMonitoring()
         try await withServer(router: monitoredRouter(monitoring), metrics: monitoring.metrics) { port in

@@ -42,8 +42,19 @@ public final class ServiceMetrics: Sendable {
     private let state: NIOLockedValueBox<Totals>
 
     private struct CloseKey: Hashable {
-        var code: UInt16
+        var code: String
         var initiator: Initiator
+    }
+
+    /// The `code` label of a close: the code itself for those RFC 6455 defines (1000–2999; the engine lets only
+    /// valid ones through), `3xxx` / `4xxx` for the registered and private ranges — clients choose those freely,
+    /// and a label per value would let them grow the metric without bound.
+    static func codeLabel(_ code: UInt16) -> String {
+        switch code {
+        case 3000...3999: return "3xxx"
+        case 4000...4999: return "4xxx"
+        default: return String(code)
+        }
     }
 
     init(key: Key, factory: any MetricsFactory) {
@@ -99,11 +110,11 @@ public final class ServiceMetrics: Sendable {
     func closed(code: UInt16, initiator: Initiator) {
         open.decrement()
         state.withLockedValue { $0.connections -= 1 }
-        let key = CloseKey(code: code, initiator: initiator)
+        let key = CloseKey(code: Self.codeLabel(code), initiator: initiator)
         let counter = closes.withLockedValue { all in
             if let existing = all[key] { return existing }
             let made = Counter(label: "wsgate_closes_total",
-                               dimensions: dimensions + [("code", String(code)), ("initiator", initiator.rawValue)],
+                               dimensions: dimensions + [("code", key.code), ("initiator", initiator.rawValue)],
                                factory: factory)
             all[key] = made
             return made
