@@ -238,3 +238,110 @@ def test_gateway_answers_rtmp_pings_and_acknowledges_windows(server):
         assert 1000 <= acks[0] and acks == sorted(acks) and len(acks) <= 4, acks
     finally:
         session.close()
+
+
+KAAZING_LIKE = Path(__file__).parent / "peers" / "rtmp" / "kaazing_like_server.py"
+WSR_SUPPORTED_TYPES = {1, 3, 4, 5, 6, 15, 17, 18, 20}  # wsr.md §3: the gateway closed on any other type
+
+
+def kaazing_like_lines(count: int = 50, largest: int = 100_000) -> list[str]:
+    """`count` stdin lines from 1 byte to about `largest` bytes (UTF-8), sizes spread geometrically and shuffled so
+    small and large messages follow each other; about half carry non-ASCII text (2-, 3- and 4-byte UTF-8)."""
+    import random
+    rng = random.Random(1835)
+    sizes = [max(1, round(largest ** (k / (count - 1)))) for k in range(count)]
+    rng.shuffle(sizes)
+    ascii_pool = "abcdefghijklmnopqrstuvwxyz0123456789 .,;:!?-_=+()[]{}<>/\\'\"#$%&*@^`|~"
+    other_pool = "\u00e9\u00fc\u00df\u00f1\u0436\u03bb\u20ac\u65e5\u672c\u8a9e\uac00\U0001F600\U0001F680"
+    lines = []
+    for i, size in enumerate(sizes):
+        pool = ascii_pool + (other_pool if i % 2 else "")
+        chars, n = [], 0
+        while n < size:
+            c = rng.choice(pool)
+            if n + len(c.encode()) > size and n:
+                c = rng.choice(ascii_pool)
+            chars.append(c)
+            n += len(c.encode())
+        lines.append("".join(chars))
+    return lines
+
+
+def test_wsgate_client_against_a_kaazing_like_server(procs, wsgate_bin):
+    """`wsgate connect wsr://…/echo` against an independent Python peer that behaves on the wire like the Kaazing
+    gateway (peers/rtmp/kaazing_like_server.py): zero S1, Set Chunk Size 65536, no publish confirmation, the play
+    status followed by three type-18 data messages, every message one write with a type-0 header, echoes always
+    as AMF3 ByteArray — and the gateway's fragility: each read parsed on its own, a header straddling two reads
+    lost, 2-/3-byte basic headers and message types outside WSR's set closing the connection. 50 lines of 1 byte
+    to ~100 KB (non-ASCII among them) must all come back, in order, as the binary messages the gateway makes of
+    them, with the peer recording none of those failure events; of the two subprotocols offered, the peer takes
+    the first."""
+    import sys
+    port = free_port()
+    peer, peer_log = procs.start([sys.executable, KAAZING_LIKE, "--port", port], "kaazing-like-wsr")
+    wait_port(port, peer)
+
+    lines = kaazing_like_lines()
+    payloads = [line.encode() for line in lines]
+    assert min(map(len, payloads)) == 1 and max(map(len, payloads)) >= 90_000
+    assert any(not p.isascii() for p in payloads)
+    proc = subprocess.run([str(wsgate_bin), "connect", f"wsr://{HOST}:{port}/echo", "--subprotocol", "kaazing.echo",
+                           "--subprotocol", "other"],
+                          input=b"".join(p + b"\n" for p in payloads), capture_output=True, timeout=20)
+    # the peer logs the session's end before it closes TCP; should the client have left first, give it a moment
+    wait_for(lambda: '"connection closed"' in peer_log.read_text(errors="replace"), "the peer to see the session end",
+             timeout=5)
+    peer_events = events(peer_log.read_text(errors="replace"))
+    stderr = proc.stderr.decode(errors="replace")
+    context = f"client stderr:\n{stderr[-2000:]}\npeer log ({peer_log}):\n{tail(peer_log)}"
+
+    # what the gateway could not have coped with
+    for bad in ("header split across reads", "multi-byte basic header", "unsupported message", "parse error",
+                "bad command", "bad data message", "data before open", "unknown tcUrl"):
+        found = [e for e in peer_events if e["event"] == bad]
+        assert not found, f"the Kaazing-like peer recorded {bad!r}: {found[:5]}\n{context}"
+    sessions = [e for e in peer_events if e["event"] == "connection closed"]
+    assert len(sessions) == 1, context
+    # the session ends with the client's half-close (EOF) once every echo is written, not with the client dropping
+    # the connection while the peer is still echoing (a write failing)
+    printed = proc.stdout.count(b"\n")
+    assert sessions[0]["why"] == "EOF", (f"the peer's session ended with {sessions[0]['why']!r}: the client (exit "
+                                         f"{proc.returncode}, {printed} of {len(payloads)} lines printed) dropped the "
+                                         f"connection before the peer was done\n{context}")
+    assert set(sessions[0]["types"]) <= WSR_SUPPORTED_TYPES, (sessions[0], context)
+    sent_types = {e["type"] for e in peer_events if e["event"] == "message"}
+    assert sent_types <= WSR_SUPPORTED_TYPES, (sorted(sent_types), context)
+    commands = [e["name"] for e in peer_events if e["event"] == "command"]
+    assert commands[:5] == ["connect", "createStream", "createStream", "publish", "play"], (commands, context)
+    assert [e["length"] for e in peer_events if e["event"] == "data"] == [len(p) for p in payloads], context
+
+    # every line back, in order, as the binary message the gateway's ByteArray makes of it
+    assert proc.returncode == 0, context
+    assert "connected (wsr)" in stderr, context
+    created = [e for e in peer_events if e["event"] == "created"]
+    assert [e["subprotocol"] for e in created] == ["kaazing.echo"], context  # X-WebSocket-Protocol, first offered
+    assert "connected (subprotocol kaazing.echo)" in stderr, context
+    got = proc.stdout.decode(errors="replace").splitlines()
+    want = [f"[binary {len(p)} bytes] {p.hex()}" for p in payloads]
+    assert len(got) == len(want), f"{len(got)} of {len(want)} messages came back\n{context}"
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, f"message {i} ({len(payloads[i])} bytes) differs: got {g[:120]!r}…\n{context}"
+
+
+def test_wsgate_client_reports_a_server_that_does_not_close_in_time(procs, wsgate_bin):
+    """WSR has no close frame: the client half-closes and reads until the server closes TCP, for at most its close
+    timeout (5 s). A server still echoing a backlog then (the Kaazing-like peer taking 0.5 s per echo, 20 lines)
+    loses the rest — and `wsgate connect` must say so: an unclean 1006 and exit status 1, never a clean exit with
+    messages missing."""
+    import sys
+    port = free_port()
+    peer, _ = procs.start([sys.executable, KAAZING_LIKE, "--port", port, "--echo-delay", "0.5"], "kaazing-like-slow")
+    wait_port(port, peer)
+    lines = [f"line {i}" for i in range(20)]
+    proc = subprocess.run([str(wsgate_bin), "connect", f"wsr://{HOST}:{port}/echo"],
+                          input="".join(line + "\n" for line in lines), capture_output=True, text=True, timeout=30)
+    got = proc.stdout.splitlines()
+    assert 0 < len(got) < len(lines), proc.stdout
+    assert got == [f"[binary {len(line)} bytes] {line.encode().hex()}" for line in lines[:len(got)]]
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert "closed: 1006 the server did not close in time (unclean)" in proc.stderr, proc.stderr

@@ -406,7 +406,13 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
                 context.writeAndFlush(wrapOutboundOut(output), promise: written)
                 output.clear()
                 written.futureResult.whenComplete { _ in context.close(mode: .output, promise: nil) }
-                startCloseTimer(context: context)
+                closeTimer?.cancel()
+                closeTimer = eventLoop.scheduleTask(in: options.closeTimeout) {
+                    // The server never closed: what it had still to send is lost, so this is no clean close.
+                    self.closeInfo = WebSocketCloseInfo(code: CloseCode.abnormalClosure.rawValue,
+                                                        reason: "the server did not close in time", wasClean: false)
+                    context.close(promise: nil)
+                }
                 pausedByService = false
                 resumeReadingIfPossible(context: context)
             }
