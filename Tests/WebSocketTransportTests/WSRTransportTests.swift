@@ -107,6 +107,36 @@ import WebSocketEngine
         }
     }
 
+    /// wsr.md §1.4: a created session must be opened within the connect deadline. Later its URL is refused like
+    /// any unknown one, and an RTMP connection that shook hands but never connected is closed at the deadline.
+    @Test func sessionsExpireAtTheConnectDeadline() async throws {
+        try await withServer(configure: { $0.wsrConnectDeadline = .milliseconds(300) }) { port in
+            let created = String(decoding: try await rawExchange(port: port, Array(
+                "POST /echo/;e/cr HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nX-WebSocket-Version: wsr-1.0\r\n\r\n".utf8)), as: UTF8.self)
+            let url = try #require(created.components(separatedBy: "\r\n\r\n").last)
+            #expect(url.hasPrefix("rtmp://127.0.0.1:\(port)/echo/"))
+            try await Task.sleep(for: .milliseconds(600))
+
+            var connect = ByteBuffer(bytes: [0x03] + [UInt8](repeating: 0, count: 3072)) // C0 C1 C2
+            var body = ByteBuffer()
+            AMFEncoder.encode([.string("connect"), .number(1), .object([("tcUrl", .string(url))])], into: &body)
+            RTMPChunkWriter().write(RTMPMessage(chunkStreamID: 3, typeID: RTMPMessage.amf0Command, payload: body), into: &connect)
+            let late = try await rawExchange(port: port, Array(connect.readableBytesView))
+            var reader = RTMPChunkReader()
+            var replies = ByteBuffer(bytes: late.dropFirst(3073))
+            var messages: [RTMPMessage] = []
+            while case .success(let m)? = reader.next(&replies) { messages.append(m) }
+            var decoder = AMFDecoder(try #require(messages.last).payload)
+            let error = try decoder.decodeAll()
+            #expect(error.first == .string("_error") && error.count == 4 && error[3]["code"] == .string("NetConnection.Connect.Rejected"))
+
+            let start = ContinuousClock.now
+            let silent = try await rawExchange(port: port, [0x03] + [UInt8](repeating: 0, count: 3072), timeout: .seconds(10))
+            #expect(silent.count == 3073 + 16) // S0 S1 S2 and the Set Chunk Size, then the close
+            #expect(ContinuousClock.now - start < .seconds(5))
+        }
+    }
+
     @Test func createRequestAnswers201WithTheSessionURL() async throws {
         try await withServer { port in
             let ok = String(decoding: try await rawExchange(port: port, Array(

@@ -34,6 +34,9 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: TimeAmount?
     /// Bytes that may queue for a client that does not read before it is disconnected with 1008.
     public var maxSendQueueBytes: Int
+    /// A WSR session created over HTTP must be opened over RTMP (`connect` … `play`) within this (wsr.md §1.4):
+    /// after it the created URL is no longer accepted, and an RTMP connection still setting up is closed.
+    public var wsrConnectDeadline: TimeAmount
 
     public init(host: String = "127.0.0.1", port: Int = 8080,
                 engine: RFC6455Connection.Configuration = .default,
@@ -58,5 +61,6 @@ public struct ServerConfiguration: Sendable {
         self.pongTimeout = .seconds(20)
         self.idleTimeout = nil
         self.maxSendQueueBytes = 64 << 20
+        self.wsrConnectDeadline = .seconds(60)
     }
 }

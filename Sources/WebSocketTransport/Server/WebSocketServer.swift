@@ -44,7 +44,7 @@ public final class WebSocketServer: Service, Sendable {
     ) async throws -> WebSocketServer {
         let tracker = ConnectionTracker(limits: .init(maxConnections: configuration.maxConnections,
                                                       maxConnectionsPerAddress: configuration.maxConnectionsPerAddress))
-        let wsrSessions = WSRSessions()
+        let wsrSessions = WSRSessions(deadline: configuration.wsrConnectDeadline)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
