@@ -83,19 +83,11 @@ public struct WSRConnection: Sendable {
     }
 
     private mutating func answer(_ command: String, txid: Double, into out: inout ByteBuffer) {
-        let values: [AMFValue]
-        if command == "createStream" {
-            values = [.string("_result"), .number(txid), .null, .number(Double(nextStreamID))]
-            nextStreamID += 1
-        } else {
-            values = [.string("_error"), .number(txid), .null, .object([
-                ("level", .string("error")), ("code", .string("NetConnection.Call.Failed")),
-                ("description", .string("\(WSRServerSession.printable(command)) is not supported by this WSR endpoint")),
-            ])]
+        guard command == "createStream" else {
+            return RTMPCommandReply.write(RTMPCommandReply.callFailed(command, txid: txid), with: writer, into: &out)
         }
-        var body = ByteBuffer()
-        AMFEncoder.encode(values, into: &body)
-        writer.write(RTMPMessage(chunkStreamID: 3, typeID: RTMPMessage.amf0Command, payload: body), into: &out)
+        RTMPCommandReply.write([.string("_result"), .number(txid), .null, .number(Double(nextStreamID))], with: writer, into: &out)
+        nextStreamID += 1
     }
 
     /// Appends `deleteStream` of the stream this side writes on: the spec's way to close the emulated WebSocket

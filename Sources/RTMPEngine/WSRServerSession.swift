@@ -113,7 +113,7 @@ public struct WSRServerSession: Sendable {
             guard let url = arguments.first?["tcUrl"]?.stringValue, claim(url) else {
                 phase = .failed
                 let tcUrl = arguments.first?["tcUrl"]?.stringValue
-                let why = tcUrl.map { "no WSR session was created for tcUrl \(Self.printable($0))" } ?? "connect without a tcUrl"
+                let why = tcUrl.map { "no WSR session was created for tcUrl \(RTMPCommandReply.printable($0))" } ?? "connect without a tcUrl"
                 return [.send(reply([.string("_error"), .number(txid), .null, .object([
                     ("level", .string("error")), ("code", .string("NetConnection.Connect.Rejected")),
                     ("description", .string(why + "; create one first with an HTTP request to <websocket path>/;e/cr"
@@ -149,7 +149,7 @@ public struct WSRServerSession: Sendable {
             return [.send(out), .open(tcUrl: tcUrl ?? "")]
         case (.connecting, _):
             phase = .failed
-            return [.fail("RTMP command \(Self.printable(name)) before connect")]
+            return [.fail("RTMP command \(RTMPCommandReply.printable(name)) before connect")]
         case (_, "deleteStream"), (_, "closeStream"), (_, "releaseStream"), (_, "FCPublish"), (_, "FCUnpublish"),
              (_, "FCSubscribe"), (_, "FCUnsubscribe"):
             // Stream bookkeeping RTMP clients send around publish/play; nothing to do before the session is open.
@@ -157,20 +157,15 @@ public struct WSRServerSession: Sendable {
         default:
             // A call WSR does not use (`_checkbw`, `getStreamLength`, …): answered, not fatal. Transaction 0 asks
             // for no answer.
-            let declined = Action.declined("RTMP command \(Self.printable(name)) is not part of WSR")
+            let declined = Action.declined("RTMP command \(RTMPCommandReply.printable(name)) is not part of WSR")
             guard txid != 0 else { return [declined] }
-            return [.send(reply([.string("_error"), .number(txid), .null, .object([
-                ("level", .string("error")), ("code", .string("NetConnection.Call.Failed")),
-                ("description", .string("\(Self.printable(name)) is not supported by this WSR endpoint")),
-            ])])), declined]
+            return [.send(reply(RTMPCommandReply.callFailed(name, txid: txid))), declined]
         }
     }
 
     private func reply(_ values: [AMFValue]) -> ByteBuffer {
-        var body = ByteBuffer()
-        AMFEncoder.encode(values, into: &body)
         var out = ByteBuffer()
-        writer.write(RTMPMessage(chunkStreamID: 3, typeID: RTMPMessage.amf0Command, payload: body), into: &out)
+        RTMPCommandReply.write(values, with: writer, into: &out)
         return out
     }
 
@@ -183,19 +178,5 @@ public struct WSRServerSession: Sendable {
         reader.limits = limits
         return (WSRConnection(role: .server, reader: reader, writer: writer, outboundStreamID: playStreamID ?? 1,
                               nextStreamID: nextStreamID, flow: flow), leftover)
-    }
-
-    /// `text` fit for a log line and an `_error` description: control characters escaped (a tcUrl with a newline
-    /// must not forge a log line), at most 200 characters.
-    static func printable(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars.prefix(200) {
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return text.unicodeScalars.count > 200 ? out + "…" : out
     }
 }

@@ -171,8 +171,8 @@ import Testing
         input.writeBytes([0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 1, 0, 0]) // Set Chunk Size 65536
         input.writeBytes([0x03, 0, 0, 0, 0x01, 0x00, 0x01, 20, 0, 0, 0, 0]) // a 65,537-byte command
         #expect(session.read(&input) { _ in true }.last == .fail("message of 65537 bytes refused"))
-        #expect(WSRServerSession.printable("rtmp://h/x\n2026 notice forged") == "rtmp://h/x\\u{a}2026 notice forged")
-        #expect(WSRServerSession.printable(String(repeating: "u", count: 500)).count == 201)
+        #expect(RTMPCommandReply.printable("rtmp://h/x\n2026 notice forged") == "rtmp://h/x\\u{a}2026 notice forged")
+        #expect(RTMPCommandReply.printable(String(repeating: "u", count: 500)).count == 201)
     }
 
     @Test func amfRoundTripsAndBombs() throws {
