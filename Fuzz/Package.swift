@@ -43,7 +43,7 @@ targets += [
         swiftSettings: [.unsafeFlags(sanitize)]
     ),
     .target(name: "CFuzzerDriver"),
-    .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"]),
+    .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver", .product(name: "NIOCore", package: "swift-nio")]),
     .executableTarget(
         name: "FuzzFrames",
         dependencies: ["FuzzSupport", "WebSocketEngine", .product(name: "NIOCore", package: "swift-nio")],

@@ -67,9 +67,7 @@ public actor MSRPClient {
             return try await connectTCP(relay: relay, local: local)
         }
         // wsr:// (WebSocket over RTMP) reaches the same WebSocket leg: the relay sees a WebSocket with `msrp`.
-        let lower = url.lowercased()
-        let ws = try WebSocketURL(parsing: lower.hasPrefix("wsr+ssl://") ? "wss://" + url.dropFirst(10)
-                                  : lower.hasPrefix("wsr://") ? "ws://" + url.dropFirst(6) : url)
+        let ws = try WebSocketClient.webSocketURL(of: url)
         var config = configuration
         config.subprotocols = ["msrp"]
         config.compression = nil

@@ -30,17 +30,7 @@ public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
 
 func readChunks(_ pieces: [ArraySlice<UInt8>], limits: MSRPParser.Limits) -> ([MSRPChunk], MSRPChunkReader.Failure?) {
     var reader = MSRPChunkReader(limits: limits)
-    var chunks: [MSRPChunk] = []
-    for piece in pieces {
-        var input = ByteBuffer(bytes: piece)
-        while let result = reader.next(&input) {
-            switch result {
-            case .success(let chunk): chunks.append(chunk)
-            case .failure(let failure): return (chunks, failure)
-            }
-        }
-    }
-    return (chunks, nil)
+    return readAll(pieces) { reader.next(&$0) }
 }
 
 func checkChunks(_ bytes: [UInt8], seed: UInt64, limits: MSRPParser.Limits) {

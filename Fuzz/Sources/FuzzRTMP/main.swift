@@ -37,17 +37,7 @@ public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
 
 func readAll(_ pieces: [ArraySlice<UInt8>], limits: RTMPChunkReader.Limits) -> ([RTMPMessage], RTMPChunkReader.Failure?) {
     var reader = RTMPChunkReader(limits: limits)
-    var out: [RTMPMessage] = []
-    for piece in pieces {
-        var input = ByteBuffer(bytes: piece)
-        while let result = reader.next(&input) {
-            switch result {
-            case .success(let m): out.append(m)
-            case .failure(let f): return (out, f)
-            }
-        }
-    }
-    return (out, nil)
+    return readAll(pieces) { reader.next(&$0) }
 }
 
 func checkChunks(_ bytes: [UInt8], seed: UInt64, limits: RTMPChunkReader.Limits) {

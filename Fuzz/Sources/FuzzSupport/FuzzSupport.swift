@@ -1,4 +1,5 @@
 import CFuzzerDriver
+import NIOCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -68,4 +69,21 @@ public func runFuzzer(_ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
     let status = LLVMFuzzerRunDriver(&argc, &argv, testOneInput)
     exit(status)
+}
+
+/// Feeds `pieces` in turn to a streaming reader (`next` is its `next(&input)`) and collects what it yields, up to
+/// its first failure: what a split-read invariant compares between one read and many.
+public func readAll<Item, Failure: Error>(_ pieces: [ArraySlice<UInt8>],
+                                          next: (inout ByteBuffer) -> Result<Item, Failure>?) -> ([Item], Failure?) {
+    var items: [Item] = []
+    for piece in pieces {
+        var input = ByteBuffer(bytes: piece)
+        while let result = next(&input) {
+            switch result {
+            case .success(let item): items.append(item)
+            case .failure(let failure): return (items, failure)
+            }
+        }
+    }
+    return (items, nil)
 }

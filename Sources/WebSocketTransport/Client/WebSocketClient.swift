@@ -66,7 +66,7 @@ public enum WebSocketClient {
         logger: Logger = Logger(label: "wsgate.client")
     ) async throws -> AsyncWebSocket {
         let wsr = WSRClient.isWSR(url)
-        let parsed = wsr ? try WSRClient.webSocketURL(url) : try parse(url)
+        let parsed = try webSocketURL(of: url)
         let eventLoop = group.next()
         let bridge = AsyncWebSocket.Bridge(eventLoop: eventLoop, highWatermark: configuration.inboundHighWatermark)
         do {
@@ -151,6 +151,12 @@ public enum WebSocketClient {
                                         origin: configuration.origin,
                                         headers: configuration.headers)
         return .rfc6455(handshake, ResponseHeadReader(limits: configuration.responseLimits))
+    }
+
+    /// The host, port, resource and security of any URL `connect(to:)` takes: `ws[s]://`, or `wsr[+ssl]://` and
+    /// `rtmp[s]://` as the `ws[s]://` URL of the same endpoint.
+    public static func webSocketURL(of url: String) throws -> WebSocketURL {
+        WSRClient.isWSR(url) ? try WSRClient.webSocketURL(url) : try parse(url)
     }
 
     static func parse(_ url: String) throws -> WebSocketURL {

@@ -176,9 +176,11 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
         default:
-            return Array("!#$%&'*+-.^_`|~\r\n".utf8).contains(byte)
+            return httpTokenPunctuation.contains(byte)
         }
     }
+
+    private static let httpTokenPunctuation = Array("!#$%&'*+-.^_`|~\r\n".utf8)
 
     /// The listener's settings as a WebSocket channel handler's options.
     func channelOptions<Engine: WebSocketWireEngine>(path: String, wireName: String) -> WebSocketChannelHandler<Engine>.Options {
