@@ -200,6 +200,8 @@ let package = Package(
                 "WebSocketEngine", "WebSocketAPI", "WebSocketTransport", "WSGateServices", "WSGateMonitoring", "RTMPEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Data")]
         ),

@@ -1,14 +1,6 @@
 import NIOCore
 import WebSocketEngine
 
-/// Which wire protocol a connection speaks. Services rarely care; logs and metrics do.
-public enum WebSocketWire: String, Sendable, Hashable {
-    case rfc6455
-    case hixie75
-    case hixie76
-    case wsr
-}
-
 /// What is fixed when a connection opens: the request that opened it and what was negotiated.
 public struct WebSocketRequest: Sendable {
     /// The request path without the query, e.g. `/echo`.

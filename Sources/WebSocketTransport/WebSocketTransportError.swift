@@ -1,3 +1,5 @@
+import WebSocketEngine
+
 /// Errors surfaced to writers and connectors.
 public enum WebSocketTransportError: Error, Sendable, CustomStringConvertible {
     /// The connection is closing or closed; the message was not sent.
@@ -8,12 +10,12 @@ public enum WebSocketTransportError: Error, Sendable, CustomStringConvertible {
     case tlsFailed(String)
     case proxyFailed(String)
     /// The connection's wire cannot carry the message (binary that is not UTF-8, on a hixie-75/76 connection).
-    case messageNotRepresentable(wire: String)
+    case messageNotRepresentable(wire: WebSocketWire)
 
     public var description: String {
         switch self {
         case .connectionClosed: return "the WebSocket is closing or closed"
-        case .messageNotRepresentable(let wire): return "a \(wire) connection carries text only; this binary message is not UTF-8"
+        case .messageNotRepresentable(let wire): return "a \(wire.rawValue) connection carries text only; this binary message is not UTF-8"
         case .unsupportedURL(let why): return "unsupported URL: \(why)"
         case .handshakeFailed(let why): return "WebSocket handshake failed: \(why)"
         case .connectionEnded: return "the connection ended before the handshake completed"

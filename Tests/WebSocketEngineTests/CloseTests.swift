@@ -17,7 +17,7 @@ import Testing
         // Nothing more is read or written.
         #expect(drive(&s, maskedFrame(.text, [0x41])).actions.isEmpty)
         var out = ByteBuffer()
-        #expect(!s.writeMessage(.text, payload: ByteBuffer(string: "x"), into: &out))
+        #expect(s.writeMessage(.text, payload: ByteBuffer(string: "x"), into: &out) == .refused(.closed))
     }
 
     @Test func emptyCloseIsAnsweredWith1000() {
@@ -59,9 +59,9 @@ import Testing
     @Test func locallyInitiatedCloseCompletesOnThePeersReply() {
         var c = RFC6455Connection(role: .client)
         var out = ByteBuffer()
-        #expect(c.writeClose(CloseFrame(code: .goingAway, reason: "done"), into: &out))
+        #expect(c.writeClose(CloseFrame(code: .goingAway, reason: "done"), into: &out) == .written)
         #expect(c.state == .closeSent)
-        #expect(!c.writeClose(CloseFrame(code: .normalClosure), into: &out))
+        #expect(c.writeClose(CloseFrame(code: .normalClosure), into: &out) == .refused(.closed))
         // Data still arriving before the peer's close is delivered, not dropped.
         let result = drive(&c, unmaskedFrame(.text, Array("late".utf8)) + unmaskedFrame(.close, closePayload(1001)))
         #expect(result.actions == [text("late"), .closed(CloseFrame(code: .goingAway), initiatedByPeer: false)])

@@ -32,7 +32,7 @@ import Testing
     @Test func everyByteSplitOfAFrameSequenceGivesTheSameMessages() {
         let wire = maskedFrame(.text, Array("Hé".utf8), fin: false) + maskedFrame(.ping, [1, 2])
             + maskedFrame(.continuation, Array("llo wörld".utf8)) + maskedFrame(.binary, Array(repeating: 7, count: 300))
-        let expected: [RFC6455Connection.InboundAction] = [.ping(ByteBuffer(bytes: [1, 2])), text("Héllo wörld"), binary(Array(repeating: 7, count: 300))]
+        let expected: [WebSocketWireEvent] = [.ping(ByteBuffer(bytes: [1, 2])), text("Héllo wörld"), binary(Array(repeating: 7, count: 300))]
         for split in 0...wire.count {
             var server = RFC6455Connection(role: .server)
             #expect(drive(&server, [Array(wire[..<split]), Array(wire[split...])]).actions == expected, "split at \(split)")
@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func masking() {
-        let server = RFC6455Connection.Role.server
+        let server = WebSocketRole.server
         // A server refuses unmasked frames, a client refuses masked ones.
         var s = RFC6455Connection(role: server)
         #expect(drive(&s, unmaskedFrame(.text, [0x41])).actions == [.failed(.protocolError, reason: "unmasked frame from a client")])
@@ -138,8 +138,8 @@ import Testing
         #expect(result.actions[0] == text("A"))
         #expect(s.inputFailure?.code == .protocolError)
         var out = ByteBuffer()
-        #expect(s.writeMessage(.text, payload: ByteBuffer(string: "A"), into: &out))
-        #expect(s.writeClose(s.inputFailure!, into: &out))
+        #expect(s.writeMessage(.text, payload: ByteBuffer(string: "A"), into: &out) == .written)
+        #expect(s.writeClose(s.inputFailure!, into: &out) == .written)
         let frames = decodeServerFrames(Array(out.readableBytesView))
         #expect(frames.map(\.0) == [.text, .close])
         #expect(closeCode(of: frames[1].2) == 1002)

@@ -226,14 +226,14 @@ import Testing
 
         var client = HixieConnection(draft: .hixie76, role: .client)
         var out = ByteBuffer()
-        #expect(client.writeClose(CloseFrame(code: .normalClosure), into: &out))
+        #expect(client.writeClose(CloseFrame(code: .normalClosure), into: &out) == .written)
         #expect(Array(out.readableBytesView) == [0xFF, 0x00])
         #expect(!client.canSendMessages)
         #expect(drive(&client, [0xFF, 0x00]) == ([.closed(CloseFrame(code: nil), initiatedByPeer: false)], []))
 
         var v75 = HixieConnection(draft: .hixie75, role: .server)
         var none = ByteBuffer()
-        #expect(v75.writeClose(CloseFrame(code: .normalClosure), into: &none) && none.readableBytes == 0 && v75.closesByDroppingConnection)
+        #expect(v75.writeClose(CloseFrame(code: .normalClosure), into: &none) == .written && none.readableBytes == 0 && v75.closesByDroppingConnection)
     }
 
     @Test func limitsBoundEveryFrame() {
@@ -274,9 +274,9 @@ import Testing
     @Test func onlyTextAndUTF8BinaryCanBeSent() {
         var c = HixieConnection(draft: .hixie75, role: .server)
         var out = ByteBuffer()
-        #expect(c.writeMessage(.text, payload: ByteBuffer(string: "hi"), into: &out))
-        #expect(c.writeMessage(.binary, payload: ByteBuffer(string: "ok"), into: &out))
-        #expect(!c.writeMessage(.binary, payload: ByteBuffer(bytes: [0x00, 0xFF, 0x80]), into: &out))
+        #expect(c.writeMessage(.text, payload: ByteBuffer(string: "hi"), into: &out) == .written)
+        #expect(c.writeMessage(.binary, payload: ByteBuffer(string: "ok"), into: &out) == .written)
+        #expect(c.writeMessage(.binary, payload: ByteBuffer(bytes: [0x00, 0xFF, 0x80]), into: &out) == .refused(.notRepresentable))
         #expect(Array(out.readableBytesView) == [0x00, 0x68, 0x69, 0xFF, 0x00, 0x6F, 0x6B, 0xFF])
         #expect(HixieConnection.encodeShared(.binary, payload: ByteBuffer(bytes: [0xFE])) == nil)
     }

@@ -2,8 +2,8 @@ import NIOCore
 @testable import WebSocketEngine
 
 /// Feeds `chunks` to `connection` (any wire's engine) one read at a time and collects every action and output byte.
-func drive<E: WebSocketWireEngine>(_ connection: inout E, _ chunks: [[UInt8]]) -> (actions: [RFC6455Connection.InboundAction], output: [UInt8]) {
-    var actions: [RFC6455Connection.InboundAction] = []
+func drive<E: WebSocketWireEngine>(_ connection: inout E, _ chunks: [[UInt8]]) -> (actions: [WebSocketWireEvent], output: [UInt8]) {
+    var actions: [WebSocketWireEvent] = []
     var output = ByteBuffer()
     for chunk in chunks {
         var input = ByteBuffer(bytes: chunk)
@@ -19,7 +19,7 @@ func drive<E: WebSocketWireEngine>(_ connection: inout E, _ chunks: [[UInt8]]) -
     return (actions, Array(output.readableBytesView))
 }
 
-func drive<E: WebSocketWireEngine>(_ connection: inout E, _ bytes: [UInt8]) -> (actions: [RFC6455Connection.InboundAction], output: [UInt8]) {
+func drive<E: WebSocketWireEngine>(_ connection: inout E, _ bytes: [UInt8]) -> (actions: [WebSocketWireEvent], output: [UInt8]) {
     drive(&connection, [bytes])
 }
 
@@ -37,8 +37,8 @@ func unmaskedFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = tr
     return Array(out.readableBytesView)
 }
 
-func text(_ s: String) -> RFC6455Connection.InboundAction { .message(.text, ByteBuffer(string: s)) }
-func binary(_ b: [UInt8]) -> RFC6455Connection.InboundAction { .message(.binary, ByteBuffer(bytes: b)) }
+func text(_ s: String) -> WebSocketWireEvent { .message(.text, ByteBuffer(string: s)) }
+func binary(_ b: [UInt8]) -> WebSocketWireEvent { .message(.binary, ByteBuffer(bytes: b)) }
 
 func hexBytes(_ s: String) -> [UInt8] {
     s.split(separator: " ").map { UInt8($0, radix: 16)! }

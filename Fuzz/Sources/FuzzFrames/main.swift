@@ -59,7 +59,7 @@ public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     }
     chunks.append(UnsafeRawBufferPointer(rebasing: stream[offset...]))
 
-    for role in [RFC6455Connection.Role.server, .client] {
+    for role in [WebSocketRole.server, .client] {
         let split = run(role: role, configuration: configuration, deflate: deflate, closeFirst: closeFirst, chunks: chunks)
         if chunks.count > 1 {
             let whole = run(role: role, configuration: configuration, deflate: deflate, closeFirst: closeFirst, chunks: [stream])
@@ -75,9 +75,9 @@ public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
 }
 
 struct Run {
-    var actions: [RFC6455Connection.InboundAction] = []
+    var actions: [WebSocketWireEvent] = []
     var output = ByteBuffer()
-    var state: RFC6455Connection.State = .open
+    var state: WebSocketConnectionState = .open
     /// Output bytes of the close frame we sent before reading (closeFirst).
     var ourClose = 0
 }
@@ -86,17 +86,17 @@ struct Run {
 let ourCloseFrame = CloseFrame(code: .goingAway, reason: "fuzz")
 
 /// A fresh permessage-deflate codec (each connection owns its zlib streams), compressing every message.
-func codec(_ deflate: Bool, role: RFC6455Connection.Role) -> PerMessageDeflateCodec? {
+func codec(_ deflate: Bool, role: WebSocketRole) -> PerMessageDeflateCodec? {
     deflate ? PerMessageDeflateCodec(parameters: .init(), role: role, tuning: .init(minimumMessageSize: 0)) : nil
 }
 
-func run(role: RFC6455Connection.Role, configuration: RFC6455Connection.Configuration, deflate: Bool, closeFirst: Bool,
+func run(role: WebSocketRole, configuration: RFC6455Connection.Configuration, deflate: Bool, closeFirst: Bool,
          chunks: [UnsafeRawBufferPointer]) -> Run {
     var connection = RFC6455Connection(role: role, configuration: configuration, compression: codec(deflate, role: role),
                                        maskSeed: 0x5EED)
     var result = Run()
     if closeFirst {
-        invariant(connection.writeClose(ourCloseFrame, into: &result.output), "\(role): writeClose refused at start")
+        invariant(connection.writeClose(ourCloseFrame, into: &result.output) == .written, "\(role): writeClose refused at start")
         invariant(connection.state == .closeSent, "\(role): state \(connection.state) after writeClose")
         result.ourClose = result.output.readableBytes
     }
@@ -127,7 +127,7 @@ func run(role: RFC6455Connection.Role, configuration: RFC6455Connection.Configur
                           "\(role): inputFailure \(String(describing: connection.inputFailure)) after .failed(\(code))")
                 let before = connection.state
                 invariant(before == (closeFirst ? .closeSent : .open), "\(role): state \(before) at .failed(\(code))")
-                invariant(connection.writeClose(connection.inputFailure!, into: &result.output) == (before == .open),
+                invariant(connection.writeClose(connection.inputFailure!, into: &result.output).isWritten == (before == .open),
                           "\(role): writeClose after .failed in state \(before)")
                 invariant(connection.state == .closeSent, "\(role): state \(connection.state) after writeClose")
             }
@@ -148,7 +148,7 @@ func run(role: RFC6455Connection.Role, configuration: RFC6455Connection.Configur
 }
 
 /// The frames the engine wrote itself must be what the peer expects: pongs echoing the pings, then the close.
-func checkOutput(role: RFC6455Connection.Role, closeFirst: Bool, _ run: Run) {
+func checkOutput(role: WebSocketRole, closeFirst: Bool, _ run: Run) {
     var peer = RFC6455Connection(role: role == .server ? .client : .server)
     var output = run.output
     if closeFirst {
@@ -161,10 +161,10 @@ func checkOutput(role: RFC6455Connection.Role, closeFirst: Bool, _ run: Run) {
         return
     }
     var scratch = ByteBuffer()
-    var seen: [RFC6455Connection.InboundAction] = []
+    var seen: [WebSocketWireEvent] = []
     while let action = peer.read(from: &output, output: &scratch) { seen.append(action) }
 
-    var expected: [RFC6455Connection.InboundAction] = []
+    var expected: [WebSocketWireEvent] = []
     for action in run.actions {
         switch action {
         case .ping(let payload): expected.append(.pong(payload))
@@ -183,19 +183,19 @@ func checkOutput(role: RFC6455Connection.Role, closeFirst: Bool, _ run: Run) {
 }
 
 /// Messages and pings re-sent by a peer of the other role must read back identically.
-func checkRewrite(role: RFC6455Connection.Role, configuration: RFC6455Connection.Configuration, deflate: Bool,
-                  _ actions: [RFC6455Connection.InboundAction]) {
-    let writerRole: RFC6455Connection.Role = role == .server ? .client : .server
+func checkRewrite(role: WebSocketRole, configuration: RFC6455Connection.Configuration, deflate: Bool,
+                  _ actions: [WebSocketWireEvent]) {
+    let writerRole: WebSocketRole = role == .server ? .client : .server
     var writer = RFC6455Connection(role: writerRole, compression: codec(deflate, role: writerRole), maskSeed: 7)
     var wire = ByteBuffer()
-    var expected: [RFC6455Connection.InboundAction] = []
+    var expected: [WebSocketWireEvent] = []
     for action in actions {
         switch action {
         case .message(let opcode, let payload):
-            invariant(writer.writeMessage(opcode, payload: payload, into: &wire), "writeMessage refused")
+            invariant(writer.writeMessage(opcode, payload: payload, into: &wire) == .written, "writeMessage refused")
             expected.append(action)
         case .ping(let payload):
-            invariant(writer.writePing(payload, into: &wire), "writePing refused")
+            invariant(writer.writePing(payload, into: &wire) == .written, "writePing refused")
             expected.append(action)
         case .pong(let payload):
             invariant(writer.writePong(payload, into: &wire), "writePong refused")
@@ -209,7 +209,7 @@ func checkRewrite(role: RFC6455Connection.Role, configuration: RFC6455Connection
     readerConfiguration.allowedReservedBits = 0
     var reader = RFC6455Connection(role: role, configuration: readerConfiguration, compression: codec(deflate, role: role))
     var scratch = ByteBuffer()
-    var seen: [RFC6455Connection.InboundAction] = []
+    var seen: [WebSocketWireEvent] = []
     while let action = reader.read(from: &wire, output: &scratch) { seen.append(action) }
     if seen != expected {
         let i = (0..<min(seen.count, expected.count)).first { seen[$0] != expected[$0] } ?? min(seen.count, expected.count)

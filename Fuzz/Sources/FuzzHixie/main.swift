@@ -37,8 +37,8 @@ public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     return 0
 }
 
-func readAll(_ connection: inout HixieConnection, _ chunks: [ArraySlice<UInt8>]) -> [RFC6455Connection.InboundAction] {
-    var actions: [RFC6455Connection.InboundAction] = []
+func readAll(_ connection: inout HixieConnection, _ chunks: [ArraySlice<UInt8>]) -> [WebSocketWireEvent] {
+    var actions: [WebSocketWireEvent] = []
     var output = ByteBuffer()
     for chunk in chunks {
         var input = ByteBuffer(bytes: chunk)
@@ -54,7 +54,7 @@ func readAll(_ connection: inout HixieConnection, _ chunks: [ArraySlice<UInt8>])
     return actions
 }
 
-func fuzzFraming(_ bytes: [UInt8], draft: HixieDraft, role: RFC6455Connection.Role, seed: UInt64) {
+func fuzzFraming(_ bytes: [UInt8], draft: HixieDraft, role: WebSocketRole, seed: UInt64) {
     var whole = HixieConnection(draft: draft, role: role, configuration: .init(maxMessageSize: limit))
     let once = readAll(&whole, [bytes[...]])
     var split = HixieConnection(draft: draft, role: role, configuration: .init(maxMessageSize: limit))
@@ -76,7 +76,7 @@ func fuzzFraming(_ bytes: [UInt8], draft: HixieDraft, role: RFC6455Connection.Ro
     // Whatever was read, writing stays well-formed: text frames are 0x00 … 0xFF with no 0xFF inside.
     var output = ByteBuffer()
     var writer = HixieConnection(draft: draft, role: role)
-    if writer.writeMessage(.binary, payload: ByteBuffer(bytes: bytes), into: &output) {
+    if writer.writeMessage(.binary, payload: ByteBuffer(bytes: bytes), into: &output) == .written {
         invariant(output.readableBytes == bytes.count + 2 && !bytes.contains(0xFF), "binary carried as text wrongly")
     } else {
         invariant(!bytes.withUnsafeBytes { UTF8Validator.isValid($0) }, "valid UTF-8 binary refused")

@@ -20,7 +20,7 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
     /// The empty stored block every sync-flushed message ends with; stripped on sending, restored on reading.
     static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
-    public init(parameters: PerMessageDeflate.Parameters, role: RFC6455Connection.Role,
+    public init(parameters: PerMessageDeflate.Parameters, role: WebSocketRole,
                 tuning: PerMessageDeflate.Tuning = PerMessageDeflate.Tuning()) {
         self.parameters = parameters
         self.tuning = tuning

@@ -9,12 +9,8 @@ import NIOCore
 /// into it word-wide while copying, validating UTF-8 as each piece arrives so that invalid text fails the
 /// connection at the first bad byte, not at the end of the message.
 public struct RFC6455Connection: Sendable {
-    public enum Role: Sendable, Hashable {
-        /// Expects masked frames, sends unmasked ones.
-        case server
-        /// Expects unmasked frames, sends masked ones.
-        case client
-    }
+    /// Which end this is (who masks); the same type every wire uses.
+    public typealias Role = WebSocketRole
 
     public struct Configuration: Sendable, Hashable {
         /// Largest payload of a single frame; larger frames fail the connection with 1009.
@@ -38,29 +34,10 @@ public struct RFC6455Connection: Sendable {
         public static let `default` = Configuration()
     }
 
-    /// What the I/O layer must do after a read.
-    public enum InboundAction: Sendable, Hashable {
-        /// A complete data message: `.text` (already validated UTF-8) or `.binary`.
-        case message(WebSocketOpcode, ByteBuffer)
-        /// A ping arrived; its pong has been appended to the output already.
-        case ping(ByteBuffer)
-        /// A pong arrived (a reply to our ping, or unsolicited).
-        case pong(ByteBuffer)
-        /// The close handshake is complete on our side. When the peer started it, our reply is in the output.
-        /// A server then closes the TCP connection; a client waits for the server to do so (§7.1.1).
-        case closed(CloseFrame, initiatedByPeer: Bool)
-        /// The peer broke the protocol; nothing more is read. The I/O layer sends a close frame with `code`
-        /// (`writeClose`) — after replies to messages already delivered, if it likes — and closes TCP.
-        case failed(CloseCode, reason: String)
-    }
+    /// What the I/O layer must do after a read (the events every wire shares).
+    public typealias InboundAction = WebSocketWireEvent
 
-    public enum State: Sendable, Hashable {
-        case open
-        /// We sent a close frame and wait for the peer's.
-        case closeSent
-        /// Nothing more will be read or written.
-        case closed
-    }
+    public typealias State = WebSocketConnectionState
 
     private enum ReadState: Sendable {
         case header
@@ -410,19 +387,19 @@ public struct RFC6455Connection: Sendable {
     /// Whether application data may still be sent (no close frame sent yet).
     public var canSendMessages: Bool { state == .open }
 
-    /// Appends a complete message as one frame. Returns false (writing nothing) once a close was sent.
+    /// Appends a complete message as one frame; writes nothing once a close was sent.
     @discardableResult
-    public mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
-        guard state == .open else { return false }
+    public mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        guard state == .open else { return .refused(.closed) }
         if let codec = compression, codec.shouldCompress(payload.readableBytes) {
             let compressed = codec.compress(payload)
             FrameWriter.write(opcode: opcode, reservedBits: FrameHeader.rsv1, payload: compressed,
                               maskingKey: nextMaskingKey(), into: &output)
             codec.trimScratch(above: configuration.retainedBufferCapacity)
-            return true
+            return .written
         }
         FrameWriter.write(opcode: opcode, payload: payload, maskingKey: nextMaskingKey(), into: &output)
-        return true
+        return .written
     }
 
     /// Whether `writeMessage` would compress a payload of this size (then the payload is copied anyway, so
@@ -433,10 +410,10 @@ public struct RFC6455Connection: Sendable {
 
     /// Appends one fragment of a message (first: `.text`/`.binary`; later: `.continuation`).
     @discardableResult
-    public mutating func writeFrame(_ opcode: WebSocketOpcode, fin: Bool, payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
-        guard state == .open else { return false }
+    public mutating func writeFrame(_ opcode: WebSocketOpcode, fin: Bool, payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        guard state == .open else { return .refused(.closed) }
         FrameWriter.write(opcode: opcode, fin: fin, payload: payload, maskingKey: nextMaskingKey(), into: &output)
-        return true
+        return .written
     }
 
     /// The header alone of an unmasked (server) frame, so a large payload can be written without copying.
@@ -448,26 +425,28 @@ public struct RFC6455Connection: Sendable {
     }
 
     @discardableResult
-    public mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
-        guard state == .open, payload.readableBytes <= 125 else { return false }
+    public mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        guard state == .open else { return .refused(.closed) }
+        guard payload.readableBytes <= 125 else { return .refused(.controlPayloadTooLong) }
         FrameWriter.write(opcode: .ping, payload: payload, maskingKey: nextMaskingKey(), into: &output)
-        return true
+        return .written
     }
 
     @discardableResult
-    public mutating func writePong(_ payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
-        guard state == .open, payload.readableBytes <= 125 else { return false }
+    public mutating func writePong(_ payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        guard state == .open else { return .refused(.closed) }
+        guard payload.readableBytes <= 125 else { return .refused(.controlPayloadTooLong) }
         FrameWriter.write(opcode: .pong, payload: payload, maskingKey: nextMaskingKey(), into: &output)
-        return true
+        return .written
     }
 
-    /// Starts the close handshake. Returns false when a close was already sent or the connection is closed.
+    /// Starts the close handshake; refused when a close was already sent or the connection is closed.
     @discardableResult
-    public mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> Bool {
-        guard state == .open else { return false }
+    public mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        guard state == .open else { return .refused(.closed) }
         writeControl(.close, frame, into: &output)
         state = .closeSent
-        return true
+        return .written
     }
 
     /// Marks the connection closed without a handshake (the TCP connection ended).

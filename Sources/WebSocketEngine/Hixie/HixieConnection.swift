@@ -36,15 +36,15 @@ public struct HixieConnection: Sendable {
     }
 
     public let draft: HixieDraft
-    public let role: RFC6455Connection.Role
+    public let role: WebSocketRole
     public let configuration: Configuration
-    public private(set) var state: RFC6455Connection.State = .open
+    public private(set) var state: WebSocketConnectionState = .open
     public private(set) var inputFailure: CloseFrame?
     private var readState: ReadState = .frameType
     private var message = ByteBuffer()
     private var utf8 = UTF8Validator()
 
-    public init(draft: HixieDraft, role: RFC6455Connection.Role, configuration: Configuration = .init()) {
+    public init(draft: HixieDraft, role: WebSocketRole, configuration: Configuration = .init()) {
         self.draft = draft
         self.role = role
         self.configuration = configuration
@@ -54,7 +54,7 @@ public struct HixieConnection: Sendable {
 
     /// Consumes bytes from `input` until one action is ready, or until `input` is exhausted (nil). The
     /// message being assembled is kept between calls, so `input` is always fully drained by then.
-    public mutating func read(from input: inout ByteBuffer, output: inout ByteBuffer) -> RFC6455Connection.InboundAction? {
+    public mutating func read(from input: inout ByteBuffer, output: inout ByteBuffer) -> WebSocketWireEvent? {
         while input.readableBytes > 0 {
             guard state != .closed, inputFailure == nil else {
                 input.moveReaderIndex(to: input.writerIndex)
@@ -100,7 +100,7 @@ public struct HixieConnection: Sendable {
     }
 
     /// Copies text bytes up to the terminating 0xFF into `message`, validating (server) as they arrive.
-    private mutating func readText(from input: inout ByteBuffer) -> RFC6455Connection.InboundAction? {
+    private mutating func readText(from input: inout ByteBuffer) -> WebSocketWireEvent? {
         let available = input.readableBytes
         let end = input.withUnsafeReadableBytes { $0.firstIndex(of: 0xFF) }
         let take = end ?? available
@@ -146,14 +146,14 @@ public struct HixieConnection: Sendable {
     }
 
     /// hixie-76 `0xFF 0x00`: answered with our own unless we sent it first; the connection is then closed.
-    private mutating func closeReceived(output: inout ByteBuffer) -> RFC6455Connection.InboundAction {
+    private mutating func closeReceived(output: inout ByteBuffer) -> WebSocketWireEvent {
         let initiatedByPeer = state == .open
         if initiatedByPeer { output.writeBytes(Self.closeFrame) }
         state = .closed
         return .closed(CloseFrame(code: nil), initiatedByPeer: initiatedByPeer)
     }
 
-    private mutating func fail(_ code: CloseCode, _ reason: String) -> RFC6455Connection.InboundAction {
+    private mutating func fail(_ code: CloseCode, _ reason: String) -> WebSocketWireEvent {
         inputFailure = CloseFrame(code: code, reason: reason)
         message = ByteBuffer()
         return .failed(code, reason: reason)
@@ -171,10 +171,11 @@ public struct HixieConnection: Sendable {
     public var canSendMessages: Bool { state == .open }
 
     @discardableResult
-    public mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
-        guard state == .open, Self.canCarry(opcode, payload: payload) else { return false }
+    public mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        guard state == .open else { return .refused(.closed) }
+        guard Self.canCarry(opcode, payload: payload) else { return .refused(.notRepresentable) }
         Self.writeText(payload, into: &output)
-        return true
+        return .written
     }
 
     static func writeText(_ payload: ByteBuffer, into output: inout ByteBuffer) {
@@ -188,12 +189,12 @@ public struct HixieConnection: Sendable {
     /// hixie-76 sends `0xFF 0x00` and waits for the peer's; hixie-75 has no close frame (the caller drops the
     /// TCP connection). The close code and reason cannot be expressed on either wire.
     @discardableResult
-    public mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> Bool {
-        guard state == .open else { return false }
+    public mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        guard state == .open else { return .refused(.closed) }
         // hixie-75 sends nothing; reading goes on (a client half-closes and reads the server's last messages).
         if draft == .hixie76 { output.writeBytes(Self.closeFrame) }
         state = .closeSent
-        return true
+        return .written
     }
 
     public mutating func connectionEnded() {
@@ -202,7 +203,7 @@ public struct HixieConnection: Sendable {
 }
 
 extension HixieConnection: WebSocketWireEngine {
-    public var wireName: String { draft.rawValue }
+    public var wire: WebSocketWire { WebSocketWire(draft) }
     public var canPing: Bool { false }
     /// hixie-75 closes by closing TCP, so that is a clean end; on hixie-76 a TCP close without `0xFF 0x00` is not.
     public var closeAtEndOfStream: (code: UInt16, clean: Bool) {
@@ -215,8 +216,8 @@ extension HixieConnection: WebSocketWireEngine {
         false // a text frame needs its trailing 0xFF, so the payload is copied
     }
 
-    public mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
-        false
+    public mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        .refused(state == .open ? .unsupported : .closed)
     }
 
     public static func encodeShared(_ opcode: WebSocketOpcode, payload: ByteBuffer) -> ByteBuffer? {

@@ -129,7 +129,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                               context: ChannelHandlerContext) {
         // The response's headers (names in lowercase; cookies among them) are the caller's to read.
         let headers = HTTPFields(response.headers.map { ($0.name, $0.value) })
-        let request = makeRequest(headers: headers, wire: handshake.draft == .hixie75 ? .hixie75 : .hixie76,
+        let request = makeRequest(headers: headers, wire: WebSocketWire(handshake.draft),
                                   subprotocol: handshake.subprotocol, context: context)
         let engine = HixieConnection(draft: handshake.draft, role: .client,
                                      configuration: .init(maxMessageSize: configuration.engine.maxMessageSize))
@@ -151,18 +151,11 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let frames = WebSocketChannelHandler(engine: engine, request: request, handler: handler, eventLoop: context.eventLoop,
                                              options: .init(closeTimeout: configuration.closeTimeout), logger: logger)
         do {
-            try context.pipeline.syncOperations.addHandler(frames, position: .after(self))
+            try frames.install(replacing: context, leftover: remainder) { opened.succeed($0) }
         } catch {
             done = false
             fail(error, context: context)
-            return
         }
-        opened.succeed(frames)
-        if remainder.readableBytes > 0 {
-            context.fireChannelRead(wrapInboundOut(remainder))
-            context.fireChannelReadComplete()
-        }
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     private func fail(_ error: any Error, context: ChannelHandlerContext) {

@@ -234,18 +234,11 @@ final class WSRClientHandler: ChannelInboundHandler, RemovableChannelHandler, @u
                                                      handler: handler, eventLoop: context.eventLoop,
                                                      options: .init(closeTimeout: closeTimeout), logger: logger)
                 do {
-                    try context.pipeline.syncOperations.addHandler(frames, position: .after(self))
+                    try frames.install(replacing: context, leftover: leftover) { opened.succeed($0) }
                 } catch {
                     opened.fail(error)
                     context.close(promise: nil)
-                    return
                 }
-                opened.succeed(frames)
-                if leftover.readableBytes > 0 {
-                    context.fireChannelRead(wrapInboundOut(leftover))
-                    context.fireChannelReadComplete()
-                }
-                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
                 return
             }
         }

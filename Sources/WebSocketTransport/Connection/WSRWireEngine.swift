@@ -7,24 +7,24 @@ import WebSocketEngine
 /// (`deleteStream` from the peer closes too).
 struct WSRWireEngine: WebSocketWireEngine {
     var connection: WSRConnection
-    private(set) var state: RFC6455Connection.State = .open
+    private(set) var state: WebSocketConnectionState = .open
     private(set) var inputFailure: CloseFrame?
 
-    let role: RFC6455Connection.Role
+    let role: WebSocketRole
 
-    init(connection: WSRConnection, role: RFC6455Connection.Role = .server) {
+    init(connection: WSRConnection, role: WebSocketRole = .server) {
         self.connection = connection
         self.role = role
     }
     var canSendMessages: Bool { state == .open }
-    var wireName: String { "wsr" }
+    var wire: WebSocketWire { .wsr }
     var canPing: Bool { false }
     /// WSR has no close frame: a TCP close without `deleteStream` is what a native WebSocket reports as 1006.
     var closeAtEndOfStream: (code: UInt16, clean: Bool) { (CloseCode.abnormalClosure.rawValue, false) }
     var closesByDroppingConnection: Bool { true }
     var sharedEncodingKey: String? { nil } // frames carry this session's stream id
 
-    mutating func read(from input: inout ByteBuffer, output: inout ByteBuffer) -> RFC6455Connection.InboundAction? {
+    mutating func read(from input: inout ByteBuffer, output: inout ByteBuffer) -> WebSocketWireEvent? {
         guard state != .closed, inputFailure == nil else {
             input.moveReaderIndex(to: input.writerIndex)
             return nil
@@ -43,22 +43,24 @@ struct WSRWireEngine: WebSocketWireEngine {
         }
     }
 
-    mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> Bool {
-        guard state == .open else { return false }
+    mutating func writeMessage(_ opcode: WebSocketOpcode, payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        guard state == .open else { return .refused(.closed) }
         connection.write(payload, text: opcode == .text, into: &output)
-        return true
+        return .written
     }
 
     func writeUnmaskedHeader(_ opcode: WebSocketOpcode, payloadLength: Int, into output: inout ByteBuffer) -> Bool { false }
-    mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> Bool { false }
+    mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        .refused(state == .open ? .unsupported : .closed)
+    }
 
     /// No close frame in WSR: a client sends `deleteStream` (so the server sees a clean close, 1005, rather than a
     /// dropped connection) and half-closes, reading the server's last messages; a server just closes TCP.
-    mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> Bool {
-        guard state == .open else { return false }
+    mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        guard state == .open else { return .refused(.closed) }
         state = .closeSent
         if connection.role == .client { connection.writeDeleteStream(into: &output) }
-        return true
+        return .written
     }
 
     mutating func connectionEnded() {

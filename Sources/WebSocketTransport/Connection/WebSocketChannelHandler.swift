@@ -9,8 +9,9 @@ import WebSocketEngine
 ///
 /// Writes made while a read batch is processed accumulate in one buffer that is written and flushed once
 /// at `channelReadComplete`; writes from elsewhere are coalesced into one flush per event-loop tick.
-/// Reading stops while the socket is not writable or the service paused it, so a peer that does not read
-/// cannot make the gateway buffer without bound.
+/// Reading stops while the socket is not writable or the service paused it (`ReadGate`), so a peer that does
+/// not read cannot make the gateway buffer without bound. How the connection ends is decided by
+/// `CloseLifecycle`; this handler only carries out its actions (timers, writes, closes).
 final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexHandler, WebSocketConnection, @unchecked Sendable {
     // @unchecked Sendable: mutable state is only touched on `eventLoop`; public entry points hop there first.
     typealias InboundIn = ByteBuffer
@@ -29,6 +30,8 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         var maxSendQueueBytes: Int = .max
         /// Where this connection's traffic and close are counted (server connections); nil counts nothing.
         var metrics: ServiceMetrics?
+        /// Bytes a lingering close (after a protocol failure) reads and discards at most before closing.
+        var lingerByteLimit: Int = 64 << 20
     }
 
     let request: WebSocketRequest
@@ -43,24 +46,13 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     private var unflushed = false
     private var inReadBatch = false
     private var flushScheduled = false
-    private var pausedByService = false
-    private var readPending = false
-    private var writable = true
-    private var closeInfo: WebSocketCloseInfo?
-    private var notifiedClose = false
+    private var readGate = ReadGate()
+    private var lifecycle: CloseLifecycle
     private var closeTimer: Scheduled<Void>?
     private var liveness: Liveness
     private var livenessTimer: RepeatedTask?
-    /// Traffic not yet reported to `options.metrics`. The metrics are shared by every connection of a service
-    /// across event loops, so a connection reports at most once per `trafficReportInterval` (a flush reports
-    /// if that long has passed, else schedules one report for when it has): contention stays bounded under any
-    /// message rate while the figures are never more than that interval old.
-    private var traffic = TrafficTally()
-    private var nextTrafficReport = NIODeadline.uptimeNanoseconds(0)
-    private var trafficReportScheduled = false
-    static var trafficReportInterval: TimeAmount { .milliseconds(100) }
-    /// How the connection is ending, once known: the first close frame's code and who sent it.
-    private var closeRecord: (code: UInt16, initiator: ServiceMetrics.Initiator)?
+    /// Traffic not yet handed to `options.metrics` (see `TrafficReporter`).
+    private var traffic = TrafficReporter()
     private var countedOpen = false
 
     init(engine: Engine, request: WebSocketRequest, handler: any WebSocketHandler,
@@ -75,15 +67,16 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         self.options = options
         self.logger = logger
         self.liveness = Liveness(configuration: options.liveness, now: .now())
+        self.lifecycle = CloseLifecycle(configuration: .init(for: engine, lingerByteLimit: options.lingerByteLimit))
     }
 
-    var isWritable: Bool { writable }
+    var isWritable: Bool { readGate.writable }
 
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        writable = context.channel.isWritable
+        readGate = ReadGate(writable: context.channel.isWritable)
         if let tick = options.liveness.tickInterval {
             livenessTimer = eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [weak self] _ in
                 self?.livenessTick()
@@ -102,8 +95,12 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        liveness.frameReceived()
         var input = unwrapInboundIn(data)
+        guard !lifecycle.isLingering else {
+            // The peer is told why it was failed; what it still sends is only counted against the bound.
+            return execute(lifecycle.discarded(bytes: input.readableBytes), context: context)
+        }
+        liveness.frameReceived()
         inReadBatch = true
         while let action = engine.read(from: &input, output: &output) {
             perform(action, context: context)
@@ -117,22 +114,15 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        closeTimer?.cancel()
         livenessTimer?.cancel()
         engine.connectionEnded()
         reportTraffic(now: nil)
-        if countedOpen, let metrics = options.metrics {
-            countedOpen = false
-            metrics.closed(code: closeRecord?.code ?? engine.closeAtEndOfStream.code, initiator: closeRecord?.initiator ?? .peer)
-        }
-        let end = engine.closeAtEndOfStream
-        notifyClosed(closeInfo ?? WebSocketCloseInfo(code: end.code, reason: "", wasClean: end.clean))
+        execute(lifecycle.endOfStream(), context: context)
         context.fireChannelInactive()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        writable = context.channel.isWritable
-        if writable { resumeReadingIfPossible(context: context) }
+        if readGate.setWritable(context.channel.isWritable) { context.read() }
         handler.connectionWritabilityDidChange(self)
         context.fireChannelWritabilityChanged()
     }
@@ -143,24 +133,13 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     }
 
     func read(context: ChannelHandlerContext) {
-        if pausedByService || !writable {
-            readPending = true
-        } else {
-            context.read()
-        }
+        if readGate.readRequested() { context.read() }
     }
 
-    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
-        if readPending, !pausedByService, writable {
-            readPending = false
-            context.read()
-        }
-    }
+    // MARK: Engine events
 
-    // MARK: Engine actions
-
-    private func perform(_ action: RFC6455Connection.InboundAction, context: ChannelHandlerContext) {
-        switch action {
+    private func perform(_ event: WebSocketWireEvent, context: ChannelHandlerContext) {
+        switch event {
         case .message(let opcode, let data):
             liveness.dataMessage()
             traffic.received(bytes: data.readableBytes)
@@ -168,50 +147,68 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         case .ping, .pong:
             break // the engine queued the pong already
         case .closed(let frame, let initiatedByPeer):
-            closeInfo = WebSocketCloseInfo(code: frame.code?.rawValue ?? CloseCode.noStatusReceived.rawValue,
-                                           reason: frame.reason, wasClean: true)
-            if initiatedByPeer, closeRecord == nil { closeRecord = (closeInfo!.code, .peer) }
-            if engine.role == .server {
-                closeAfterWrites(context: context)
-            } else {
-                // §7.1.1: the server closes TCP first; the client only waits so long for it.
-                flushOutput(context: context)
-                startCloseTimer(context: context)
-            }
+            execute(lifecycle.closeCompleted(frame, initiatedByPeer: initiatedByPeer), context: context)
         case .failed(let code, let reason):
             logger.info("failing WebSocket connection", metadata: [
-                "code": "\(code.rawValue)", "reason": "\(reason)", "path": "\(request.path)",
-                "peer": "\(request.remoteAddress.map { "\($0)" } ?? "?")",
+                "code": "\(code.rawValue)", "reason": "\(reason)", "path": "\(request.path)", "peer": "\(peerDescription)",
             ])
-            closeInfo = WebSocketCloseInfo(code: code.rawValue, reason: reason, wasClean: false)
-            if closeRecord == nil { closeRecord = (code.rawValue, .gateway) }
-            if handler.hasUnfinishedInbound {
-                // Let the service answer what it was given before the bad frame, then fail (bounded wait).
-                closeTimer = eventLoop.scheduleTask(in: options.closeTimeout) { self.completeFailure(context: context) }
-            } else {
-                completeFailure(context: context)
+            execute(lifecycle.protocolFailed(code: code, reason: reason, serviceBusy: handler.hasUnfinishedInbound),
+                    context: context)
+        }
+    }
+
+    // MARK: Close lifecycle
+
+    /// Carries out what the close lifecycle decided.
+    private func execute(_ actions: [CloseLifecycle.Action], context: ChannelHandlerContext) {
+        for action in actions {
+            switch action {
+            case .writeClose(let frame):
+                _ = engine.writeClose(frame, into: &output)
+            case .flush:
+                flushOutput(context: context)
+            case .closeAfterWrites:
+                writeAllThen(context: context) { $0.close(promise: nil) }
+            case .halfCloseAfterWrites:
+                // Where the channel cannot half-close, the close timer ends it.
+                writeAllThen(context: context) { $0.close(mode: .output, promise: nil) }
+            case .closeNow:
+                context.close(promise: nil)
+            case .startTimer:
+                closeTimer?.cancel()
+                closeTimer = eventLoop.scheduleTask(in: options.closeTimeout) { [self] in
+                    guard let context = self.context else { return }
+                    execute(lifecycle.timerFired(), context: context)
+                }
+            case .cancelTimer:
+                closeTimer?.cancel()
+                closeTimer = nil
+            case .keepReading:
+                if readGate.forceOpen() { context.read() }
+            case .notifyClosed(let outcome, let code, let initiator):
+                if countedOpen, let metrics = options.metrics {
+                    countedOpen = false
+                    metrics.closed(code: code, initiator: initiator == .peer ? .peer : .gateway)
+                }
+                handler.connectionDidClose(self, info: WebSocketCloseInfo(code: outcome.code, reason: outcome.reason,
+                                                                          wasClean: outcome.wasClean))
             }
         }
     }
 
-    /// Sends the close frame of a protocol failure and drops the connection once it is written.
-    private func completeFailure(context: ChannelHandlerContext) {
-        guard let failure = engine.inputFailure else { return }
-        closeTimer?.cancel()
-        engine.writeClose(failure, into: &output)
-        closeAfterWrites(context: context)
-    }
-
-    private func notifyClosed(_ info: WebSocketCloseInfo) {
-        guard !notifiedClose else { return }
-        notifiedClose = true
-        handler.connectionDidClose(self, info: info)
+    /// Writes and flushes what `output` holds, then runs `then` once it has gone (or failed to).
+    private func writeAllThen(context: ChannelHandlerContext, _ then: @escaping (ChannelHandlerContext) -> Void) {
+        let done = eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(output), promise: done)
+        output.clear()
+        unflushed = false
+        done.futureResult.whenComplete { _ in then(context) }
     }
 
     // MARK: Writing
 
     private func flushOutput(context: ChannelHandlerContext) {
-        if options.metrics != nil, !traffic.isEmpty { reportTraffic(now: .now()) }
+        if options.metrics != nil, traffic.hasUnreported { reportTraffic(now: .now()) }
         if output.readableBytes > 0 {
             context.write(wrapOutboundOut(output), promise: nil)
             context.flush()
@@ -223,20 +220,19 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         unflushed = false
     }
 
-    /// Hands the tally to the metrics if `trafficReportInterval` has passed since the last report (or at once
-    /// when `now` is nil: the connection is ending), else makes sure a report is scheduled for then.
+    /// Hands the tally to the metrics when `TrafficReporter` says it is due (at once when `now` is nil: the
+    /// connection is ending), or schedules the report it asks for.
     private func reportTraffic(now: NIODeadline?) {
-        guard let metrics = options.metrics, !traffic.isEmpty else { return }
-        if let now, now < nextTrafficReport {
-            if !trafficReportScheduled {
-                // A scheduled callback with `self` as its handler: no allocation, unlike a closure task.
-                trafficReportScheduled = (try? eventLoop.scheduleCallback(at: nextTrafficReport, handler: self)) != nil
-            }
-            return
+        guard let metrics = options.metrics else { return }
+        switch traffic.step(now: now) {
+        case .nothing:
+            break
+        case .report(let tally):
+            metrics.record(tally)
+        case .schedule(let deadline):
+            // A scheduled callback with `self` as its handler: no allocation, unlike a closure task.
+            if (try? eventLoop.scheduleCallback(at: deadline, handler: self)) == nil { traffic.scheduledReportDone() }
         }
-        metrics.record(traffic)
-        traffic = TrafficTally()
-        nextTrafficReport = (now ?? .now()) + Self.trafficReportInterval
     }
 
     /// Hands what `output` holds to the channel (without flushing), so a buffer written next goes after it.
@@ -260,28 +256,13 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         }
     }
 
-    private func closeAfterWrites(context: ChannelHandlerContext) {
-        let done = eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(output), promise: done)
-        output.clear()
-        unflushed = false
-        done.futureResult.whenComplete { _ in context.close(promise: nil) }
-    }
-
-    private func startCloseTimer(context: ChannelHandlerContext) {
-        closeTimer?.cancel()
-        closeTimer = eventLoop.scheduleTask(in: options.closeTimeout) {
-            context.close(promise: nil)
-        }
-    }
-
     /// Pings a quiet peer, or closes a dead or idle connection (see `Liveness`).
     private func livenessTick() {
         switch liveness.tick(now: .now()) {
         case .nothing:
             break
         case .ping:
-            if engine.writePing(ByteBuffer(), into: &output), let context { flushOutput(context: context) }
+            if engine.writePing(ByteBuffer(), into: &output).isWritten, let context { flushOutput(context: context) }
         case .close(let code, let reason):
             logger.info("closing connection", metadata: ["code": "\(code.rawValue)", "reason": "\(reason)",
                                                          "path": "\(request.path)", "peer": "\(peerDescription)"])
@@ -296,7 +277,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     /// Past `maxSendQueueBytes` it gets close 1008 and nothing more is queued (the close frame waits its turn;
     /// the connection is dropped after `closeTimeout` if the peer never gets to it).
     private func enforceSendQueueLimit(context: ChannelHandlerContext) {
-        guard !writable, options.maxSendQueueBytes != .max else { return }
+        guard !readGate.writable, options.maxSendQueueBytes != .max else { return }
         let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
         let pending = buffered + output.readableBytes
         guard pending > options.maxSendQueueBytes else { return }
@@ -325,11 +306,16 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
             writeOutput(context: context, promise: nil)
             context.write(wrapOutboundOut(message.data), promise: promise)
             unflushed = true
-        } else if engine.writeMessage(opcode, payload: message.data, into: &output) {
-            if promise != nil { writeOutput(context: context, promise: promise) }
         } else {
-            refuseUnrepresentable(message, promise: promise)
-            return
+            switch engine.writeMessage(opcode, payload: message.data, into: &output) {
+            case .written:
+                if promise != nil { writeOutput(context: context, promise: promise) }
+            case .refused(.notRepresentable):
+                return refuseUnrepresentable(message, promise: promise)
+            case .refused:
+                promise?.fail(WebSocketTransportError.connectionClosed)
+                return
+            }
         }
         traffic.sent(bytes: message.data.readableBytes)
         liveness.dataMessage()
@@ -344,7 +330,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
             "wire": "\(engine.wireName)", "bytes": "\(message.data.readableBytes)", "path": "\(request.path)",
             "peer": "\(peerDescription)",
         ])
-        promise?.fail(WebSocketTransportError.messageNotRepresentable(wire: engine.wireName))
+        promise?.fail(WebSocketTransportError.messageNotRepresentable(wire: engine.wire))
     }
 
     func send(_ prepared: PreparedMessage, promise: EventLoopPromise<Void>?) {
@@ -385,7 +371,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
             eventLoop.execute { self.ping(payload) }
             return
         }
-        if engine.writePing(payload, into: &output) { scheduleFlush() }
+        if engine.writePing(payload, into: &output).isWritten { scheduleFlush() }
     }
 
     func close(code: CloseCode, reason: String) {
@@ -393,36 +379,8 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
             eventLoop.execute { self.close(code: code, reason: reason) }
             return
         }
-        guard let context, engine.writeClose(CloseFrame(code: code, reason: reason), into: &output) else { return }
-        if closeRecord == nil { closeRecord = (code.rawValue, .gateway) }
-        if engine.closesByDroppingConnection {
-            // hixie-75: no close frame. A server closes TCP once what it sent is out; a client half-closes, so
-            // replies to what it sent still arrive, and reads until the server closes (bounded by the timer).
-            closeInfo = closeInfo ?? WebSocketCloseInfo(code: code.rawValue, reason: reason, wasClean: true)
-            if engine.role == .server {
-                closeAfterWrites(context: context)
-            } else {
-                let written = eventLoop.makePromise(of: Void.self)
-                context.writeAndFlush(wrapOutboundOut(output), promise: written)
-                output.clear()
-                written.futureResult.whenComplete { _ in context.close(mode: .output, promise: nil) }
-                closeTimer?.cancel()
-                closeTimer = eventLoop.scheduleTask(in: options.closeTimeout) {
-                    // The server never closed: what it had still to send is lost, so this is no clean close.
-                    self.closeInfo = WebSocketCloseInfo(code: CloseCode.abnormalClosure.rawValue,
-                                                        reason: "the server did not close in time", wasClean: false)
-                    context.close(promise: nil)
-                }
-                pausedByService = false
-                resumeReadingIfPossible(context: context)
-            }
-            return
-        }
-        flushOutput(context: context)
-        startCloseTimer(context: context)
-        // The peer's close reply must be read even if the service had paused reading.
-        pausedByService = false
-        resumeReadingIfPossible(context: context)
+        guard let context else { return }
+        execute(lifecycle.closeRequested(code: code, reason: reason), context: context)
     }
 
     func inboundDidDrain() {
@@ -430,7 +388,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
             eventLoop.execute { self.inboundDidDrain() }
             return
         }
-        if let context, engine.inputFailure != nil, engine.state == .open { completeFailure(context: context) }
+        if let context { execute(lifecycle.inboundDrained(), context: context) }
     }
 
     func setReadingPaused(_ paused: Bool) {
@@ -438,15 +396,14 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
             eventLoop.execute { self.setReadingPaused(paused) }
             return
         }
-        pausedByService = paused
-        if !paused, let context { resumeReadingIfPossible(context: context) }
+        if readGate.setPausedByService(paused), let context { context.read() }
     }
 }
 
 extension WebSocketChannelHandler: NIOScheduledCallbackHandler {
     /// The deferred traffic report (see `reportTraffic(now:)`).
     func handleScheduledCallback(eventLoop: some EventLoop) {
-        trafficReportScheduled = false
+        traffic.scheduledReportDone()
         reportTraffic(now: .now())
     }
 }

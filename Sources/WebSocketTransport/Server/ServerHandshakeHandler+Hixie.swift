@@ -20,25 +20,10 @@ extension ServerHandshakeHandler {
         case .failure(let rejection): return reject(rejection, reason: .invalidHandshake, context: context)
         case .success(let valid): handshake = valid
         }
-        guard route.origins.allows(handshake.origin) else {
-            return reject(.forbidden("origin \(handshake.origin ?? "") is not allowed on \(head.path)"), reason: .originDenied,
-                          context: context)
-        }
-        var request = WebSocketRequest(path: head.path, query: head.query, headers: head.headers, origin: handshake.origin,
-                                       remoteAddress: context.remoteAddress, wire: draft == .hixie75 ? .hixie75 : .hixie76)
-        request.secure = secure
         let offered = handshake.subprotocol.map { [$0] } ?? []
-        switch route.service.decide(request: request, offeredSubprotocols: offered) {
-        case .reject(let rejection):
-            return reject(rejection, reason: .serviceRefused, context: context)
-        case .accept(let subprotocol):
-            if let subprotocol, !offered.contains(subprotocol) {
-                logger.error("service chose a subprotocol the client did not offer", metadata: ["subprotocol": "\(subprotocol)"])
-                return reject(.init(status: 500, reasonPhrase: "Internal Server Error", detail: "subprotocol negotiation failed"),
-                              reason: .serviceRefused, context: context)
-            }
-            request.subprotocol = subprotocol
-        }
+        let candidate = candidate(for: head, wire: WebSocketWire(draft), origin: handshake.origin, offering: offered,
+                                  context: context)
+        guard let request = decide(candidate, route: route, context: context) else { return }
         let upgrade = HixieUpgrade(handshake: handshake, request: request, service: route.service)
         if draft == .hixie76 {
             completeHixie76(upgrade, context: context)

@@ -12,7 +12,8 @@ extension ServerHandshakeHandler {
     /// `X-WebSocket-Protocol` put to the service (none acceptable: 404); `201` with the session's URL, body only.
     func routeWSRCreate(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let base = String(head.path.dropLast(Self.wsrCreateSuffix.count))
-        guard let route = router.route(for: base.isEmpty ? "/" : base), let sessions = wsrSessions else {
+        let path = base.isEmpty ? "/" : base
+        guard let route = router.route(for: path), let sessions = wsrSessions else {
             return reject(.notFound(head.path), reason: .notFound, context: context)
         }
         guard head.headers["X-WebSocket-Version"]?.trimmingOWS() == "wsr-1.0" else {
@@ -22,24 +23,9 @@ extension ServerHandshakeHandler {
         guard let host = head.headers["Host"], !host.isEmpty else {
             return reject(.badRequest("a WSR create needs Host"), reason: .invalidHandshake, context: context)
         }
-        let origin = head.headers["Origin"]
-        guard route.origins.allows(origin) else {
-            return reject(.forbidden("origin \(origin ?? "") is not allowed on \(base)"), reason: .originDenied, context: context)
-        }
-        var request = WebSocketRequest(path: base, query: head.query, headers: head.headers, origin: origin,
-                                       remoteAddress: context.remoteAddress, wire: .wsr)
-        request.secure = secure
-        let offered = head.headers.commaSeparated("X-WebSocket-Protocol")
-        switch route.service.decide(request: request, offeredSubprotocols: offered) {
-        case .reject(let rejection):
-            return reject(rejection, reason: .serviceRefused, context: context)
-        case .accept(let subprotocol):
-            if !offered.isEmpty, subprotocol == nil || !offered.contains(subprotocol!) {
-                return reject(.notFound("no acceptable X-WebSocket-Protocol among \(offered.joined(separator: ", "))"),
-                              reason: .serviceRefused, context: context)
-            }
-            request.subprotocol = subprotocol
-        }
+        let candidate = candidate(for: head, path: path, wire: .wsr, origin: head.headers["Origin"],
+                                  offering: head.headers.commaSeparated("X-WebSocket-Protocol"), context: context)
+        guard let request = decide(candidate, route: route, context: context) else { return }
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
         let id = String(decoding: (0..<32).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
@@ -75,22 +61,10 @@ extension ServerHandshakeHandler {
         // Messages up to the listener's maximum from now on (a little more: the WSR envelope around the payload).
         let messageLimit = configuration.engine.maxMessageSize + 64
         let (connection, leftover) = session.makeConnection(limits: .init(maxMessageLength: messageLimit))
-        let engine = WSRWireEngine(connection: connection)
         // The WebSocket's peer is the RTMP connection (the create may have come from elsewhere, e.g. a proxy).
         var request = pending.request
         request.remoteAddress = context.remoteAddress
-        let frames = WebSocketChannelHandler(engine: engine, request: request, handler: pending.route.service.makeHandler(),
-                                             eventLoop: context.eventLoop,
-                                             options: channelOptions(path: pending.request.path, wireName: engine.wireName),
-                                             logger: logger)
-        do {
-            try context.pipeline.syncOperations.addHandler(frames, position: .after(context.handler))
-        } catch {
-            context.close(promise: nil)
-            return
-        }
-        upgraded?(frames)
-        if leftover.readableBytes > 0 { context.fireChannelRead(NIOAny(leftover)) }
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        install(engine: WSRWireEngine(connection: connection), request: request, service: pending.route.service,
+                leftover: leftover, context: context)
     }
 }

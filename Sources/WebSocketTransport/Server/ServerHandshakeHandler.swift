@@ -89,18 +89,17 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         if wsrSessions != nil, head.path.hasSuffix(Self.wsrCreateSuffix) { return routeWSRCreate(head, context: context) }
         let route = router.route(for: head.path)
-        let service = route?.service
         guard ServerHandshake.isUpgradeRequest(head) else {
             if let resource = router.resource(for: head.path) {
                 serve(resource, to: head, context: context)
-            } else if service == nil {
+            } else if route == nil {
                 reject(.notFound(head.path), reason: .notFound, context: context)
             } else {
                 reject(.upgradeRequired("\(head.path) is a WebSocket endpoint"), reason: .upgradeRequired, context: context)
             }
             return
         }
-        guard let service, let route else { return reject(.notFound(head.path), reason: .notFound, context: context) }
+        guard let route else { return reject(.notFound(head.path), reason: .notFound, context: context) }
         if let draft = HixieServerHandshake.draft(of: head) {
             return routeHixie(head, draft: draft, route: route, context: context)
         }
@@ -109,27 +108,32 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         case .failure(let rejection): return reject(rejection, reason: .invalidHandshake, context: context)
         case .success(let request): valid = request
         }
-        guard route.origins.allows(valid.origin) else {
-            return reject(.forbidden("origin \(valid.origin ?? "") is not allowed on \(head.path)"), reason: .originDenied,
-                          context: context)
-        }
-        var request = WebSocketRequest(path: head.path, query: head.query, headers: head.headers,
-                                       origin: valid.origin, remoteAddress: context.remoteAddress, wire: .rfc6455)
-        request.secure = secure
-        switch service.decide(request: request, offeredSubprotocols: valid.subprotocols) {
-        case .reject(let rejection):
-            return reject(rejection, reason: .serviceRefused, context: context)
-        case .accept(let subprotocol):
-            if let subprotocol, !valid.subprotocols.contains(subprotocol) {
-                logger.error("service chose a subprotocol the client did not offer", metadata: ["subprotocol": "\(subprotocol)"])
-                return reject(.init(status: 500, reasonPhrase: "Internal Server Error", detail: "subprotocol negotiation failed"),
-                              reason: .serviceRefused, context: context)
-            }
-            request.subprotocol = subprotocol
-            let deflate = route.compression.flatMap { PerMessageDeflate.accept(offers: valid.extensions, settings: $0) }
-            request.compression = deflate?.parameters
-            upgrade(request: request, handshake: valid, service: service, deflate: deflate,
-                    tuning: route.compression?.tuning ?? .init(), context: context)
+        let candidate = candidate(for: head, wire: .rfc6455, origin: valid.origin, offering: valid.subprotocols, context: context)
+        guard var request = decide(candidate, route: route, context: context) else { return }
+        let deflate = route.compression.flatMap { PerMessageDeflate.accept(offers: valid.extensions, settings: $0) }
+        request.compression = deflate?.parameters
+        upgrade(request: request, handshake: valid, service: route.service, deflate: deflate,
+                tuning: route.compression?.tuning ?? .init(), context: context)
+    }
+
+    /// A parsed request of any wire in the words of the one handshake decision.
+    func candidate(for head: HTTPRequestHead, path: String? = nil, wire: WebSocketWire, origin: String?,
+                   offering subprotocols: [String], context: ChannelHandlerContext) -> HandshakeDecision.Candidate {
+        HandshakeDecision.Candidate(wire: wire, path: path ?? head.path, query: head.query, headers: head.headers,
+                                    origin: origin, offeredSubprotocols: subprotocols,
+                                    remoteAddress: context.remoteAddress, secure: secure)
+    }
+
+    /// Runs the one handshake decision (`HandshakeDecision`); the request the service sees, or nil when the
+    /// connection was refused.
+    func decide(_ candidate: HandshakeDecision.Candidate, route: ServiceRouter.Route,
+                context: ChannelHandlerContext) -> WebSocketRequest? {
+        switch HandshakeDecision.decide(candidate, route: route) {
+        case .accept(let request):
+            return request
+        case .reject(let rejection, let reason):
+            reject(rejection, reason: reason, context: context)
+            return nil
         }
     }
 
@@ -147,26 +151,26 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// from the listener's settings; bytes that followed the handshake are its first frames.
     func startWebSocket<Engine: WebSocketWireEngine>(engine: Engine, response: ByteBuffer, request: WebSocketRequest,
                                                      service: any WebSocketService, context: ChannelHandlerContext) {
-        finished = true
-        timeout?.cancel()
+        markFinished()
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+        let leftover = buffer
+        buffer = ByteBuffer()
+        install(engine: engine, request: request, service: service, leftover: leftover, context: context)
+    }
+
+    /// Hands the connection to `engine` in place of the handler at `context` (this one, or the WSR session
+    /// handler), configured from the listener's settings.
+    func install<Engine: WebSocketWireEngine>(engine: Engine, request: WebSocketRequest, service: any WebSocketService,
+                                              leftover: ByteBuffer, context: ChannelHandlerContext) {
         let frames = WebSocketChannelHandler(engine: engine, request: request, handler: service.makeHandler(),
                                              eventLoop: context.eventLoop,
-                                             options: channelOptions(path: request.path, wireName: engine.wireName), logger: logger)
+                                             options: channelOptions(path: request.path, wire: engine.wire), logger: logger)
         do {
-            try context.pipeline.syncOperations.addHandler(frames, position: .after(self))
+            try frames.install(replacing: context, leftover: leftover) { upgraded?($0) }
         } catch {
             logger.error("could not install the WebSocket handler", metadata: ["error": "\(error)"])
             context.close(promise: nil)
-            return
         }
-        upgraded?(frames)
-        // Bytes that followed the head are the first frames.
-        if buffer.readableBytes > 0 {
-            context.fireChannelRead(wrapInboundOut(buffer))
-        }
-        buffer = ByteBuffer()
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     /// Whether `byte` can begin an HTTP request: a method's token character (RFC 9110 §5.6.2), or the empty line
@@ -183,12 +187,12 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private static let httpTokenPunctuation = Array("!#$%&'*+-.^_`|~\r\n".utf8)
 
     /// The listener's settings as a WebSocket channel handler's options.
-    func channelOptions<Engine: WebSocketWireEngine>(path: String, wireName: String) -> WebSocketChannelHandler<Engine>.Options {
+    func channelOptions<Engine: WebSocketWireEngine>(path: String, wire: WebSocketWire) -> WebSocketChannelHandler<Engine>.Options {
         var options = WebSocketChannelHandler<Engine>.Options(closeTimeout: configuration.closeTimeout)
         options.liveness = .init(pingInterval: configuration.pingInterval, pongTimeout: configuration.pongTimeout,
                                  idleTimeout: configuration.idleTimeout)
         options.maxSendQueueBytes = configuration.maxSendQueueBytes
-        options.metrics = metrics?.service(path: path, protocol: wireName)
+        options.metrics = metrics?.service(path: path, protocol: wire.rawValue)
         return options
     }
 
@@ -220,10 +224,10 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// Refuses the request with `rejection` and closes; `reason` is the handshake-failure metric it counts
     /// as (nil for a plain HTTP request that was never a handshake).
     func reject(_ rejection: HandshakeRejection, reason: GatewayMetrics.HandshakeFailure?, context: ChannelHandlerContext) {
-        finished = true
-        timeout?.cancel()
+        markFinished()
         if let reason { metrics?.handshakeFailed(reason) }
-        logger.info("handshake refused", metadata: [
+        // A 5xx is the gateway's or a service's fault, not the client's: worth an operator's attention.
+        logger.log(level: rejection.status >= 500 ? .error : .info, "handshake refused", metadata: [
             "status": "\(rejection.status)", "detail": "\(rejection.detail)",
             "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
         ])

@@ -1,0 +1,17 @@
+import NIOCore
+
+/// What a wire engine's `read` produced, in words every wire shares; the transport carries it out.
+public enum WebSocketWireEvent: Sendable, Hashable {
+    /// A complete data message: `.text` (already validated UTF-8) or `.binary`.
+    case message(WebSocketOpcode, ByteBuffer)
+    /// A ping arrived; its pong has been appended to the output already.
+    case ping(ByteBuffer)
+    /// A pong arrived (a reply to our ping, or unsolicited).
+    case pong(ByteBuffer)
+    /// The close handshake is complete on our side. When the peer started it, our reply is in the output.
+    /// A server then closes the TCP connection; a client waits for the server to do so (RFC 6455 §7.1.1).
+    case closed(CloseFrame, initiatedByPeer: Bool)
+    /// The peer broke the protocol; nothing more is read. The I/O layer sends a close with `code`
+    /// (`writeClose(inputFailure)`) — after replies to messages already delivered, if it likes — and closes TCP.
+    case failed(CloseCode, reason: String)
+}

@@ -1,0 +1,60 @@
+import NIOCore
+import WebSocketAPI
+import WebSocketEngine
+
+/// The one decision every wire's opening handshake goes through, after the wire has parsed its request: an
+/// RFC 6455 upgrade, a hixie-75/76 upgrade and a WSR create alike. No I/O: it takes the request in wire-neutral
+/// words and the route, and returns the request the service will see, or the refusal with its HTTP status and
+/// the metrics reason. Nothing wire-specific happens after it but the wire's own response.
+///
+/// The steps, in order, once the router found the path's service (else `404`): the path's origin policy (`403`)
+/// → the service's own `decide` (its refusal as it gave it) → the subprotocol rule. Authentication goes between
+/// origin and service.
+///
+/// **The subprotocol rule** (the same on every wire): the service chooses at most one subprotocol, and only one
+/// the client offered. Choosing none is allowed even when the client offered some (RFC 6455 §4.2.2: the server
+/// may select none; the client then decides whether to go on, and browsers do not). Choosing one the client did
+/// not offer is the service's bug, refused with `500` — before this rule, a WSR create answered that with `404`
+/// and refused a create whose offer the service declined.
+enum HandshakeDecision {
+    /// What any wire's parsed request says, in the words the decision needs.
+    struct Candidate {
+        var wire: WebSocketWire
+        /// The path of the service (for a WSR create, without its `/;e/cr`).
+        var path: String
+        var query: String?
+        var headers: HTTPFields
+        var origin: String?
+        /// The subprotocols the client offered, in its order of preference.
+        var offeredSubprotocols: [String]
+        var remoteAddress: SocketAddress?
+        var secure: Bool
+    }
+
+    enum Verdict {
+        /// Open the WebSocket: `request` is what the service sees (its `subprotocol` chosen).
+        case accept(WebSocketRequest)
+        case reject(HandshakeRejection, reason: GatewayMetrics.HandshakeFailure)
+    }
+
+    static func decide(_ candidate: Candidate, route: ServiceRouter.Route) -> Verdict {
+        guard route.origins.allows(candidate.origin) else {
+            return .reject(.forbidden("origin \(candidate.origin ?? "") is not allowed on \(candidate.path)"), reason: .originDenied)
+        }
+        var request = WebSocketRequest(path: candidate.path, query: candidate.query, headers: candidate.headers,
+                                       origin: candidate.origin, remoteAddress: candidate.remoteAddress, wire: candidate.wire)
+        request.secure = candidate.secure
+        switch route.service.decide(request: request, offeredSubprotocols: candidate.offeredSubprotocols) {
+        case .reject(let rejection):
+            return .reject(rejection, reason: .serviceRefused)
+        case .accept(let subprotocol):
+            if let subprotocol, !candidate.offeredSubprotocols.contains(subprotocol) {
+                return .reject(.init(status: 500, reasonPhrase: "Internal Server Error",
+                                     detail: "the service chose subprotocol \(subprotocol), which the client did not offer"),
+                               reason: .serviceRefused)
+            }
+            request.subprotocol = subprotocol
+            return .accept(request)
+        }
+    }
+}
