@@ -1,4 +1,5 @@
 import NIOCore
+import WebSocketEngine
 
 /// A complete WebSocket message, whatever wire carried it.
 ///
@@ -31,19 +32,5 @@ public struct WebSocketMessage: Sendable, Hashable {
     public var text: String { String(buffer: data) }
 }
 
-/// How a connection ended.
-public struct WebSocketCloseInfo: Sendable, Hashable, CustomStringConvertible {
-    /// The code the peer sent (1005 when its close frame had none, 1006 when no close frame arrived).
-    public var code: UInt16
-    public var reason: String
-    /// Whether the close handshake completed (both sides sent a close frame).
-    public var wasClean: Bool
-
-    public init(code: UInt16, reason: String, wasClean: Bool) {
-        self.code = code
-        self.reason = reason
-        self.wasClean = wasClean
-    }
-
-    public var description: String { "\(code)\(reason.isEmpty ? "" : " \(reason)")\(wasClean ? "" : " (unclean)")" }
-}
+/// How a connection ended (the engine's `CloseOutcome`: the close lifecycle decides it for every wire).
+public typealias WebSocketCloseInfo = CloseOutcome

@@ -44,18 +44,7 @@ public struct CloseLifecycle: Sendable {
     }
 
     /// How the connection ended, as the service hears it.
-    public struct Outcome: Sendable, Hashable {
-        public var code: UInt16
-        public var reason: String
-        /// Whether the close handshake completed (or, on hixie-75, the TCP close that is its close).
-        public var wasClean: Bool
-
-        public init(code: UInt16, reason: String, wasClean: Bool) {
-            self.code = code
-            self.reason = reason
-            self.wasClean = wasClean
-        }
-    }
+    public typealias Outcome = CloseOutcome
 
     /// Who sent the first close: what the metrics count a close under.
     public enum Initiator: Sendable, Hashable {

@@ -190,8 +190,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
                     countedOpen = false
                     metrics.closed(code: code, initiator: initiator == .peer ? .peer : .gateway)
                 }
-                handler.connectionDidClose(self, info: WebSocketCloseInfo(code: outcome.code, reason: outcome.reason,
-                                                                          wasClean: outcome.wasClean))
+                handler.connectionDidClose(self, info: outcome)
             }
         }
     }
@@ -202,7 +201,8 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         context.writeAndFlush(wrapOutboundOut(output), promise: done)
         output.clear()
         unflushed = false
-        done.futureResult.whenComplete { _ in then(context) }
+        // The write completes on this event loop, where the context may be used.
+        done.futureResult.assumeIsolated().whenComplete { _ in then(context) }
     }
 
     // MARK: Writing
