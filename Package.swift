@@ -7,6 +7,8 @@ import PackageDescription
 ///  3. `WebSocketAPI`       — the one WebSocket abstraction services are written against.
 ///  4. `WSGateServices`     — echo, broadcast, …; `WSGateMonitoring` — `/metrics` and the web console.
 ///  5. `wsgate`             — the command-line program; `WSGateBench` is its load generator.
+/// `WSGateMetrics` holds what the listeners count (`GatewayMetrics`, `ServiceMetrics`): the transport counts into
+/// it and monitoring reads it, so it sits beside both rather than inside the transport (which re-exports it).
 /// `CWebSocketSIMD` holds the engine's C kernels (SIMD UTF-8 validation), which Swift's SIMD types cannot express.
 /// `CZlib` exposes the system zlib (zlib1g-dev) to the engine for permessage-deflate: zlib is the field's DEFLATE,
 /// and driving it directly lets the engine cap inflated output and reuse streams without a wrapper's copies.
@@ -19,6 +21,7 @@ let package = Package(
         .library(name: "RTMPEngine", targets: ["RTMPEngine"]),
         .library(name: "WebSocketAPI", targets: ["WebSocketAPI"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
+        .library(name: "WSGateMetrics", targets: ["WSGateMetrics"]),
         .library(name: "WSGateServices", targets: ["WSGateServices"]),
         .executable(name: "wsgate", targets: ["wsgate"]),
     ],
@@ -67,17 +70,24 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WSGateMetrics",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "WebSocketTransport",
             dependencies: [
                 "WebSocketEngine",
                 "WebSocketAPI",
                 "RTMPEngine",
+                "WSGateMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .target(
@@ -110,6 +120,7 @@ let package = Package(
                 "WebSocketEngine",
                 "WebSocketAPI",
                 "WebSocketTransport",
+                "WSGateMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -189,6 +200,10 @@ let package = Package(
         .testTarget(
             name: "MSRPEngineTests",
             dependencies: ["MSRPEngine", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WSGateMetricsTests",
+            dependencies: ["WSGateMetrics", .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         .testTarget(
             name: "WSGateConfigTests",
