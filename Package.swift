@@ -192,10 +192,15 @@ let package = Package(
             name: "WebSocketEngineTests",
             dependencies: ["WebSocketEngine", "CWebSocketSIMD", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The recorded peer bytes, one copy for every test target that replays them.
+        .target(
+            name: "TestCaptures",
+            path: "Tests/TestCaptures",
+            resources: [.copy("wsr-flash11-after-handshake.bin")]
+        ),
         .testTarget(
             name: "RTMPEngineTests",
-            dependencies: ["RTMPEngine", .product(name: "NIOCore", package: "swift-nio")],
-            resources: [.copy("Data")]
+            dependencies: ["RTMPEngine", "TestCaptures", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "MSRPEngineTests",
@@ -213,10 +218,10 @@ let package = Package(
             name: "WebSocketTransportTests",
             dependencies: [
                 "WebSocketEngine", "WebSocketAPI", "WebSocketTransport", "WSGateServices", "WSGateMonitoring", "RTMPEngine",
+                "TestCaptures",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            resources: [.copy("Data")]
+            ]
         ),
     ]
 )
