@@ -9,6 +9,8 @@ import PackageDescription
 ///  5. `wsgate`             — the command-line program; `WSGateBench` is its load generator.
 /// `WSGateMetrics` holds what the listeners count (`GatewayMetrics`, `ServiceMetrics`): the transport counts into
 /// it and monitoring reads it, so it sits beside both rather than inside the transport (which re-exports it).
+/// `TestCaptures` (recorded peer bytes, one copy) and `WebSocketAPITestSupport` (a
+/// `WebSocketConnection` without a socket) serve the test targets and are in no product.
 /// `CWebSocketSIMD` holds the engine's C kernels (SIMD UTF-8 validation), which Swift's SIMD types cannot express.
 /// `CZlib` exposes the system zlib (zlib1g-dev) to the engine for permessage-deflate: zlib is the field's DEFLATE,
 /// and driving it directly lets the engine cap inflated output and reuse streams without a wrapper's copies.
@@ -192,11 +194,22 @@ let package = Package(
             name: "WebSocketEngineTests",
             dependencies: ["WebSocketEngine", "CWebSocketSIMD", .product(name: "NIOCore", package: "swift-nio")]
         ),
-        // The recorded peer bytes, one copy for every test target that replays them.
+        // Test support: the recorded peer bytes, one copy for every target that replays them, and a
+        // `WebSocketConnection` without a socket for testing services and the async face.
         .target(
             name: "TestCaptures",
             path: "Tests/TestCaptures",
             resources: [.copy("wsr-flash11-after-handshake.bin")]
+        ),
+        .target(
+            name: "WebSocketAPITestSupport",
+            dependencies: [
+                "WebSocketAPI",
+                "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/WebSocketAPITestSupport"
         ),
         .testTarget(
             name: "RTMPEngineTests",
@@ -207,8 +220,33 @@ let package = Package(
             dependencies: ["MSRPEngine", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
+            name: "WebSocketAPITests",
+            dependencies: [
+                "WebSocketAPI", "WebSocketAPITestSupport", "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "WSGateServicesTests",
+            dependencies: [
+                "WSGateServices", "WebSocketAPI", "WebSocketAPITestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "WSGateMetricsTests",
             dependencies: ["WSGateMetrics", .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
+        .testTarget(
+            name: "WSGateMonitoringTests",
+            dependencies: [
+                "WSGateMonitoring", "WSGateMetrics", "WebSocketAPI", "WebSocketAPITestSupport", "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "WSGateConfigTests",
