@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "WSGateMetrics", targets: ["WSGateMetrics"]),
         .library(name: "WSGateServices", targets: ["WSGateServices"]),
+        .library(name: "WSGateMonitoring", targets: ["WSGateMonitoring"]),
         .executable(name: "wsgate", targets: ["wsgate"]),
     ],
     dependencies: [
