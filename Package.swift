@@ -7,6 +7,10 @@ import PackageDescription
 ///  3. `WebSocketAPI`       — the one WebSocket abstraction services are written against.
 ///  4. `WSGateServices`     — echo, broadcast, …; `WSGateMonitoring` — `/metrics` and the web console.
 ///  5. `wsgate`             — the command-line program; `WSGateBench` is its load generator.
+/// `WSGateMetrics` holds what the listeners count (`GatewayMetrics`, `ServiceMetrics`): the transport counts into
+/// it and monitoring reads it, so it sits beside both rather than inside the transport (which re-exports it).
+/// `TestCaptures` (recorded peer bytes, one copy) and `WebSocketAPITestSupport` (a
+/// `WebSocketConnection` without a socket) serve the test targets and are in no product.
 /// `CWebSocketSIMD` holds the engine's C kernels (SIMD UTF-8 validation), which Swift's SIMD types cannot express.
 /// `CZlib` exposes the system zlib (zlib1g-dev) to the engine for permessage-deflate: zlib is the field's DEFLATE,
 /// and driving it directly lets the engine cap inflated output and reuse streams without a wrapper's copies.
@@ -19,7 +23,9 @@ let package = Package(
         .library(name: "RTMPEngine", targets: ["RTMPEngine"]),
         .library(name: "WebSocketAPI", targets: ["WebSocketAPI"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
+        .library(name: "WSGateMetrics", targets: ["WSGateMetrics"]),
         .library(name: "WSGateServices", targets: ["WSGateServices"]),
+        .library(name: "WSGateMonitoring", targets: ["WSGateMonitoring"]),
         .executable(name: "wsgate", targets: ["wsgate"]),
     ],
     dependencies: [
@@ -67,17 +73,24 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WSGateMetrics",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "WebSocketTransport",
             dependencies: [
                 "WebSocketEngine",
                 "WebSocketAPI",
                 "RTMPEngine",
+                "WSGateMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .target(
@@ -110,6 +123,7 @@ let package = Package(
                 "WebSocketEngine",
                 "WebSocketAPI",
                 "WebSocketTransport",
+                "WSGateMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -181,14 +195,59 @@ let package = Package(
             name: "WebSocketEngineTests",
             dependencies: ["WebSocketEngine", "CWebSocketSIMD", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Test support: the recorded peer bytes, one copy for every target that replays them, and a
+        // `WebSocketConnection` without a socket for testing services and the async face.
+        .target(
+            name: "TestCaptures",
+            path: "Tests/TestCaptures",
+            resources: [.copy("wsr-flash11-after-handshake.bin")]
+        ),
+        .target(
+            name: "WebSocketAPITestSupport",
+            dependencies: [
+                "WebSocketAPI",
+                "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/WebSocketAPITestSupport"
+        ),
         .testTarget(
             name: "RTMPEngineTests",
-            dependencies: ["RTMPEngine", .product(name: "NIOCore", package: "swift-nio")],
-            resources: [.copy("Data")]
+            dependencies: ["RTMPEngine", "TestCaptures", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "MSRPEngineTests",
             dependencies: ["MSRPEngine", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WebSocketAPITests",
+            dependencies: [
+                "WebSocketAPI", "WebSocketAPITestSupport", "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "WSGateServicesTests",
+            dependencies: [
+                "WSGateServices", "WebSocketAPI", "WebSocketAPITestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "WSGateMetricsTests",
+            dependencies: ["WSGateMetrics", .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
+        .testTarget(
+            name: "WSGateMonitoringTests",
+            dependencies: [
+                "WSGateMonitoring", "WSGateMetrics", "WebSocketAPI", "WebSocketAPITestSupport", "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "WSGateConfigTests",
@@ -198,12 +257,12 @@ let package = Package(
             name: "WebSocketTransportTests",
             dependencies: [
                 "WebSocketEngine", "WebSocketAPI", "WebSocketTransport", "WSGateServices", "WSGateMonitoring", "RTMPEngine",
+                "TestCaptures",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            resources: [.copy("Data")]
+            ]
         ),
     ]
 )

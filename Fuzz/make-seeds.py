@@ -227,7 +227,7 @@ write(M, "long-body", b"\x11" + SEND.replace("Hi Bob, I'm about to send you file
 
 # ---- FuzzRTMP: control byte (read sizes, small limits, session mode), then chunk stream bytes ----------
 R = "FuzzRTMP"
-CAPTURE = os.path.join(HERE, "..", "Tests", "RTMPEngineTests", "Data", "wsr-flash11-after-handshake.bin")
+CAPTURE = os.path.join(HERE, "..", "Tests", "TestCaptures", "wsr-flash11-after-handshake.bin")
 with open(CAPTURE, "rb") as f:
     flash = f.read()
 write(R, "flash11-capture", b"\x05" + flash)

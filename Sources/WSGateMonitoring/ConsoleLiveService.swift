@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import WebSocketAPI
-import WebSocketTransport
+import WSGateMetrics
 
 /// The console's live feed: a WebSocket that sends the gateway's figures as one JSON text message when it
 /// opens and then every `interval`. Rates (messages per second) are left to the page, which divides the

@@ -1,7 +1,7 @@
 import CoreMetrics
 import NIOCore
 import Prometheus
-import WebSocketTransport
+import WSGateMetrics
 
 /// The gateway's observability in one place: the Prometheus registry behind `/metrics`, the `GatewayMetrics`
 /// the listeners count into, and when the gateway started (the console shows its uptime).

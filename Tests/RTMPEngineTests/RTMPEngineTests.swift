@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import TestCaptures
 import Testing
 @testable import RTMPEngine
 
@@ -213,8 +214,7 @@ import Testing
     }
 
     @Test func flashPlayer11CaptureYieldsTheSeventeenPayloads() throws {
-        let url = try #require(Bundle.module.url(forResource: "wsr-flash11-after-handshake", withExtension: "bin", subdirectory: "Data"))
-        let bytes = Array(try Data(contentsOf: url))
+        let bytes = try FlashCapture.afterHandshake()
         #expect(bytes.count == 992)
         let hello = Array("Hello, WebSocket!".utf8)
         let expected: [[UInt8]] = Array(repeating: hello, count: 5) + [Array("hello, wsr\n".utf8)] + Array(repeating: hello, count: 5)

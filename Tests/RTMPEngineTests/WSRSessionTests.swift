@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import TestCaptures
 import Testing
 @testable import RTMPEngine
 
@@ -9,8 +10,7 @@ import Testing
     static let tcUrl = "rtmp://localhost:8001/proxy?.kz=NnK36moHxczEotbVCEjNK9ciuOoOmDQA"
 
     static func capture() throws -> [UInt8] {
-        let url = try #require(Bundle.module.url(forResource: "wsr-flash11-after-handshake", withExtension: "bin", subdirectory: "Data"))
-        return Array(try Data(contentsOf: url))
+        try FlashCapture.afterHandshake()
     }
 
     static func commands(in bytes: ByteBuffer) -> [[AMFValue]] {

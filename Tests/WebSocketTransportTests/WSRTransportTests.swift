@@ -3,10 +3,11 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RTMPEngine
+import TestCaptures
 import Testing
-import WSGateServices
 import WebSocketAPI
 import WebSocketEngine
+import WSGateServices
 @testable import WebSocketTransport
 
 /// WSR on the gateway's own port: the create request, and the real Flash 11 bytes replayed into a session.
@@ -53,8 +54,7 @@ import WebSocketEngine
         let tcUrl = "rtmp://localhost:8001/proxy?.kz=NnK36moHxczEotbVCEjNK9ciuOoOmDQA"
         server.wsrSessions.register(tcUrl: tcUrl, route: router.route(for: "/proxy")!,
                                     request: WebSocketRequest(path: "/proxy", wire: .wsr))
-        let url = try #require(Bundle.module.url(forResource: "wsr-flash11-after-handshake", withExtension: "bin", subdirectory: "Data"))
-        let capture = Array(try Data(contentsOf: url))
+        let capture = try FlashCapture.afterHandshake()
         let handshake: [UInt8] = [0x03] + [UInt8](repeating: 0x11, count: 1536) + [UInt8](repeating: 0, count: 1536)
         let reply = try await rawExchange(port: port, handshake + capture, timeout: .seconds(2))
         #expect(reply.count > 3073 && reply[0] == 0x03)
@@ -153,8 +153,7 @@ import WebSocketEngine
             #expect(none.hasPrefix("HTTP/1.1 404 "))
             // RTMP for a tcUrl nobody created: an `_error` NetConnection.Connect.Rejected, then the connection is closed.
             let unknown = try await rawExchange(port: port, [0x03] + [UInt8](repeating: 0, count: 3072)
-                + Array((try Data(contentsOf: Bundle.module.url(forResource: "wsr-flash11-after-handshake", withExtension: "bin",
-                                                                   subdirectory: "Data")!)).prefix(400)), timeout: .seconds(3))
+                + (try FlashCapture.afterHandshake()).prefix(400), timeout: .seconds(3))
             var refusal = ByteBuffer(bytes: unknown.dropFirst(3073)) // after S0 S1 S2
             var reader = RTMPChunkReader()
             var messages: [RTMPMessage] = []

@@ -1,15 +1,16 @@
 import NIOCore
 
-/// The fixed part of an RFC 6455 frame (§5.2): flags, opcode, mask and payload length.
-public struct FrameHeader: Hashable, Sendable {
-    public var fin: Bool
+/// The fixed part of an RFC 6455 frame (§5.2): flags, opcode, mask and payload length. `package`, like the
+/// masking kernels: the wire format is the engine's business, `RFC6455Connection` its interface.
+package struct FrameHeader: Hashable, Sendable {
+    package var fin: Bool
     /// RSV1–RSV3 in their wire position (0x70). Non-zero only when an extension negotiated them.
-    public var reservedBits: UInt8
-    public var opcode: WebSocketOpcode
-    public var maskingKey: MaskingKey?
-    public var payloadLength: Int
+    package var reservedBits: UInt8
+    package var opcode: WebSocketOpcode
+    package var maskingKey: MaskingKey?
+    package var payloadLength: Int
 
-    public init(fin: Bool = true, reservedBits: UInt8 = 0, opcode: WebSocketOpcode,
+    package init(fin: Bool = true, reservedBits: UInt8 = 0, opcode: WebSocketOpcode,
                 maskingKey: MaskingKey? = nil, payloadLength: Int) {
         self.fin = fin
         self.reservedBits = reservedBits
@@ -19,21 +20,21 @@ public struct FrameHeader: Hashable, Sendable {
     }
 
     /// Bytes the header takes on the wire.
-    @inlinable public var encodedLength: Int {
+    @inlinable package var encodedLength: Int {
         let lengthBytes = payloadLength < 126 ? 0 : (payloadLength <= 0xFFFF ? 2 : 8)
         return 2 + lengthBytes + (maskingKey == nil ? 0 : 4)
     }
 
-    public static let rsv1: UInt8 = 0x40
-    public static let rsv2: UInt8 = 0x20
-    public static let rsv3: UInt8 = 0x10
+    package static let rsv1: UInt8 = 0x40
+    package static let rsv2: UInt8 = 0x20
+    package static let rsv3: UInt8 = 0x10
 
     /// The largest header: 2 + 8 (64-bit length) + 4 (mask).
-    public static let maximumLength = 14
+    package static let maximumLength = 14
 }
 
 /// Why a frame header is not acceptable at the framing level.
-public enum FrameHeaderError: Error, Hashable, Sendable {
+package enum FrameHeaderError: Error, Hashable, Sendable {
     /// A length was not encoded in the fewest bytes (§5.2: "the minimal number of bytes MUST be used").
     case nonMinimalLength
     /// The most significant bit of a 64-bit length was set (§5.2).
@@ -41,7 +42,7 @@ public enum FrameHeaderError: Error, Hashable, Sendable {
 }
 
 extension FrameHeader {
-    public enum ParseResult: Hashable, Sendable {
+    package enum ParseResult: Hashable, Sendable {
         case needMoreData
         case header(FrameHeader, headerLength: Int)
         case invalid(FrameHeaderError)
@@ -49,7 +50,7 @@ extension FrameHeader {
 
     /// Parses a header from the start of `bytes` without consuming anything.
     @inlinable
-    public static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) -> ParseResult {
         let count = bytes.count
         guard count >= 2, let p = bytes.baseAddress else { return .needMoreData }
         let b0 = p.load(as: UInt8.self)
@@ -90,13 +91,13 @@ extension FrameHeader {
 
     /// Parses a header at the reader index of `buffer` without consuming it.
     @inlinable
-    public static func parse(_ buffer: ByteBuffer) -> ParseResult {
+    package static func parse(_ buffer: ByteBuffer) -> ParseResult {
         buffer.withUnsafeReadableBytes { parse($0) }
     }
 
     /// Appends the header's wire form to `buffer`.
     @inlinable
-    public func write(into buffer: inout ByteBuffer) {
+    package func write(into buffer: inout ByteBuffer) {
         let b0 = (fin ? 0x80 : 0) | (reservedBits & 0x70) | opcode.rawValue
         let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
         if payloadLength < 126 {

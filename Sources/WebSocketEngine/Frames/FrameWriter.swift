@@ -1,11 +1,12 @@
 import NIOCore
 
 /// Serialises whole frames. Server frames are written as header + payload; client frames are masked while
-/// being copied, so the caller's payload is never modified.
-public enum FrameWriter {
+/// being copied, so the caller's payload is never modified. `package`: the engines, the transport's shared
+/// encodings and the benchmarks write frames with it; other packages send through `RFC6455Connection`.
+package enum FrameWriter {
     /// Appends one frame carrying `payload`'s readable bytes to `out`.
     @inlinable
-    public static func write(
+    package static func write(
         opcode: WebSocketOpcode, fin: Bool = true, reservedBits: UInt8 = 0,
         payload: ByteBuffer, maskingKey: MaskingKey?, into out: inout ByteBuffer
     ) {
@@ -30,7 +31,7 @@ public enum FrameWriter {
 
     /// Appends one frame whose payload is given as bytes (used for control frames).
     @inlinable
-    public static func write<Bytes: Collection>(
+    package static func write<Bytes: Collection>(
         opcode: WebSocketOpcode, fin: Bool = true, bytes: Bytes, maskingKey: MaskingKey?, into out: inout ByteBuffer
     ) where Bytes.Element == UInt8 {
         var payload = ByteBuffer()

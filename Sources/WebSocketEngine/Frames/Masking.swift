@@ -2,29 +2,29 @@
 ///
 /// Stored as four bytes in wire order. Unmasking is the hot loop of a server: it is done word-wide, eight
 /// bytes per step, on memory the engine owns — never a byte loop, never a copying helper per frame.
-public struct MaskingKey: Hashable, Sendable {
-    public var b0: UInt8, b1: UInt8, b2: UInt8, b3: UInt8
+package struct MaskingKey: Hashable, Sendable {
+    package var b0: UInt8, b1: UInt8, b2: UInt8, b3: UInt8
 
     @inlinable
-    public init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) {
+    package init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) {
         self.b0 = b0; self.b1 = b1; self.b2 = b2; self.b3 = b3
     }
 
     /// A key from its network-order 32-bit value.
     @inlinable
-    public init(networkOrder value: UInt32) {
+    package init(networkOrder value: UInt32) {
         self.init(UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
                   UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value))
     }
 
     /// A fresh key from a random number generator (clients must use an unpredictable key per frame, §10.3).
     @inlinable
-    public static func random<G: RandomNumberGenerator>(using generator: inout G) -> MaskingKey {
+    package static func random<G: RandomNumberGenerator>(using generator: inout G) -> MaskingKey {
         MaskingKey(networkOrder: UInt32.random(in: .min ... .max, using: &generator))
     }
 
     @inlinable
-    public static func random() -> MaskingKey {
+    package static func random() -> MaskingKey {
         var g = SystemRandomNumberGenerator()
         return random(using: &g)
     }
@@ -55,13 +55,13 @@ public struct MaskingKey: Hashable, Sendable {
     }
 }
 
-public enum Masking {
+package enum Masking {
     /// XORs `count` bytes from `source` with the key into `destination` (which may equal `source`, for
     /// in-place unmasking), starting at key byte `phase`. Returns the phase for the byte after the last,
     /// so a frame's payload can be unmasked piecewise as it arrives.
     @inlinable
     @discardableResult
-    public static func apply(
+    package static func apply(
         key: MaskingKey, phase: Int,
         from source: UnsafeRawPointer, to destination: UnsafeMutableRawPointer, count: Int
     ) -> Int {
@@ -96,7 +96,7 @@ public enum Masking {
     /// In-place variant over a mutable buffer.
     @inlinable
     @discardableResult
-    public static func apply(key: MaskingKey, phase: Int = 0, to buffer: UnsafeMutableRawBufferPointer) -> Int {
+    package static func apply(key: MaskingKey, phase: Int = 0, to buffer: UnsafeMutableRawBufferPointer) -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return phase & 3 }
         return apply(key: key, phase: phase, from: UnsafeRawPointer(base), to: base, count: buffer.count)
     }

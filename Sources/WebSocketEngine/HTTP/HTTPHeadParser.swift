@@ -5,6 +5,9 @@
 /// WSR create requests and raw RTMP, and must enforce its own size limits byte-exactly. The parser is
 /// incremental: call `parse` as bytes accumulate; it remembers how far it scanned so a head trickled in
 /// one byte at a time costs linear, not quadratic, time.
+///
+/// Only `Limits` is public (listeners and clients are configured with it); the parser itself is `package`, the
+/// transport's and the fuzzers' tool, not an HTTP library for other packages to build on.
 public struct HTTPHeadParser: Sendable {
     public struct Limits: Sendable, Hashable {
         /// Largest head, start line and fields together, including the blank line.
@@ -16,7 +19,7 @@ public struct HTTPHeadParser: Sendable {
         }
     }
 
-    public enum ParseError: Error, Hashable, Sendable {
+    package enum ParseError: Error, Hashable, Sendable {
         /// The head exceeded `maxHeadSize` (431).
         case headTooLarge
         /// More than `maxHeaderCount` fields (431).
@@ -25,20 +28,20 @@ public struct HTTPHeadParser: Sendable {
         case malformed(String)
     }
 
-    public enum Result<Head: Sendable>: Sendable {
+    package enum Result<Head: Sendable>: Sendable {
         case needMoreData
         /// A complete head; `length` bytes of the input belong to it, the rest follow it.
         case complete(Head, length: Int)
         case failed(ParseError)
     }
 
-    public var limits: Limits
+    package var limits: Limits
     /// Where the search for the end of the head resumes.
     private var scanned = 0
 
-    public init(limits: Limits = Limits()) { self.limits = limits }
+    package init(limits: Limits = Limits()) { self.limits = limits }
 
-    public mutating func parseRequest(_ bytes: UnsafeRawBufferPointer) -> Result<HTTPRequestHead> {
+    package mutating func parseRequest(_ bytes: UnsafeRawBufferPointer) -> Result<HTTPRequestHead> {
         parse(bytes) { line in
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 3 else { throw ParseError.malformed("request line is not METHOD SP TARGET SP VERSION") }
@@ -51,7 +54,7 @@ public struct HTTPHeadParser: Sendable {
         } fields: { head, fields in head.headers = fields }
     }
 
-    public mutating func parseResponse(_ bytes: UnsafeRawBufferPointer) -> Result<HTTPResponseHead> {
+    package mutating func parseResponse(_ bytes: UnsafeRawBufferPointer) -> Result<HTTPResponseHead> {
         parse(bytes) { line in
             let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count >= 2, isHTTPVersion(parts[0]) else { throw ParseError.malformed("invalid status line") }
@@ -136,7 +139,7 @@ func isTokenByte(_ b: UInt8) -> Bool {
 }
 
 /// Whether `s` is a non-empty RFC 9110 token.
-public func isHTTPToken<S: StringProtocol>(_ s: S) -> Bool { !s.isEmpty && s.utf8.allSatisfy(isTokenByte) }
+package func isHTTPToken<S: StringProtocol>(_ s: S) -> Bool { !s.isEmpty && s.utf8.allSatisfy(isTokenByte) }
 
 private func isHTTPVersion(_ s: Substring) -> Bool {
     let u = Array(s.utf8)

@@ -33,7 +33,7 @@ public struct HandshakeRejection: Error, Sendable, Hashable, CustomStringConvert
     }
 
     /// The rejection for a head the parser refused.
-    public init(_ error: HTTPHeadParser.ParseError) {
+    package init(_ error: HTTPHeadParser.ParseError) {
         switch error {
         case .headTooLarge: self = .headTooLarge("request head too large")
         case .tooManyHeaders: self = .headTooLarge("too many header fields")

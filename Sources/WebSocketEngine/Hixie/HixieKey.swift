@@ -5,14 +5,14 @@ import Crypto
 /// Each of `Sec-WebSocket-Key1` and `Sec-WebSocket-Key2` hides a 32-bit number: the key's digits read as one
 /// decimal integer, divided by the number of spaces in the key (which must divide it exactly). The server
 /// answers with MD5(number1 as 4 big-endian bytes ‖ number2 ‖ the 8-byte key3 that follows the request head).
-public enum HixieKey {
-    public enum Problem: Error, Hashable, Sendable, CustomStringConvertible {
+package enum HixieKey {
+    package enum Problem: Error, Hashable, Sendable, CustomStringConvertible {
         case noSpaces
         case noDigits
         case tooLarge
         case notAMultiple(digits: UInt64, spaces: Int)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .noSpaces: return "has no spaces"
             case .noDigits: return "has no digits"
@@ -23,7 +23,7 @@ public enum HixieKey {
     }
 
     /// The number a key encodes.
-    public static func number(of key: String) -> Result<UInt32, Problem> {
+    package static func number(of key: String) -> Result<UInt32, Problem> {
         var digits: UInt64 = 0
         var sawDigit = false
         var spaces = 0
@@ -50,7 +50,7 @@ public enum HixieKey {
     }
 
     /// The 16-byte answer to the challenge.
-    public static func answer(number1: UInt32, number2: UInt32, key3: some Sequence<UInt8>) -> [UInt8] {
+    package static func answer(number1: UInt32, number2: UInt32, key3: some Sequence<UInt8>) -> [UInt8] {
         var challenge: [UInt8] = []
         challenge.reserveCapacity(16)
         for n in [number1, number2] {
@@ -62,7 +62,7 @@ public enum HixieKey {
 
     /// A key as a draft-76 client makes one (§4.1 step 16–21): a random number times 1–12 spaces, with 1–12
     /// random non-digit characters and the spaces inserted at random places (never first or last).
-    public static func make(using generator: inout some RandomNumberGenerator) -> (key: String, number: UInt32) {
+    package static func make(using generator: inout some RandomNumberGenerator) -> (key: String, number: UInt32) {
         let spaces = Int.random(in: 1...12, using: &generator)
         let number = UInt32.random(in: 0...(UInt32.max / UInt32(spaces)), using: &generator)
         var key = Array(String(UInt64(number) * UInt64(spaces)).unicodeScalars)

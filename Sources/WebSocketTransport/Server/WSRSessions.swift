@@ -4,7 +4,8 @@ import WebSocketAPI
 
 /// WSR sessions created over HTTP (`<path>/;e/cr`, wsr.md §1) and waiting for their RTMP `connect`: by the
 /// `rtmp://` URL the create answered with, which the client must send back as `tcUrl` within `deadline`.
-public final class WSRSessions: Sendable {
+/// `package`: the listener's own bookkeeping, reachable from its tests (which register sessions by hand) only.
+package final class WSRSessions: Sendable {
     struct Pending: Sendable {
         var route: ServiceRouter.Route
         var request: WebSocketRequest
@@ -12,14 +13,14 @@ public final class WSRSessions: Sendable {
     }
 
     private let pending = NIOLockedValueBox<[String: Pending]>([:])
-    public let deadline: TimeAmount
+    package let deadline: TimeAmount
 
-    public init(deadline: TimeAmount = .seconds(60)) {
+    package init(deadline: TimeAmount = .seconds(60)) {
         self.deadline = deadline
     }
 
     /// Registers a session for `tcUrl` (also how tests replay recorded bytes that carry a fixed tcUrl).
-    public func register(tcUrl: String, route: ServiceRouter.Route, request: WebSocketRequest) {
+    package func register(tcUrl: String, route: ServiceRouter.Route, request: WebSocketRequest) {
         let now = NIODeadline.now()
         pending.withLockedValue { all in
             all = all.filter { $0.value.expires > now }

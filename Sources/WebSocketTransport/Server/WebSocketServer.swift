@@ -18,8 +18,8 @@ public final class WebSocketServer: Service, Sendable {
     private let channel: any Channel
     private let tracker: ConnectionTracker
     /// WSR sessions created on this listener and awaiting their RTMP connection (register one by hand to replay
-    /// recorded bytes that carry a fixed tcUrl).
-    public let wsrSessions: WSRSessions
+    /// recorded bytes that carry a fixed tcUrl; `package`, as the sessions are).
+    package let wsrSessions: WSRSessions
     private let shutdownResult = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
 
     private init(configuration: ServerConfiguration, router: ServiceRouter, group: any EventLoopGroup,

@@ -81,12 +81,12 @@ public final class GatewayMetrics: Sendable {
         failureTotals.withLockedValue { $0[reason, default: 0] += 1 }
     }
 
-    func tcpConnectionOpened() {
+    package func tcpConnectionOpened() {
         tcpConnections.increment()
         tcpTotal.withLockedValue { $0 += 1 }
     }
 
-    func tcpConnectionClosed() {
+    package func tcpConnectionClosed() {
         tcpConnections.decrement()
         tcpTotal.withLockedValue { $0 -= 1 }
     }

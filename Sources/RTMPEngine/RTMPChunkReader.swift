@@ -1,33 +1,5 @@
 import NIOCore
 
-/// One RTMP message, reassembled from its chunks (or to be chunked).
-public struct RTMPMessage: Sendable, Equatable {
-    public var chunkStreamID: UInt32
-    public var typeID: UInt8
-    public var messageStreamID: UInt32
-    public var timestamp: UInt32
-    public var payload: ByteBuffer
-
-    public init(chunkStreamID: UInt32, typeID: UInt8, messageStreamID: UInt32 = 0, timestamp: UInt32 = 0, payload: ByteBuffer) {
-        self.chunkStreamID = chunkStreamID
-        self.typeID = typeID
-        self.messageStreamID = messageStreamID
-        self.timestamp = timestamp
-        self.payload = payload
-    }
-
-    public static let setChunkSize: UInt8 = 1
-    public static let abort: UInt8 = 2
-    public static let acknowledgement: UInt8 = 3
-    public static let userControl: UInt8 = 4
-    public static let windowAckSize: UInt8 = 5
-    public static let setPeerBandwidth: UInt8 = 6
-    public static let amf3Data: UInt8 = 15
-    public static let amf3Command: UInt8 = 17
-    public static let amf0Data: UInt8 = 18
-    public static let amf0Command: UInt8 = 20
-}
-
 /// The RTMP chunk stream demultiplexer (RFC-less, Adobe's RTMP spec §5.3): basic headers of 1, 2 and 3 bytes,
 /// message headers of types 0–3 with their carried-over fields, extended timestamps, interleaved chunk streams,
 /// headers split across reads. It applies Set Chunk Size and Abort itself; every message (those two included) is
@@ -205,52 +177,5 @@ public struct RTMPChunkReader: Sendable {
     static func read24(_ b: inout ByteBuffer) -> UInt32 {
         let bytes = b.readBytes(length: 3)!
         return UInt32(bytes[0]) << 16 | UInt32(bytes[1]) << 8 | UInt32(bytes[2])
-    }
-}
-
-/// The RTMP chunk stream multiplexer as the Kaazing gateway wrote it (wsr.md §3): every message with a full
-/// type-0 header, then type-3 continuation chunks at the outbound chunk size.
-public struct RTMPChunkWriter: Sendable {
-    public var chunkSize: Int
-
-    public init(chunkSize: Int = 128) {
-        self.chunkSize = chunkSize
-    }
-
-    public func write(_ message: RTMPMessage, into out: inout ByteBuffer) {
-        let extended = message.timestamp >= 0xFFFFFF
-        var payload = message.payload
-        var first = true
-        repeat {
-            Self.writeBasicHeader(format: first ? 0 : 3, csid: message.chunkStreamID, into: &out)
-            if first {
-                Self.write24(extended ? 0xFFFFFF : message.timestamp, into: &out)
-                Self.write24(UInt32(message.payload.readableBytes), into: &out)
-                out.writeInteger(message.typeID)
-                out.writeInteger(message.messageStreamID, endianness: .little)
-            }
-            if extended { out.writeInteger(message.timestamp) }
-            var piece = payload.readSlice(length: min(chunkSize, payload.readableBytes))!
-            out.writeBuffer(&piece)
-            first = false
-        } while payload.readableBytes > 0
-    }
-
-    static func writeBasicHeader(format: UInt8, csid: UInt32, into out: inout ByteBuffer) {
-        switch csid {
-        case 2...63:
-            out.writeInteger(format << 6 | UInt8(csid))
-        case 64...319:
-            out.writeInteger(format << 6)
-            out.writeInteger(UInt8(csid - 64))
-        default:
-            out.writeInteger(format << 6 | 1)
-            out.writeInteger(UInt8((csid - 64) & 0xFF))
-            out.writeInteger(UInt8((csid - 64) >> 8))
-        }
-    }
-
-    static func write24(_ v: UInt32, into out: inout ByteBuffer) {
-        out.writeBytes([UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)])
     }
 }

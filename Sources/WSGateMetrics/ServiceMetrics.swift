@@ -74,7 +74,7 @@ public final class ServiceMetrics: Sendable {
     var totals: Totals { state.withLockedValue { $0 } }
 
     /// A handshake completed and the WebSocket is open.
-    func opened() {
+    package func opened() {
         handshakes.increment()
         open.increment()
         state.withLockedValue {
@@ -84,7 +84,7 @@ public final class ServiceMetrics: Sendable {
     }
 
     /// Adds a connection's traffic since its last report.
-    func record(_ tally: TrafficTally) {
+    package func record(_ tally: TrafficTally) {
         if tally.messagesReceived > 0 {
             messagesReceived.increment(by: tally.messagesReceived)
             bytesReceived.increment(by: tally.bytesReceived)
@@ -101,13 +101,13 @@ public final class ServiceMetrics: Sendable {
         }
     }
 
-    func sendQueueDropped() {
+    package func sendQueueDropped() {
         sendQueueDrops.increment()
         state.withLockedValue { $0.sendQueueDrops += 1 }
     }
 
     /// The WebSocket ended with `code`, closed first by `initiator`.
-    func closed(code: UInt16, initiator: Initiator) {
+    package func closed(code: UInt16, initiator: Initiator) {
         open.decrement()
         state.withLockedValue { $0.connections -= 1 }
         let key = CloseKey(code: Self.codeLabel(code), initiator: initiator)
@@ -120,26 +120,5 @@ public final class ServiceMetrics: Sendable {
             return made
         }
         counter.increment()
-    }
-}
-
-/// A connection's traffic not yet reported to its `ServiceMetrics`: plain integers on the connection's event
-/// loop, handed over in one `record` per read batch or flush.
-struct TrafficTally {
-    var messagesReceived = 0
-    var bytesReceived = 0
-    var messagesSent = 0
-    var bytesSent = 0
-
-    var isEmpty: Bool { messagesReceived == 0 && messagesSent == 0 }
-
-    mutating func received(bytes: Int) {
-        messagesReceived += 1
-        bytesReceived += bytes
-    }
-
-    mutating func sent(bytes: Int) {
-        messagesSent += 1
-        bytesSent += bytes
     }
 }
