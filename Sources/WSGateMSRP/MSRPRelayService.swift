@@ -107,10 +107,11 @@ public final class MSRPRelayService: WebSocketService, Sendable {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { [settings] channel in
+            .childChannelInitializer { [settings, logger] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = settings.tls {
-                        try channel.pipeline.syncOperations.addHandler(MSRPTLSSniffer(tls: tls))
+                        // The transport's sniffer: msrps and plain msrp on one port, told apart by the first byte.
+                        try channel.pipeline.syncOperations.addHandler(TLSSniffer(tls: tls, logger: logger))
                     }
                     try channel.pipeline.syncOperations.addHandler(MSRPStreamLeg(relay: self, outbound: nil))
                 }
