@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "WebSocketAPI", targets: ["WebSocketAPI"]),
         .library(name: "WebSocketTransport", targets: ["WebSocketTransport"]),
         .library(name: "WSGateServices", targets: ["WSGateServices"]),
+        .library(name: "WSGateMSRP", targets: ["WSGateMSRP"]),
         .executable(name: "wsgate", targets: ["wsgate"]),
     ],
     dependencies: [
@@ -189,6 +190,16 @@ let package = Package(
         .testTarget(
             name: "MSRPEngineTests",
             dependencies: ["MSRPEngine", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WSGateMSRPTests",
+            dependencies: [
+                "WSGateMSRP", "MSRPEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "WSGateConfigTests",
