@@ -194,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "WSGateMSRPTests",
             dependencies: [
-                "WSGateMSRP", "MSRPEngine",
+                "WSGateMSRP", "MSRPEngine", "WebSocketAPI", "WebSocketEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
