@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "WSGateMetrics", targets: ["WSGateMetrics"]),
         .library(name: "WSGateServices", targets: ["WSGateServices"]),
         .library(name: "WSGateMonitoring", targets: ["WSGateMonitoring"]),
+        .library(name: "WSGateMSRP", targets: ["WSGateMSRP"]),
         .executable(name: "wsgate", targets: ["wsgate"]),
     ],
     dependencies: [
@@ -247,6 +248,16 @@ let package = Package(
                 "WSGateMonitoring", "WSGateMetrics", "WebSocketAPI", "WebSocketAPITestSupport", "WebSocketEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "WSGateMSRPTests",
+            dependencies: [
+                "WSGateMSRP", "MSRPEngine", "WebSocketAPI", "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -47,7 +47,7 @@ public enum Digest {
         }
     }
 
-    public static func md5Hex(_ text: String) -> String {
+    package static func md5Hex(_ text: String) -> String {
         hex(Insecure.MD5.hash(data: Array(text.utf8)))
     }
 
@@ -112,71 +112,5 @@ public enum Digest {
         case .expired: return .stale
         case .forged: return .invalid("nonce not issued here")
         }
-    }
-}
-
-/// Nonces that need no server state: `timestamp.mac`, where mac = HMAC-SHA256(secret, timestamp) — any relay
-/// node holding the secret can check a nonce another issued, and a nonce expires after `lifetime` seconds.
-public struct NonceIssuer: Sendable {
-    public enum Check: Sendable, Equatable {
-        case fresh
-        case expired
-        case forged
-    }
-
-    private let key: SymmetricKey
-    public let lifetime: UInt64
-
-    public init(secret: [UInt8], lifetime: UInt64 = 300) {
-        key = SymmetricKey(data: secret)
-        self.lifetime = lifetime
-    }
-
-    /// A nonce issued at `now` (seconds).
-    public func make(now: UInt64) -> String {
-        "\(now).\(mac(String(now)))"
-    }
-
-    public func check(_ nonce: String, now: UInt64) -> Check {
-        let parts = nonce.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, let issued = UInt64(parts[0]), String(parts[1]) == mac(String(parts[0])) else { return .forged }
-        return issued <= now && now - issued <= lifetime ? .fresh : .expired
-    }
-
-    private func mac(_ text: String) -> String {
-        Digest.hex(HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key)).prefix(32).description
-    }
-}
-
-/// An Apache `htdigest` file: lines `user:realm:HA1` (what `htdigest -c FILE REALM USER` writes).
-public struct HTDigestFile: Sendable, Equatable {
-    /// HA1 by user and realm.
-    public var entries: [String: String]
-
-    public init(parsing text: String) throws(HTDigestFile.ParseError) {
-        entries = [:]
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingSpaces()
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count == 3, parts[2].count == 32, parts[2].allSatisfy(\.isHexDigit) else {
-                throw ParseError(line: number + 1)
-            }
-            entries["\(parts[0]):\(parts[1])"] = parts[2].lowercased()
-        }
-    }
-
-    public struct ParseError: Error, Sendable, Hashable {
-        public var line: Int
-    }
-
-    public func ha1(user: String, realm: String) -> String? {
-        entries["\(user):\(realm)"]
-    }
-}
-
-extension StringProtocol {
-    func trimmingSpaces() -> String {
-        String(drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed())
     }
 }

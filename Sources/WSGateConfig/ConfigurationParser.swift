@@ -177,7 +177,7 @@ struct NodeReader {
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
                                                            "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime",
-                                                           "max_websocket_message"]) else { return nil }
+                                                           "max_websocket_message", "transaction_timeout"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
@@ -212,6 +212,9 @@ struct NodeReader {
             if let n = m["max_websocket_message"], let v = integer(n, "max_websocket_message", in: 1024...(16 << 20)) {
                 msrp.maxWebSocketMessage = v
             }
+            if let n = m["transaction_timeout"], let v = seconds(n, "transaction_timeout") {
+                if v > 0 { msrp.transactionTimeout = v } else { fail(n, "transaction_timeout must be more than 0 seconds") }
+            }
             if msrp.htdigest != nil, msrp.realm == nil { fail(node, "msrp service \(path): htdigest needs a realm") }
             kind = .msrp(msrp)
         default:
@@ -220,7 +223,7 @@ struct NodeReader {
         }
         if type != "tcp-proxy", let b = m["backend"] { fail(b, "backend applies to tcp-proxy services only") }
         if type != "msrp" {
-            for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "max_websocket_message"] {
+            for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "max_websocket_message", "transaction_timeout"] {
                 if let n = m[key] { fail(n, "\(key) applies to msrp services only") }
             }
         }

@@ -56,6 +56,7 @@ extension GatewayConfiguration {
             settings.clientTLS = ClientTLS(caFile: options.caFile)
             settings.nonceLifetime = UInt64(options.nonceLifetime)
             settings.maxWebSocketMessage = options.maxWebSocketMessage
+            settings.transactionTimeout = .nanoseconds(Int64(options.transactionTimeout * 1e9))
             if let tls = listeners[0].tls {
                 // The relay's TCP listener speaks msrps with the gateway's certificate (and plain msrp beside it).
                 settings.tls = try ServerTLS(certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile,

@@ -49,6 +49,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var nonceLifetime = 300
         /// The largest chunk sent as one WebSocket message; bigger chunks are re-chunked for WebSocket legs.
         public var maxWebSocketMessage = 64 << 10
+        /// Seconds a forwarded request waits for the next hop's response before the source gets a `408` REPORT.
+        public var transactionTimeout: Double = 30
         public init() {}
     }
 

@@ -9,19 +9,37 @@ import WebSocketTransport
 /// subprotocol `msrp`, RFC 7977) or a TCP connection (`msrp://host:port;tcp`). It AUTHs to the relay (answering
 /// a Digest challenge), sends messages in chunks to a To-Path, answers the SENDs it receives and hands over
 /// whole messages (chunks reassembled by Message-ID) and REPORTs.
+///
+/// ```swift
+/// let client = try await MSRPClient.connect(to: "ws://relay.example:8080/msrp")
+/// let (usePath, _) = try await client.auth(user: "alice", password: "secret")
+/// try await client.send(text: "hello", toPath: usePath + [bob])
+/// for await message in client.incoming { print(message.body) }
+/// ```
+///
+/// The same client drives `wsgate msrp` and `wsgate bench --mode msrp`; it is a library product (`WSGateMSRP`) so other
+/// packages can talk MSRP through a relay without writing the protocol again.
 public actor MSRPClient {
+    /// A whole message (every chunk of its Message-ID, in order) or a REPORT that arrived.
     public struct Incoming: Sendable {
+        /// `SEND` or `REPORT`.
         public var method: String
+        /// The From-Path as received: the sender last, the relays it came through before it.
         public var fromPath: String
         public var contentType: String?
+        /// The message's bytes, reassembled (empty for a REPORT).
         public var body: ByteBuffer
-        /// `Status` of a REPORT.
+        /// `Status` of a REPORT (`000 200 OK`, `000 408 Request Timeout`, …).
         public var status: String?
     }
 
+    /// Why a request failed.
     public enum ClientError: Error, CustomStringConvertible {
+        /// The relay (or the first hop) answered with this code and comment.
         case refused(Int, String)
+        /// The answer could not be used (a 200 to AUTH without Use-Path).
         case malformed(String)
+        /// The connection closed before the answer came.
         case closed
         public var description: String {
             switch self {
@@ -56,7 +74,8 @@ public actor MSRPClient {
     }
 
     /// Connects to a relay: `ws[s]://host:port/path` for its WebSocket leg (or `wsr[+ssl]://` to reach it over
-    /// WebSocket over RTMP), `msrp://host:port;tcp` for its TCP leg.
+    /// WebSocket over RTMP), `msrp://host:port;tcp` for its TCP leg. `configuration` applies to the WebSocket
+    /// (its subprotocol is always `msrp`, and permessage-deflate is off: RFC 7977 does not use it).
     public static func connect(to url: String, configuration: WebSocketClientConfiguration = .init()) async throws -> MSRPClient {
         var generator = SystemRandomNumberGenerator()
         let host = MSRPHead.randomToken(length: 12, using: &generator).lowercased() + ".invalid"
@@ -133,6 +152,8 @@ public actor MSRPClient {
 
     /// Sends a message to `toPath` (relay hops first, the recipient last) in chunks of at most `chunkSize` body
     /// bytes; returns when every chunk was accepted by the first hop (200), or throws its refusal.
+    /// `failureReport` is the `Failure-Report` header (RFC 4975 §7.1.1): with `no` or `partial` no 200 comes, so
+    /// chunks go out without waiting; failures then arrive as REPORTs on `incoming`.
     public func send(_ body: ByteBuffer, contentType: String = "text/plain", toPath: [MSRPURI], chunkSize: Int = 2048,
                      failureReport: String? = nil) async throws {
         let messageID = MSRPHead.randomToken(length: 12, using: &generator)
@@ -158,10 +179,12 @@ public actor MSRPClient {
         } while rest.readableBytes > 0
     }
 
+    /// Sends `text` as one `text/plain` message (see `send(_:contentType:toPath:chunkSize:failureReport:)`).
     public func send(text: String, toPath: [MSRPURI]) async throws {
         try await send(ByteBuffer(string: text), toPath: toPath)
     }
 
+    /// Closes the connection to the relay; `incoming` finishes and requests still waiting throw `closed`.
     public func close() async {
         await closeLeg()
     }

@@ -56,6 +56,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Digest realm for MSRP AUTH (with --msrp-htdigest).") var msrpRealm: String?
     @Option(help: "Apache htdigest file with the MSRP users (user:realm:HA1); AUTH then needs credentials.") var msrpHtdigest: String?
     @Option(help: "PEM CA certificates to verify msrps next hops with (default: the system's).") var msrpCaFile: String?
+    @Option(help: ArgumentHelp("Seconds a next hop has to answer a forwarded MSRP request before the source gets a 408 REPORT (default 30).",
+                               valueName: "S"))
+    var msrpTransactionTimeout: Double?
     @Flag(help: "Do not serve Prometheus metrics (served at /metrics by default).") var noMetrics = false
     @Flag(help: "Do not serve the web console (served at / by default, live figures at /console/live).") var noConsole = false
 
@@ -73,6 +76,9 @@ struct Serve: AsyncParsableCommand {
         if let logFormat, !["text", "json"].contains(logFormat) { throw ValidationError("--log-format must be text or json") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if tlsAllowPlaintext, tlsCert == nil { throw ValidationError("--tls-allow-plaintext needs --tls-cert and --tls-key") }
+        if let msrpTransactionTimeout, !(msrpTransactionTimeout > 0) {
+            throw ValidationError("--msrp-transaction-timeout must be more than 0 seconds")
+        }
     }
 
     /// Reads and checks a configuration file; problems are printed as FILE:LINE:COLUMN: message.
@@ -106,7 +112,8 @@ struct Serve: AsyncParsableCommand {
         if let maxSendQueue { c.limits.maxSendQueue = maxSendQueue }
         if let logLevel { c.log.level = logLevel }
         if let logFormat { c.log.format = logFormat }
-        if msrpPort != nil || msrpHost != nil || msrpRealm != nil || msrpHtdigest != nil || msrpCaFile != nil {
+        if msrpPort != nil || msrpHost != nil || msrpRealm != nil || msrpHtdigest != nil || msrpCaFile != nil
+            || msrpTransactionTimeout != nil {
             // The flags configure the relay on /msrp (added when the file has none).
             if !c.services.contains(where: { if case .msrp = $0.kind { return true } else { return false } }) {
                 c.services.append(.init(path: "/msrp", kind: .msrp(.init()), allowedOrigins: nil, compression: nil))
@@ -118,6 +125,7 @@ struct Serve: AsyncParsableCommand {
                 if let msrpRealm { options.realm = msrpRealm }
                 if let msrpHtdigest { options.htdigest = msrpHtdigest }
                 if let msrpCaFile { options.caFile = msrpCaFile }
+                if let msrpTransactionTimeout { options.transactionTimeout = msrpTransactionTimeout }
                 c.services[i].kind = .msrp(options)
             }
         }

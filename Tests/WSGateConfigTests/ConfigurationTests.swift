@@ -93,7 +93,7 @@ import WebSocketEngine
         let c = try GatewayConfiguration.parse(yaml: """
         services:
           - {path: /msrp, type: msrp, port: 2856, host: relay.example, realm: r, htdigest: /u, nonce_lifetime: 30, ca_file: /ca,
-             max_websocket_message: 4096}
+             max_websocket_message: 4096, transaction_timeout: 2.5}
         """)
         var expected = GatewayConfiguration.MSRP()
         expected.port = 2856
@@ -103,9 +103,12 @@ import WebSocketEngine
         expected.nonceLifetime = 30
         expected.caFile = "/ca"
         expected.maxWebSocketMessage = 4096
+        expected.transactionTimeout = 2.5
         #expect(c.services[0].kind == .msrp(expected))
         #expect(issues("services: [{path: /m, type: msrp, htdigest: /u}]").first?.message == "msrp service /m: htdigest needs a realm")
         #expect(issues("services: [{path: /e, type: echo, realm: r}]").first?.message == "realm applies to msrp services only")
+        #expect(issues("services: [{path: /m, type: msrp, transaction_timeout: 0}]").first?.message
+                == "transaction_timeout must be more than 0 seconds")
     }
 
     @Test func monitoringEndpoints() throws {

@@ -1,0 +1,50 @@
+import MSRPEngine
+import NIOCore
+import NIOEmbedded
+import Testing
+@testable import WSGateMSRP
+
+/// The TCP leg on an `EmbeddedChannel`: bytes in are parsed into chunks for the relay, its answers come out as
+/// bytes, and input that is not MSRP gets its 400 and the connection closed.
+@Suite struct MSRPStreamLegTests {
+    static func relay() throws -> MSRPRelayService {
+        try MSRPRelayService(settings: MSRPRelaySettings(host: "127.0.0.1", tcpPort: 1, webSocketPort: 2))
+    }
+
+    static func outbound(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+            text += buffer.readString(length: buffer.readableBytes) ?? ""
+        }
+        return text
+    }
+
+    @Test func anAuthSplitAcrossReadsIsAnswered() throws {
+        let relay = try Self.relay()
+        let channel = EmbeddedChannel(handler: MSRPStreamLeg(relay: relay))
+        let auth = "MSRP a1b2c3d4 AUTH\r\nTo-Path: msrp://127.0.0.1:1;tcp\r\nFrom-Path: msrp://alice.invalid:2855/s1;tcp\r\n-------a1b2c3d4$\r\n"
+        let bytes = Array(auth.utf8)
+        try channel.writeInbound(ByteBuffer(bytes: bytes[..<30]))
+        #expect(try Self.outbound(channel) == "")
+        try channel.writeInbound(ByteBuffer(bytes: bytes[30...]))
+        let answer = try Self.outbound(channel)
+        #expect(answer.hasPrefix("MSRP a1b2c3d4 200 OK\r\nTo-Path: msrp://alice.invalid:2855/s1;tcp\r\nFrom-Path: msrp://127.0.0.1:1;tcp\r\n"), "\(answer)")
+        #expect(answer.contains("Use-Path: msrp://127.0.0.1:1/") && answer.hasSuffix("-------a1b2c3d4$\r\n"))
+        #expect(relay.sessionCount == 1)
+        // The session ends with the connection.
+        _ = try channel.finish()
+        #expect(relay.sessionCount == 0)
+    }
+
+    @Test func anOversizedChunkGets400AndTheConnectionIsClosed() throws {
+        var settings = MSRPRelaySettings(host: "127.0.0.1", tcpPort: 1, webSocketPort: 2)
+        settings.limits.maxBodyBytes = 16
+        let relay = try MSRPRelayService(settings: settings)
+        let channel = EmbeddedChannel(handler: MSRPStreamLeg(relay: relay))
+        let send = "MSRP big1 SEND\r\nTo-Path: msrp://127.0.0.1:1/x;tcp msrp://b.example:1/y;tcp\r\nFrom-Path: msrp://c.example:1/z;tcp\r\n"
+            + "Message-ID: m\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n" + String(repeating: "x", count: 100) + "\r\n-------big1$\r\n"
+        try channel.writeInbound(ByteBuffer(string: send))
+        #expect(try Self.outbound(channel).hasPrefix("MSRP big1 400 Bad Request\r\n"))
+        #expect(!channel.isActive)
+    }
+}

@@ -1,0 +1,109 @@
+import MSRPEngine
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+import WebSocketAPI
+import WebSocketEngine
+@testable import WSGateMSRP
+
+/// The WebSocket leg (RFC 7977) over a connection that records what it is sent: one chunk per message either
+/// way, a message that is not one chunk closes with 1008, and a chunk too big for the leg is re-chunked.
+@Suite struct MSRPWebSocketLegTests {
+    static let alice = "msrp://df7jal23ls0d.invalid:2855/98cjs;ws"
+
+    static func relay(maxWebSocketMessage: Int = 64 << 10) throws -> MSRPRelayService {
+        var settings = MSRPRelaySettings(host: "127.0.0.1", tcpPort: 1, webSocketPort: 2)
+        settings.maxWebSocketMessage = maxWebSocketMessage
+        return try MSRPRelayService(settings: settings)
+    }
+
+    /// Alice's WebSocket leg, authenticated; returns it with the Use-Path she was given.
+    static func openAlice(on relay: MSRPRelayService) throws -> (RecordingConnection, any WebSocketHandler, String) {
+        let connection = RecordingConnection()
+        let handler = relay.makeHandler()
+        handler.connectionDidOpen(connection)
+        let auth = "MSRP a1b2c3d4 AUTH\r\nTo-Path: msrp://127.0.0.1:2;ws\r\nFrom-Path: \(alice)\r\n-------a1b2c3d4$\r\n"
+        handler.connection(connection, didReceive: .text(auth))
+        let answer = try #require(connection.messages.first)
+        #expect(answer.kind == .text)
+        let text = String(buffer: answer.data)
+        #expect(text.hasPrefix("MSRP a1b2c3d4 200 OK\r\n"), "\(text)")
+        let use = try #require(text.split(separator: "\r\n").first { $0.hasPrefix("Use-Path: ") }?.dropFirst("Use-Path: ".count))
+        return (connection, handler, String(use))
+    }
+
+    @Test func aMessageThatIsNotOneChunkClosesTheLegWith1008() throws {
+        let relay = try Self.relay()
+        let (connection, handler, _) = try Self.openAlice(on: relay)
+        let one = "MSRP e5f6g7h8 AUTH\r\nTo-Path: msrp://127.0.0.1:2;ws\r\nFrom-Path: \(Self.alice)\r\n-------e5f6g7h8$\r\n"
+        handler.connection(connection, didReceive: .text(one + one))
+        #expect(connection.closeCode == .policyViolation)
+        handler.connectionDidClose(connection, info: WebSocketCloseInfo(code: 1008, reason: "", wasClean: true))
+        #expect(relay.sessionCount == 0)
+    }
+
+    @Test func aChunkTooBigForTheLegIsRechunked() throws {
+        let relay = try Self.relay(maxWebSocketMessage: 1024)
+        let (connection, _, use) = try Self.openAlice(on: relay)
+        // Bob, somewhere else, sends Alice 5000 bytes in one chunk.
+        let bob = relay.register { RecordingLeg(id: $0) }
+        let body = String((0..<5000).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+        let send = MSRPHead(transactionID: "bob00001", startLine: .request(method: "SEND"), fields: [
+            .init("To-Path", "\(use) \(Self.alice)"), .init("From-Path", "msrp://bob.example:2855/b;tcp"),
+            .init("Message-ID", "big"), .init("Byte-Range", "1-5000/5000"), .init("Content-Type", "text/plain"),
+        ])
+        relay.received(MSRPChunk(head: send, body: ByteBuffer(string: body)), on: bob.id)
+        #expect(bob.chunks.map { $0.head.statusCode } == [200])
+        let pieces = connection.messages.dropFirst() // after the AUTH answer
+        #expect(pieces.count > 4)
+        var joined = ""
+        var next = 1
+        var tids = Set<String>()
+        for (i, message) in pieces.enumerated() {
+            #expect(message.data.readableBytes <= 1024 && message.kind == .text)
+            var reader = MSRPChunkReader()
+            var data = message.data
+            guard case .success(let chunk)? = reader.next(&data) else {
+                Issue.record("piece \(i) is not a chunk")
+                continue
+            }
+            let range = try #require(chunk.head["Byte-Range"].flatMap(ByteRange.init(parsing:)))
+            #expect(range.start == next && range.total == 5000)
+            #expect(chunk.continuation == (i == pieces.count - 1 ? .complete : .more))
+            tids.insert(chunk.head.transactionID)
+            joined += String(buffer: chunk.body ?? ByteBuffer())
+            next = (range.end ?? 0) + 1
+        }
+        #expect(joined == body && tids.count == pieces.count)
+    }
+}
+
+/// A WebSocket connection that keeps what it is sent and how it was closed.
+final class RecordingConnection: WebSocketConnection {
+    private let state = NIOLockedValueBox((messages: [WebSocketMessage](), closeCode: CloseCode?.none))
+    let request = WebSocketRequest(path: "/msrp", wire: .rfc6455, subprotocol: "msrp")
+    let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+
+    var messages: [WebSocketMessage] { state.withLockedValue { $0.messages } }
+    var closeCode: CloseCode? { state.withLockedValue { $0.closeCode } }
+
+    func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>?) {
+        state.withLockedValue { $0.messages.append(message) }
+        promise?.succeed()
+    }
+
+    func send(_ message: PreparedMessage, promise: EventLoopPromise<Void>?) {
+        promise?.succeed()
+    }
+
+    func ping(_ payload: ByteBuffer) {}
+
+    func close(code: CloseCode, reason: String) {
+        state.withLockedValue { $0.closeCode = code }
+    }
+
+    func setReadingPaused(_ paused: Bool) {}
+    var isWritable: Bool { true }
+    func inboundDidDrain() {}
+}
