@@ -20,8 +20,9 @@ import WebSocketEngine
 
     /// `name{labels}` → value, from the Prometheus text format (comments skipped).
     func scrape(port: Int) async throws -> [String: Double] {
-        let reply = String(decoding: try await rawExchange(port: port, Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8)),
-                           as: UTF8.self)
+        let exchange = try await rawExchange(port: port, Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(exchange.closed, "\(exchange)")
+        let reply = exchange.text
         #expect(reply.hasPrefix("HTTP/1.1 200 OK\r\n"))
         #expect(reply.contains("Content-Type: text/plain; version=0.0.4"))
         let body = reply.components(separatedBy: "\r\n\r\n").dropFirst().joined()
@@ -58,10 +59,14 @@ import WebSocketEngine
             var request = Array(upgradeRequest(path: "/echo").utf8)
             for _ in 0..<3 { request += clientFrame(.text, Array("abc".utf8)) }
             request += clientFrame(.close, [0x03, 0xE8])
-            let reply = splitResponse(try await rawExchange(port: port, request))
+            let exchange = try await rawExchange(port: port, request)
+            #expect(exchange.closed, "\(exchange)")
+            let reply = splitResponse(exchange.bytes)
             #expect(reply.frames.filter { $0.0 == .text }.count == 3)
-            _ = try await rawExchange(port: port, Array("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            _ = try await rawExchange(port: port, Array("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            for refused in ["GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"] {
+                let answer = try await rawExchange(port: port, Array(refused.utf8))
+                #expect(answer.closed && answer.text.hasPrefix("HTTP/1.1 4"), "\(answer)")
+            }
 
             let echo = "protocol=\"rfc6455\",service=\"/echo\""
             let after = try await scrape(port: port) { $0["wsgate_closes_total{\(echo),code=\"1000\",initiator=\"peer\"}"] == 1 }
@@ -87,7 +92,9 @@ import WebSocketEngine
         try await withServer(router: monitoredRouter(monitoring), metrics: monitoring.metrics) { port in
             // A text frame that is not UTF-8: the gateway closes with 1007.
             let request = Array(upgradeRequest(path: "/echo").utf8) + clientFrame(.text, [0xC3, 0x28])
-            _ = try await rawExchange(port: port, request)
+            let reply = try await rawExchange(port: port, request)
+            let codes = splitResponse(reply.bytes).frames.map { closeCode(of: $0.1) }
+            #expect(reply.closed && codes == [1007], "\(reply)")
             let key = "wsgate_closes_total{protocol=\"rfc6455\",service=\"/echo\",code=\"1007\",initiator=\"gateway\"}"
             let samples = try await scrape(port: port) { $0[key] == 1 }
             #expect(samples[key] == 1)
@@ -112,19 +119,21 @@ import WebSocketEngine
     @Test func theConsolePageNamesItsLiveFeed() async throws {
         let monitoring = GatewayMonitoring()
         try await withServer(router: monitoredRouter(monitoring), metrics: monitoring.metrics) { port in
-            let page = String(decoding: try await rawExchange(port: port, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)), as: UTF8.self)
+            let pageReply = try await rawExchange(port: port, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(pageReply.closed, "\(pageReply)")
+            let page = pageReply.text
             #expect(page.hasPrefix("HTTP/1.1 200 OK\r\n"))
             #expect(page.contains("Content-Type: text/html; charset=utf-8"))
             #expect(page.contains("<meta name=\"wsgate-live\" content=\"/console/live\">"))
             #expect(!page.contains("{{LIVE_PATH}}"))
 
-            let head = String(decoding: try await rawExchange(port: port, Array("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)), as: UTF8.self)
-            #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n") && head.hasSuffix("\r\n\r\n"))
+            let head = try await rawExchange(port: port, Array("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(head.closed && head.text.hasPrefix("HTTP/1.1 200 OK\r\n") && head.text.hasSuffix("\r\n\r\n"), "\(head)")
 
-            let post = String(decoding: try await rawExchange(port: port, Array("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".utf8)),
-                              as: UTF8.self)
-            #expect(post.hasPrefix("HTTP/1.1 405 "))
-            #expect(post.contains("Allow: GET, HEAD"))
+            let post = try await rawExchange(port: port, Array("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".utf8))
+            #expect(post.closed, "\(post)")
+            #expect(post.text.hasPrefix("HTTP/1.1 405 "))
+            #expect(post.text.contains("Allow: GET, HEAD"))
         }
     }
 

@@ -64,22 +64,24 @@ import WebSocketEngine
     @Test func plainRequestsGet404Or426AndGarbageGets400() async throws {
         try await withServer { port in
             let notFound = try await rawExchange(port: port, Array("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(String(decoding: notFound, as: UTF8.self).hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+            #expect(notFound.closed && notFound.text.hasPrefix("HTTP/1.1 404 Not Found\r\n"), "\(notFound)")
             let upgradeRequired = try await rawExchange(port: port, Array("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            let text = String(decoding: upgradeRequired, as: UTF8.self)
-            #expect(text.hasPrefix("HTTP/1.1 426 Upgrade Required\r\n"))
-            #expect(text.contains("Sec-WebSocket-Version: 13\r\n"))
+            #expect(upgradeRequired.closed, "\(upgradeRequired)")
+            #expect(upgradeRequired.text.hasPrefix("HTTP/1.1 426 Upgrade Required\r\n"))
+            #expect(upgradeRequired.text.contains("Sec-WebSocket-Version: 13\r\n"))
             let garbage = try await rawExchange(port: port, Array("\u{16}\u{3}\u{1}garbage\r\n\r\n".utf8))
-            #expect(String(decoding: garbage, as: UTF8.self).hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+            #expect(garbage.closed && garbage.text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(garbage)")
             let upgradeToNowhere = try await rawExchange(port: port, Array(upgradeRequest(path: "/nope").utf8))
-            #expect(String(decoding: upgradeToNowhere, as: UTF8.self).hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+            #expect(upgradeToNowhere.closed && upgradeToNowhere.text.hasPrefix("HTTP/1.1 404 Not Found\r\n"), "\(upgradeToNowhere)")
         }
     }
 
     @Test func framesInTheSamePacketAsTheHandshakeAreProcessed() async throws {
         try await withServer { port in
             let bytes = Array(upgradeRequest().utf8) + clientFrame(.text, Array("early".utf8)) + clientFrame(.close, [0x03, 0xE8])
-            let reply = splitResponse(try await rawExchange(port: port, bytes))
+            let exchange = try await rawExchange(port: port, bytes)
+            #expect(exchange.closed, "\(exchange)")
+            let reply = splitResponse(exchange.bytes)
             #expect(reply.head.hasPrefix("HTTP/1.1 101 Switching Protocols"))
             #expect(reply.frames.map(\.0) == [.text, .close])
             #expect(reply.frames.first?.1 == Array("early".utf8))
@@ -99,7 +101,9 @@ import WebSocketEngine
                 (clientFrame(WebSocketOpcode(rawValue: 0x3), []), 1002),
             ]
             for (frame, code) in cases {
-                let reply = splitResponse(try await rawExchange(port: port, Array(upgradeRequest().utf8) + frame))
+                let exchange = try await rawExchange(port: port, Array(upgradeRequest().utf8) + frame)
+                #expect(exchange.closed, "\(exchange)")
+                let reply = splitResponse(exchange.bytes)
                 #expect(reply.frames.count == 1 && reply.frames[0].0 == .close)
                 #expect(reply.frames.first.map { UInt16($0.1[0]) << 8 | UInt16($0.1[1]) } == code)
             }
@@ -114,7 +118,7 @@ import WebSocketEngine
         try await withServer(configure: { $0.handshakeTimeout = .milliseconds(200) }) { port in
             let start = ContinuousClock.now
             let reply = try await rawExchange(port: port, Array("GET /echo HTTP/1.1\r\n".utf8), timeout: .seconds(5))
-            #expect(reply.isEmpty)
+            #expect(reply.closed && reply.bytes.isEmpty, "\(reply)")
             #expect(ContinuousClock.now - start < .seconds(3))
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import WSGateServices
@@ -29,9 +30,29 @@ func defaultRouter() -> ServiceRouter {
     ServiceRouter(["/echo": EchoService(), "/broadcast": BroadcastService()])
 }
 
-/// Sends `bytes` over a plain TCP connection and returns everything received until the server closes it
-/// (or `timeout` passes).
-func rawExchange(port: Int, _ bytes: [UInt8], timeout: TimeAmount = .seconds(5)) async throws -> [UInt8] {
+/// What a raw exchange got back, and how it ended: a test that expects the server to hang up asserts `closed`
+/// (and fails when the server hangs instead); one that expects it to keep the connection asserts `.stillOpen`.
+struct RawReply: CustomStringConvertible {
+    enum Ending: Equatable {
+        /// The server closed the connection (EOF).
+        case eof
+        /// The server reset it (it closed with bytes of ours unread, or aborted).
+        case reset
+        /// The timeout passed with the connection still open.
+        case stillOpen
+    }
+    var bytes: [UInt8]
+    var ending: Ending
+    /// The server closed the connection (EOF or reset) before the timeout.
+    var closed: Bool { ending != .stillOpen }
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+    var description: String { "\(bytes.count) bytes, \(ending): \(text.prefix(200).debugDescription)" }
+}
+
+/// Sends `bytes` over a plain TCP connection and returns everything received until the server closes it, or
+/// until `timeout` passes with the connection still open — and which of the two happened. The default timeout
+/// is long (a close normally comes at once) so that a slow, busy machine is not taken for a hung server.
+func rawExchange(port: Int, _ bytes: [UInt8], timeout: TimeAmount = .seconds(20)) async throws -> RawReply {
     let collector = Collector()
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .channelInitializer { channel in
@@ -39,18 +60,31 @@ func rawExchange(port: Int, _ bytes: [UInt8], timeout: TimeAmount = .seconds(5))
         }
         .connect(host: "127.0.0.1", port: port).get()
     // The server may already have answered and closed (a timeout under load): what it sent still counts.
-    try? await channel.writeAndFlush(ByteBuffer(bytes: bytes))
-    let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    let written = (try? await channel.writeAndFlush(ByteBuffer(bytes: bytes))) != nil
+    let timer = channel.eventLoop.scheduleTask(in: timeout) {
+        collector.timedOut = true
+        channel.close(promise: nil)
+    }
     try await channel.closeFuture.get()
     timer.cancel()
-    return try await channel.eventLoop.submit { collector.received }.get()
+    return try await channel.eventLoop.submit {
+        let ending: RawReply.Ending = collector.timedOut ? .stillOpen : (collector.reset || !written) ? .reset : .eof
+        return RawReply(bytes: collector.received, ending: ending)
+    }.get()
 }
 
+/// Collects what the server sends, and whether it reset the connection; `timedOut` is set by `rawExchange`.
 final class Collector: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     var received: [UInt8] = []
+    var reset = false
+    var timedOut = false
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         received += Array(unwrapInboundIn(data).readableBytesView)
+    }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? IOError, error.errnoCode == ECONNRESET { reset = true }
+        context.close(promise: nil)
     }
 }
 

@@ -138,7 +138,8 @@ final class TestPKI: Sendable {
     @Test func plainRequestOnATLSPortGets400() async throws {
         try await withServer(configure: try tlsServer()) { port in
             let reply = try await rawExchange(port: port, Array(upgradeRequest().utf8))
-            let text = String(decoding: reply, as: UTF8.self)
+            let text = reply.text
+            #expect(reply.closed, "\(reply)")
             #expect(text.hasPrefix("HTTP/1.1 400 Bad Request"))
             #expect(text.contains("wss://"))
         }

@@ -57,7 +57,8 @@ import WSGateServices
         let capture = try FlashCapture.afterHandshake()
         let handshake: [UInt8] = [0x03] + [UInt8](repeating: 0x11, count: 1536) + [UInt8](repeating: 0, count: 1536)
         let reply = try await rawExchange(port: port, handshake + capture, timeout: .seconds(2))
-        #expect(reply.count > 3073 && reply[0] == 0x03)
+        #expect(reply.bytes.count > 3073 && reply.bytes[0] == 0x03)
+        #expect(reply.ending == .stillOpen, "the gateway closed a session that did nothing wrong: \(reply)")
         let hello = Array("Hello, WebSocket!".utf8)
         let expected: [[UInt8]] = Array(repeating: hello, count: 5) + [Array("hello, wsr\n".utf8)] + Array(repeating: hello, count: 5)
             + [Array("returning\n".utf8), Array("\u{1b}[Dagain\n".utf8), Array("fame\n".utf8), hello, Array("newline\n".utf8), hello]
@@ -111,8 +112,8 @@ import WSGateServices
     /// any unknown one, and an RTMP connection that shook hands but never connected is closed at the deadline.
     @Test func sessionsExpireAtTheConnectDeadline() async throws {
         try await withServer(configure: { $0.wsrConnectDeadline = .milliseconds(300) }) { port in
-            let created = String(decoding: try await rawExchange(port: port, Array(
-                "POST /echo/;e/cr HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nX-WebSocket-Version: wsr-1.0\r\n\r\n".utf8)), as: UTF8.self)
+            let created = try await rawExchange(port: port, Array(
+                "POST /echo/;e/cr HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nX-WebSocket-Version: wsr-1.0\r\n\r\n".utf8)).text
             let url = try #require(created.components(separatedBy: "\r\n\r\n").last)
             #expect(url.hasPrefix("rtmp://127.0.0.1:\(port)/echo/"))
             try await Task.sleep(for: .milliseconds(600))
@@ -122,8 +123,9 @@ import WSGateServices
             AMFEncoder.encode([.string("connect"), .number(1), .object([("tcUrl", .string(url))])], into: &body)
             RTMPChunkWriter().write(RTMPMessage(chunkStreamID: 3, typeID: RTMPMessage.amf0Command, payload: body), into: &connect)
             let late = try await rawExchange(port: port, Array(connect.readableBytesView))
+            #expect(late.closed, "\(late)")
             var reader = RTMPChunkReader()
-            var replies = ByteBuffer(bytes: late.dropFirst(3073))
+            var replies = ByteBuffer(bytes: late.bytes.dropFirst(3073))
             var messages: [RTMPMessage] = []
             while case .success(let m)? = reader.next(&replies) { messages.append(m) }
             var decoder = AMFDecoder(try #require(messages.last).payload)
@@ -132,29 +134,30 @@ import WSGateServices
 
             let start = ContinuousClock.now
             let silent = try await rawExchange(port: port, [0x03] + [UInt8](repeating: 0, count: 3072), timeout: .seconds(10))
-            #expect(silent.count == 3073 + 16) // S0 S1 S2 and the Set Chunk Size, then the close
+            #expect(silent.closed && silent.bytes.count == 3073 + 16, "\(silent)") // S0 S1 S2 and the Set Chunk Size, then the close
             #expect(ContinuousClock.now - start < .seconds(5))
         }
     }
 
     @Test func createRequestAnswers201WithTheSessionURL() async throws {
         try await withServer { port in
-            let ok = String(decoding: try await rawExchange(port: port, Array(
-                "POST /echo/;e/cr?x=1 HTTP/1.1\r\nHost: localhost\r\nX-WebSocket-Version: wsr-1.0\r\nContent-Length: 0\r\n\r\n".utf8)), as: UTF8.self)
+            let ok = try await rawExchange(port: port, Array(
+                "POST /echo/;e/cr?x=1 HTTP/1.1\r\nHost: localhost\r\nX-WebSocket-Version: wsr-1.0\r\nContent-Length: 0\r\n\r\n".utf8)).text
             #expect(ok.hasPrefix("HTTP/1.1 201 Created\r\n"))
             let body = ok.components(separatedBy: "\r\n\r\n").last ?? ""
             #expect(body.hasPrefix("rtmp://localhost:80/echo/") && body.hasSuffix("?x=1"))
             #expect(body.split(separator: "/").last?.split(separator: "?").first?.count == 32)
-            let old = String(decoding: try await rawExchange(port: port, Array(
-                "POST /echo/;e/cr HTTP/1.1\r\nHost: h:1\r\nX-WebSocket-Version: wsr-0.9\r\n\r\n".utf8)), as: UTF8.self)
+            let old = try await rawExchange(port: port, Array(
+                "POST /echo/;e/cr HTTP/1.1\r\nHost: h:1\r\nX-WebSocket-Version: wsr-0.9\r\n\r\n".utf8)).text
             #expect(old.hasPrefix("HTTP/1.1 501 "))
-            let none = String(decoding: try await rawExchange(port: port, Array(
-                "POST /nowhere/;e/cr HTTP/1.1\r\nHost: h:1\r\nX-WebSocket-Version: wsr-1.0\r\n\r\n".utf8)), as: UTF8.self)
+            let none = try await rawExchange(port: port, Array(
+                "POST /nowhere/;e/cr HTTP/1.1\r\nHost: h:1\r\nX-WebSocket-Version: wsr-1.0\r\n\r\n".utf8)).text
             #expect(none.hasPrefix("HTTP/1.1 404 "))
             // RTMP for a tcUrl nobody created: an `_error` NetConnection.Connect.Rejected, then the connection is closed.
             let unknown = try await rawExchange(port: port, [0x03] + [UInt8](repeating: 0, count: 3072)
                 + (try FlashCapture.afterHandshake()).prefix(400), timeout: .seconds(3))
-            var refusal = ByteBuffer(bytes: unknown.dropFirst(3073)) // after S0 S1 S2
+            #expect(unknown.closed, "\(unknown)")
+            var refusal = ByteBuffer(bytes: unknown.bytes.dropFirst(3073)) // after S0 S1 S2
             var reader = RTMPChunkReader()
             var messages: [RTMPMessage] = []
             while case .success(let m)? = reader.next(&refusal) { messages.append(m) }

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from rawws import Ended, Reply, read_to_end
+
 REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports"
 LOGS = REPORTS / "logs"
@@ -123,22 +125,26 @@ class Server:
             + tail(self.log))
 
 
-def raw_exchange(port: int, data: bytes, later: bytes = b"", wait: float = 0.3) -> bytes:
-    """Sends `data` over a plain TCP connection (and `later` after a pause), returns everything received until the
-    server closes the connection (or 10 s pass)."""
-    s = socket.create_connection((HOST, port), timeout=10)
-    s.sendall(data)
-    if later:
-        time.sleep(wait)
-        s.sendall(later)
-    out = b""
-    try:
-        while chunk := s.recv(65536):
-            out += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
-    s.close()
-    return out
+def raw_exchange(port: int, data: bytes, later: bytes = b"", wait: float = 0.3, timeout: float = 10.0,
+                 half_close: bool = False) -> Reply:
+    """Sends `data` over a plain TCP connection (and `later` after a pause of `wait` seconds; with `half_close`,
+    then a FIN), and returns what came back until the server closed the connection — and whether it did (EOF,
+    reset) or left it open for `timeout` seconds (`Ended.OPEN`): assert `reply.closed` where the server must
+    hang up, `not reply.closed` where it must stay silent and keep the connection."""
+    with socket.create_connection((HOST, port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+            if later:
+                time.sleep(wait)  # on purpose: `later` must come in a TCP segment of its own
+                s.sendall(later)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+            refused = False
+        except (BrokenPipeError, ConnectionResetError):
+            refused = True  # the server reset the connection before taking it all; what it sent before still counts
+        reply = read_to_end(s, timeout)
+        # after a failed send the kernel may report the reset as a plain end of stream
+        return Reply(reply.data, Ended.RESET) if refused and reply.ended is Ended.EOF else reply
 
 
 def start_server(procs: Procs, wsgate_bin: Path, name: str, *extra) -> Server:

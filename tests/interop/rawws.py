@@ -1,19 +1,65 @@
 """Tiny hand-rolled RFC 6455 helpers for sending deliberately broken input.
 
 Nothing here validates much: the point is to put exact bytes on the wire and
-read back exactly what the server sent.
+read back exactly what the server sent — and how the connection ended (`read_to_end`):
+the server closed it (EOF or reset), or it was still open when the time was up, so
+that a test expecting a disconnect fails when the server hangs instead.
 """
 import base64
+import enum
 import os
 import socket
 import struct
 import time
+from dataclasses import dataclass
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 class Closed(Exception):
     """The peer closed the TCP connection (EOF or reset)."""
+
+
+class Ended(enum.Enum):
+    """How a raw read ended."""
+    EOF = "EOF"                # the server closed the connection (FIN)
+    RESET = "reset"            # the server reset it (RST): it closed with bytes of ours unread, or aborted
+    OPEN = "still open"        # the time was up and the connection was still open: a silent (or hung) server
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the server sent, and how the connection ended."""
+    data: bytes
+    ended: Ended
+
+    @property
+    def closed(self) -> bool:
+        """The server closed the connection (EOF or reset), as opposed to leaving it open."""
+        return self.ended is not Ended.OPEN
+
+    def __repr__(self) -> str:
+        shown = self.data if len(self.data) <= 200 else self.data[:100] + b"..." + self.data[-100:]
+        return f"Reply({len(self.data)} bytes {shown!r}, ended: {self.ended.value})"
+
+
+def read_to_end(sock: socket.socket, timeout: float) -> Reply:
+    """Reads until the server closes the connection (EOF or reset) or `timeout` seconds pass with it still
+    open (`Ended.OPEN`); returns everything received either way."""
+    deadline = time.monotonic() + timeout
+    out = bytearray()
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            return Reply(bytes(out), Ended.RESET)
+        if not data:
+            return Reply(bytes(out), Ended.EOF)
+        out += data
+    return Reply(bytes(out), Ended.OPEN)
 
 
 def connect(port: int, timeout: float = 10.0) -> socket.socket:
@@ -78,19 +124,15 @@ class Conn:
                     return None, ""
                 return struct.unpack("!H", payload[:2])[0], payload[2:].decode("utf-8", "replace")
 
-    def expect_eof(self, timeout: float = 10.0) -> None:
-        """Assert the server closes TCP within timeout (any bytes before that are ignored)."""
-        self.sock.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                self._fill()
-                self.buf = b""
-        except Closed:
-            return
-        except socket.timeout:
-            pass
-        raise AssertionError(f"server did not close the TCP connection within {timeout}s")
+    def expect_eof(self, timeout: float = 10.0, reset_ok: bool = False) -> None:
+        """Assert the server closes TCP within `timeout` with a FIN — or a reset too, with `reset_ok`, where the
+        client may have sent bytes the server rightly leaves unread. Any bytes before that are ignored."""
+        self.buf = b""
+        reply = read_to_end(self.sock, timeout)
+        if reply.ended is Ended.OPEN:
+            raise AssertionError(f"server did not close the TCP connection within {timeout}s "
+                                 f"(sent {len(reply.data)} more bytes)")
+        assert reset_ok or reply.ended is Ended.EOF, f"server reset the connection instead of closing it: {reply}"
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)

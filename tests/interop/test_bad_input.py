@@ -35,15 +35,17 @@ def http_exchange(server, request: bytes) -> tuple[Conn, int, dict]:
     return c, status, headers
 
 
-@pytest.mark.parametrize("garbage", [
-    b"THIS IS NOT HTTP AT ALL\r\n\r\n",
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64 + b"\r\n\r\n",  # a TLS hello
-    random.Random(6455).randbytes(512) + b"\r\n\r\n",
+@pytest.mark.parametrize("garbage,reset_ok", [
+    (b"THIS IS NOT HTTP AT ALL\r\n\r\n", False),
+    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64 + b"\r\n\r\n", False),  # a TLS hello
+    # The gateway answers these at the first bad line and then resets the connection rather than closing it
+    # (seen with random bytes of 500 or more, never with text): a reset is taken here, the 400 is the point.
+    (random.Random(6455).randbytes(512) + b"\r\n\r\n", True),
 ], ids=["text", "tls-hello", "random-bytes"])
-def test_garbage_instead_of_handshake(server, garbage):
+def test_garbage_instead_of_handshake(server, garbage, reset_ok):
     c, status, _ = http_exchange(server, garbage)
     assert status == 400
-    c.expect_eof()
+    c.expect_eof(reset_ok=reset_ok)
     c.close()
 
 
@@ -66,7 +68,7 @@ def test_oversized_headers(server):
     except Closed as e:
         pytest.fail(f"server closed ({e}) without an HTTP error response")
     assert status in (431, 400)
-    c.expect_eof()
+    c.expect_eof(reset_ok=True)  # the rest of our headers may lie unread in the server's socket
     c.close()
 
 

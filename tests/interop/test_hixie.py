@@ -190,6 +190,9 @@ def hixie76_request(path, key1, key2, host="127.0.0.1"):
             f"Sec-WebSocket-Key1: {key1}\r\nSec-WebSocket-Key2: {key2}\r\n\r\n").encode()
 
 
+HIXIE75_REQUEST = b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
+
+
 def test_hixie_bad_input(procs, wsgate_bin):
     srv = start_server(procs, wsgate_bin, "wsgate-serve-hixie-bad", "--max-message-size", "4096")
 
@@ -201,29 +204,32 @@ def test_hixie_bad_input(procs, wsgate_bin):
     async def go():
         # A bystander stays connected through all of it and keeps working.
         async with connect(srv.url("/echo")) as bystander:
+            # Each offender is hung up on (EOF or reset): raw_exchange says when the connection was left open.
             # Wrong keys: no spaces, a quotient that is not an integer.
             for key1 in ("12345", "1 0 1"):
                 reply = raw_exchange(srv.port, hixie76_request("/echo", key1, "2 2") + b"12345678")
-                assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n"), reply
-            # The draft-76 example keys, key3 in a later segment: a correct answer.
+                assert reply.data.startswith(b"HTTP/1.1 400 Bad Request\r\n") and reply.closed, reply
+            # The draft-76 example keys, key3 in a later segment with the client's closing frame: the correct
+            # answer, the server's closing frame, the close.
             reply = raw_exchange(srv.port, hixie76_request("/echo", "4 @1  46546xW%0l 1 5", "12998 5 Y3 1  .P00"),
-                        b"^n:ds[4U\xff\x00")
-            assert reply.endswith(b"\r\n\r\n8jKS'y:G*Co,Wxa-\xff\x00"), reply
+                                 b"^n:ds[4U\xff\x00")
+            assert reply.data.endswith(b"\r\n\r\n8jKS'y:G*Co,Wxa-\xff\x00") and reply.closed, reply
             # A text frame that never ends: cut off at the limit (76 gets its 0xFF 0x00 first).
             head = hixie76_request("/echo", "4 @1  46546xW%0l 1 5", "12998 5 Y3 1  .P00") + b"^n:ds[4U"
             reply = raw_exchange(srv.port, head + b"\x00" + b"a" * 10000)
-            assert reply.endswith(b"8jKS'y:G*Co,Wxa-\xff\x00"), reply[-40:]
-            reply = raw_exchange(srv.port, b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
-                        + b"\x00" + b"a" * 10000)
-            assert reply.startswith(b"HTTP/1.1 101 Web Socket Protocol Handshake\r\n") and reply.endswith(b"\r\n\r\n"), reply
+            assert reply.data.endswith(b"8jKS'y:G*Co,Wxa-\xff\x00") and reply.closed, reply
+            reply = raw_exchange(srv.port, HIXIE75_REQUEST + b"\x00" + b"a" * 10000)
+            assert reply.data.startswith(b"HTTP/1.1 101 Web Socket Protocol Handshake\r\n"), reply
+            assert reply.data.endswith(b"\r\n\r\n") and reply.closed, reply
             # A length-prefixed frame announcing a gigabyte.
-            reply = raw_exchange(srv.port, b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
-                        + b"\x80\x83\xee\xd6\x80\x00")
-            assert reply.endswith(b"\r\n\r\n"), reply
-            # Invalid UTF-8 in a text frame.
-            reply = raw_exchange(srv.port, b"GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n"
-                        + b"\x00ok\xff\x00\xc3\x28\xff")
-            assert reply.endswith(b"\r\n\r\n\x00ok\xff"), reply
+            reply = raw_exchange(srv.port, HIXIE75_REQUEST + b"\x80\x83\xee\xd6\x80\x00")
+            assert reply.data.endswith(b"\r\n\r\n") and reply.closed, reply
+            # Invalid UTF-8 in a text frame, after a valid one (echoed).
+            reply = raw_exchange(srv.port, HIXIE75_REQUEST + b"\x00ok\xff\x00\xc3\x28\xff")
+            assert reply.data.endswith(b"\r\n\r\n\x00ok\xff") and reply.closed, reply
+            # The control: a valid hixie-75 connection that sent nothing wrong is kept open, silent.
+            reply = raw_exchange(srv.port, HIXIE75_REQUEST, timeout=1.5)
+            assert reply.data.endswith(b"\r\n\r\n") and not reply.closed, reply
             await bystander.send("still here")
             assert await bystander.recv() == "still here"
         await bystander_echo("and new clients too")

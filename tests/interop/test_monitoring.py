@@ -98,7 +98,7 @@ def test_metrics_parse_and_move_with_traffic(procs, wsgate_bin):
 def test_a_client_that_never_reads_is_counted_as_a_send_queue_drop(procs, wsgate_bin):
     srv = start_server(procs, wsgate_bin, "wsgate-serve-slow-consumer", "--max-send-queue", "1048576")
     # A raw client that completes the handshake on /broadcast, then never reads again.
-    stuck = socket.create_connection((HOST, srv.port))
+    stuck = socket.create_connection((HOST, srv.port), timeout=10)
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.sendall(b"GET /broadcast HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import HOST, REPORTS, Procs, free_port, raw_exchange, start_server
+from rawws import Ended, Reply
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers" / "msrp"))
 import msrp_client as mc  # noqa: E402
@@ -207,15 +208,25 @@ def test_bad_input(procs, wsgate_bin):
     async def go():
         bystander = await mc.MsrpClient.connect_tcp(HOST, srv.msrp_port)
         await bystander.auth()
-        # A malformed start line, a missing end-line then EOF, a header flood: disconnected.
-        assert raw_exchange(srv.msrp_port, b"HELLO relay\r\n\r\n") == b""
-        assert raw_exchange(srv.msrp_port, b"MSRP ab SEND\r\nTo-Path: msrp://x;tcp\r\n\r\n") == b""
-        assert raw_exchange(srv.msrp_port, b"MSRP abcd SEND\r\n" + b"X-Flood: y\r\n" * 5000) == b""
+        # A malformed start line, a transaction id too short (RFC 4975: 4 to 32 characters), a blank line where
+        # the end-line of a request without body belongs, a header flood: nothing answered, disconnected (and a
+        # hang fails: raw_exchange tells a close from a connection left open).
+        for bad in (b"HELLO relay\r\n\r\n", b"MSRP ab SEND\r\nTo-Path: msrp://x;tcp\r\n\r\n",
+                    b"MSRP abcd SEND\r\nTo-Path: msrp://x;tcp\r\n\r\n", b"MSRP abcd SEND\r\n" + b"X-Flood: y\r\n" * 5000):
+            reply = raw_exchange(srv.msrp_port, bad)
+            assert reply.closed and reply.data == b"", (bad[:40], reply)
+        # A head that stops half-way: the relay waits for the rest, silently, with the connection open; once
+        # the sender's EOF ends the stream mid-request, it hangs up without answering.
+        partial = b"MSRP abcd SEND\r\nTo-Path: msrp://x;tcp\r\n"
+        reply = raw_exchange(srv.msrp_port, partial, timeout=1.5)
+        assert reply == Reply(b"", Ended.OPEN), reply
+        reply = raw_exchange(srv.msrp_port, partial, half_close=True)
+        assert reply.closed and reply.data == b"", reply
         # A chunk over the limit: 400 for that transaction, then disconnected.
         head = (f"MSRP abcd SEND\r\nTo-Path: msrp://{HOST}:{srv.msrp_port}/x;tcp msrp://b.example:1/y;tcp\r\n"
                 f"From-Path: msrp://c.example:1/z;tcp\r\nMessage-ID: m\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n")
         reply = raw_exchange(srv.msrp_port, head.encode() + b"x" * 10000 + b"\r\n-------abcd$\r\n")
-        assert reply.startswith(b"MSRP abcd 400 "), reply
+        assert reply.data.startswith(b"MSRP abcd 400 ") and reply.closed, reply
         # The bystander is unharmed.
         use_path, _ = await bystander.auth()
         assert use_path
