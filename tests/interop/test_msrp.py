@@ -48,6 +48,7 @@ def relay(procs, wsgate_bin):
 
 
 def htdigest(path: Path, user: str, password: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{user}:{REALM}:{mc._md5(f'{user}:{REALM}:{password}')}\n")
     return path
 
