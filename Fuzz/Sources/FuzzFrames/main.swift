@@ -198,7 +198,7 @@ func checkRewrite(role: WebSocketRole, configuration: RFC6455Connection.Configur
             invariant(writer.writePing(payload, into: &wire) == .written, "writePing refused")
             expected.append(action)
         case .pong(let payload):
-            invariant(writer.writePong(payload, into: &wire), "writePong refused")
+            invariant(writer.writePong(payload, into: &wire) == .written, "writePong refused")
             expected.append(action)
         default: break
         }

@@ -36,7 +36,7 @@ public struct CloseLifecycle: Sendable {
         }
 
         /// The configuration for a wire engine.
-        public init(for engine: some WebSocketWireEngine, lingerByteLimit: Int) {
+        package init(for engine: some WebSocketWireEngine, lingerByteLimit: Int) {
             let end = engine.closeAtEndOfStream
             self.init(role: engine.role, closesByDroppingConnection: engine.closesByDroppingConnection,
                       endOfStream: Outcome(code: end.code, reason: "", wasClean: end.clean), lingerByteLimit: lingerByteLimit)

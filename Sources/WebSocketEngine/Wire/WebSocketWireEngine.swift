@@ -5,7 +5,10 @@ import NIOCore
 /// handler's batching, backpressure, limits and close lifecycle are the same for every wire; what differs —
 /// framing, whether there are pings, how a close is said — is behind this protocol, in the wire-neutral words
 /// of `WebSocketRole`, `WebSocketConnectionState`, `WebSocketWireEvent` and `WebSocketWriteResult`.
-public protocol WebSocketWireEngine: Sendable {
+///
+/// `package`: the channel handler that drives it is the transport's own, so the protocol is this package's
+/// seam between engines and transport, not API; the engines' own methods are.
+package protocol WebSocketWireEngine: Sendable {
     var role: WebSocketRole { get }
     var state: WebSocketConnectionState { get }
     /// Which wire this is, for the API, logs and metrics.
@@ -44,7 +47,7 @@ public protocol WebSocketWireEngine: Sendable {
 
 extension WebSocketWireEngine {
     /// The wire's name in logs and metrics (`rfc6455`, `hixie75`, `hixie76`, `wsr`).
-    public var wireName: String { wire.rawValue }
+    package var wireName: String { wire.rawValue }
 }
 
 extension RFC6455Connection: WebSocketWireEngine {
