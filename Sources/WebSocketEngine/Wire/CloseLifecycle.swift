@@ -112,9 +112,6 @@ public struct CloseLifecycle: Sendable {
         return false
     }
 
-    /// Whether the service may still start a close (nothing has begun to end the connection).
-    public var isOpen: Bool { state == .open }
-
     // MARK: Events
 
     /// The engine finished a close handshake (`WebSocketWireEvent.closed`).
