@@ -11,6 +11,8 @@ import PackageDescription
 /// it and monitoring reads it, so it sits beside both rather than inside the transport (which re-exports it).
 /// `TestCaptures` (recorded peer bytes, one copy) and `WebSocketAPITestSupport` (a
 /// `WebSocketConnection` without a socket) serve the test targets and are in no product.
+/// `WSGateAuth` holds the access-control methods (JWT through vapor/jwt-kit, API keys, client certificates); the
+/// transport's `AccessPolicy` decides where in the handshake they run, so the transport does not import jwt-kit.
 /// `CWebSocketSIMD` holds the engine's C kernels (SIMD UTF-8 validation), which Swift's SIMD types cannot express.
 /// `CZlib` exposes the system zlib (zlib1g-dev) to the engine for permessage-deflate: zlib is the field's DEFLATE,
 /// and driving it directly lets the engine cap inflated output and reuse streams without a wrapper's copies.
@@ -27,6 +29,7 @@ let package = Package(
         .library(name: "WSGateServices", targets: ["WSGateServices"]),
         .library(name: "WSGateMonitoring", targets: ["WSGateMonitoring"]),
         .library(name: "WSGateMSRP", targets: ["WSGateMSRP"]),
+        .library(name: "WSGateAuth", targets: ["WSGateAuth"]),
         .executable(name: "wsgate", targets: ["wsgate"]),
     ],
     dependencies: [
@@ -41,6 +44,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         .target(name: "CWebSocketSIMD"),
@@ -118,6 +122,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The access-control methods (JWT through jwt-kit, API keys, client certificates) behind the transport's
+        // `HandshakeAuthenticator`: the transport decides where authentication happens, this module how.
+        .target(
+            name: "WSGateAuth",
+            dependencies: [
+                "WebSocketEngine",
+                "WebSocketAPI",
+                "WebSocketTransport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "WSGateMonitoring",
             dependencies: [
@@ -135,10 +151,12 @@ let package = Package(
             name: "WSGateConfig",
             dependencies: [
                 "WebSocketEngine",
+                "WebSocketAPI",
                 "WebSocketTransport",
                 "WSGateServices",
                 "WSGateMonitoring",
                 "WSGateMSRP",
+                "WSGateAuth",
                 "MSRPEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -167,6 +185,7 @@ let package = Package(
                 "WSGateConfig",
                 "WSGateMonitoring",
                 "WSGateMSRP",
+                "WSGateAuth",
                 "MSRPEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -259,6 +278,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "WSGateAuthTests",
+            dependencies: ["WSGateAuth", "WebSocketAPI", "WebSocketEngine", "WebSocketTransport"],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "WSGateConfigTests",

@@ -78,7 +78,8 @@ fi
 # --- Python 3 venv: pytest, websockets, playwright, prometheus_client ---------
 # Use pyenv's 3.11 (plain `python3` on PATH); Debian's /usr/bin/python3 is left alone.
 PYV="$DEPS/py"
-if ! "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api, prometheus_client' >/dev/null 2>&1; then
+# PyJWT (+ cryptography for RS256/ES256/EdDSA): the independent minter of the access-control tests' tokens.
+if ! "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api, prometheus_client, jwt, cryptography' >/dev/null 2>&1; then
     log "creating Python venv at $PYV"
     PY3="$(ls -d "$PYENV_ROOT"/versions/3.11.*/bin/python3 2>/dev/null | sort -V | tail -1)"
     [[ -n "$PY3" ]] || PY3="$(command -v python3)"
@@ -86,8 +87,9 @@ if ! "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api, prome
     "$PY3" -m venv "$PYV"
     # Playwright's pip package carries its own driver (node); the browser is
     # /usr/bin/chromium via executable_path, so no `playwright install` ever.
-    "$PYV/bin/pip" install -q pytest==9.2.0 websockets==17.4 playwright==1.65.2 prometheus-client==0.26.0
-    "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api, prometheus_client'
+    "$PYV/bin/pip" install -q pytest==9.2.0 websockets==17.4 playwright==1.65.2 prometheus-client==0.26.0 \
+        pyjwt==2.15.1 cryptography==50.0.2
+    "$PYV/bin/python" -c 'import pytest, websockets, playwright.sync_api, prometheus_client, jwt, cryptography'
 fi
 
 log "ok"

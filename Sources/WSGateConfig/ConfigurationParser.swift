@@ -177,7 +177,7 @@ struct NodeReader {
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
                                                            "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime",
-                                                           "max_websocket_message", "transaction_timeout"]) else { return nil }
+                                                           "max_websocket_message", "transaction_timeout", "auth"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
@@ -232,7 +232,78 @@ struct NodeReader {
             service.allowedOrigins = items.compactMap { string($0, "an allowed origin") }
         }
         if let n = m["compression"] { service.compression = readCompression(n) }
+        if let n = m["auth"] { service.auth = readAuth(n, path: path) }
         return service
+    }
+
+    /// `auth: {jwt: {…}, api_key: {file}, credentials: {…}, require: {subjects, claims}}`.
+    mutating func readAuth(_ node: Node, path: String) -> GatewayConfiguration.Auth? {
+        guard let m = mapping(node, "auth", allowed: ["jwt", "api_key", "credentials", "require"]) else { return nil }
+        var auth = GatewayConfiguration.Auth()
+        if let n = m["jwt"] { auth.jwt = readJWT(n) }
+        if let n = m["api_key"], let key = mapping(n, "auth.api_key", allowed: ["file"]) {
+            if let f = key["file"] { auth.apiKeyFile = string(f, "auth.api_key.file") } else { fail(n, "auth.api_key needs file") }
+        }
+        if auth.jwt == nil, auth.apiKeyFile == nil, m["jwt"] == nil, m["api_key"] == nil {
+            fail(node, "auth on \(path) names no method (jwt, api_key)")
+        }
+        if let n = m["credentials"],
+           let c = mapping(n, "auth.credentials", allowed: ["header", "query", "cookie", "subprotocol"]) {
+            if let v = c["header"], let on = bool(v, "auth.credentials.header") { auth.sources.authorizationHeader = on }
+            if let v = c["subprotocol"], let on = bool(v, "auth.credentials.subprotocol") { auth.sources.subprotocol = on }
+            if let v = c["query"] { auth.sources.queryParameter = nameOrOff(v, "auth.credentials.query") }
+            if let v = c["cookie"] { auth.sources.cookie = nameOrOff(v, "auth.credentials.cookie") }
+        }
+        if let n = m["require"], let r = mapping(n, "auth.require", allowed: ["subjects", "claims"]) {
+            if let v = r["subjects"] { auth.subjects = stringList(v, "auth.require.subjects") }
+            if let v = r["claims"], case .mapping(let claims) = v {
+                for (key, value) in claims {
+                    guard let name = key.scalar?.string else { fail(key, "auth.require.claims: keys must be claim names"); continue }
+                    auth.requiredClaims[name] = stringList(value, "auth.require.claims.\(name)") ?? []
+                }
+            } else if let v = r["claims"] {
+                fail(v, "auth.require.claims must be a mapping (claim: [values])")
+            }
+        }
+        return auth
+    }
+
+    mutating func readJWT(_ node: Node) -> GatewayConfiguration.Auth.JWT? {
+        let keys: Set<String> = ["secret_file", "algorithms", "public_keys", "jwks_file", "issuer", "audience", "leeway", "require_exp"]
+        guard let m = mapping(node, "auth.jwt", allowed: keys) else { return nil }
+        var jwt = GatewayConfiguration.Auth.JWT()
+        if let n = m["secret_file"] { jwt.secretFile = string(n, "auth.jwt.secret_file") }
+        if let n = m["algorithms"], let list = stringList(n, "auth.jwt.algorithms") {
+            let hmac = ["HS256", "HS384", "HS512"]
+            if let bad = list.first(where: { !hmac.contains($0) }) {
+                fail(n, "auth.jwt.algorithms lists the HMAC algorithms used with secret_file (\(hmac.joined(separator: ", "))), not \(bad)")
+            } else {
+                jwt.algorithms = list
+            }
+        }
+        if let n = m["public_keys"] { jwt.publicKeyFiles = stringList(n, "auth.jwt.public_keys") ?? [] }
+        if let n = m["jwks_file"] { jwt.jwksFile = string(n, "auth.jwt.jwks_file") }
+        if let n = m["issuer"] { jwt.issuers = stringList(n, "auth.jwt.issuer") }
+        if let n = m["audience"] { jwt.audiences = stringList(n, "auth.jwt.audience") }
+        if let n = m["leeway"], let v = seconds(n, "auth.jwt.leeway") { jwt.leeway = v }
+        if let n = m["require_exp"], let v = bool(n, "auth.jwt.require_exp") { jwt.requireExpiry = v }
+        if jwt.secretFile == nil, jwt.publicKeyFiles.isEmpty, jwt.jwksFile == nil {
+            fail(node, "auth.jwt needs secret_file, public_keys or jwks_file")
+        }
+        return jwt
+    }
+
+    /// A string, or a list of strings (`issuer: a` and `issuer: [a, b]` alike).
+    mutating func stringList(_ node: Node, _ what: String) -> [String]? {
+        if node.scalar != nil { return string(node, what).map { [$0] } }
+        guard let items = sequence(node, what) else { return nil }
+        return items.compactMap { string($0, "an entry of \(what)") }
+    }
+
+    /// A name, or `false`/`off` for none.
+    mutating func nameOrOff(_ node: Node, _ what: String) -> String? {
+        if let text = node.scalar?.string.lowercased(), ["false", "off", "no"].contains(text) { return nil }
+        return string(node, what)
     }
 
     mutating func readCompression(_ node: Node) -> PerMessageDeflate.ServerSettings? {

@@ -1,6 +1,9 @@
+import Foundation
 import Logging
 import NIOCore
 import MSRPEngine
+import WSGateAuth
+import WebSocketAPI
 import WSGateMSRP
 import WSGateMonitoring
 import WSGateServices
@@ -10,23 +13,22 @@ import WebSocketTransport
 extension GatewayConfiguration {
     /// The services mounted on their paths, with their origin and compression policies, and — given the
     /// gateway's `monitoring` — the `/metrics` endpoint and the web console.
+    /// `access` holds the services' access policies by path (`makeAccessPolicies`).
     public func makeRouter(logger: Logger, monitoring: GatewayMonitoring? = nil,
-                           msrpRelays: [String: MSRPRelayService] = [:]) -> ServiceRouter {
+                           msrpRelays: [String: MSRPRelayService] = [:], access: [String: AccessPolicy] = [:]) -> ServiceRouter {
         var router = ServiceRouter()
         for service in services {
             let origins: OriginPolicy = service.allowedOrigins.map { .only($0) } ?? .any
+            let made: (any WebSocketService)?
             switch service.kind {
-            case .echo:
-                router.mount(EchoService(), at: service.path, compression: service.compression, origins: origins)
-            case .broadcast:
-                router.mount(BroadcastService(), at: service.path, compression: service.compression, origins: origins)
-            case .tcpProxy(let host, let port):
-                router.mount(TCPProxyService(host: host, port: port, logger: logger), at: service.path,
-                             compression: service.compression, origins: origins)
-            case .msrp:
-                if let relay = msrpRelays[service.path] {
-                    router.mount(relay, at: service.path, compression: service.compression, origins: origins)
-                }
+            case .echo: made = EchoService()
+            case .broadcast: made = BroadcastService()
+            case .tcpProxy(let host, let port): made = TCPProxyService(host: host, port: port, logger: logger)
+            case .msrp: made = msrpRelays[service.path]
+            }
+            if let made {
+                router.mount(made, at: service.path, compression: service.compression, origins: origins,
+                             access: access[service.path])
             }
         }
         if let monitoring { mountMonitoring(monitoring, on: &router) }
@@ -42,6 +44,50 @@ extension GatewayConfiguration {
             router.mount(ConsoleLiveService(monitoring: monitoring, mounted: router.paths), at: live)
             router.serve(ConsolePage(livePath: live), at: path)
         }
+    }
+
+    /// The access policies of the services with `auth`, by path: their key and hash files read, their JWT keys
+    /// resolved by jwt-kit. Throws, naming the service and the file, when one is unusable.
+    public func makeAccessPolicies() async throws -> [String: AccessPolicy] {
+        var out: [String: AccessPolicy] = [:]
+        for service in services {
+            guard let auth = service.auth else { continue }
+            var methods: [any HandshakeAuthenticator] = []
+            if let jwt = auth.jwt {
+                var keys = JWTKeySource(hmacAlgorithms: jwt.algorithms)
+                if let file = jwt.secretFile {
+                    keys.hmacSecret = JWTKeySource.secret(fromFileContents: try Self.readBytes(file, for: service.path))
+                }
+                keys.publicKeysPEM = try jwt.publicKeyFiles.map { try Self.readText($0, for: service.path) }
+                keys.jwksJSON = try jwt.jwksFile.map { try Self.readText($0, for: service.path) }
+                let checks = JWTAuthenticator.Checks(issuers: jwt.issuers, audiences: jwt.audiences, leeway: jwt.leeway,
+                                                     requireExpiry: jwt.requireExpiry)
+                do { methods.append(try await JWTAuthenticator.make(keys: keys, checks: checks)) } catch {
+                    throw RuntimeError("\(service.path): auth.jwt: \(error)")
+                }
+            }
+            if let file = auth.apiKeyFile {
+                do { methods.append(try APIKeyAuthenticator(hashFile: try Self.readText(file, for: service.path))) } catch {
+                    throw RuntimeError("\(service.path): auth.api_key: \(file): \(error)")
+                }
+            }
+            out[service.path] = AccessPolicy(methods: methods, sources: auth.sources,
+                                             requirement: AccessRequirement(subjects: auth.subjects.map(Set.init),
+                                                                            claims: auth.requiredClaims))
+        }
+        return out
+    }
+
+    static func readBytes(_ file: String, for path: String) throws -> [UInt8] {
+        guard let bytes = FileManager.default.contents(atPath: file) else {
+            throw RuntimeError("\(path): cannot read \(file)")
+        }
+        return Array(bytes)
+    }
+
+    static func readText(_ file: String, for path: String) throws -> String {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw RuntimeError("\(path): cannot read \(file)") }
+        return text
     }
 
     /// The MSRP relays of the `msrp` services, by path (their TCP listeners are started by the caller).

@@ -54,6 +54,40 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// A service's access control (`auth:`): the methods (any one that succeeds admits), where credentials are
+    /// read, and what the identity must be. Files are named here and read when the gateway starts.
+    public struct Auth: Sendable, Equatable {
+        public struct JWT: Sendable, Equatable {
+            /// HMAC secret file (its bytes, whitespace at the end trimmed).
+            public var secretFile: String?
+            /// HMAC algorithms accepted with the secret.
+            public var algorithms = ["HS256", "HS384", "HS512"]
+            /// PEM public key files (RSA, EC, Ed25519).
+            public var publicKeyFiles: [String] = []
+            /// A JWKS file.
+            public var jwksFile: String?
+            public var issuers: [String]?
+            public var audiences: [String]?
+            /// Seconds of clock skew allowed on `exp` and `nbf`.
+            public var leeway: Double = 30
+            public var requireExpiry = false
+            public init(secretFile: String? = nil) { self.secretFile = secretFile }
+        }
+
+        public var jwt: JWT?
+        /// A file of SHA-256 hashes of the accepted API keys.
+        public var apiKeyFile: String?
+        public var sources = CredentialSources.default
+        /// Subjects allowed; nil: any.
+        public var subjects: [String]?
+        /// Claim → words it must contain.
+        public var requiredClaims: [String: [String]] = [:]
+        public init(jwt: JWT? = nil, apiKeyFile: String? = nil) {
+            self.jwt = jwt
+            self.apiKeyFile = apiKeyFile
+        }
+    }
+
     public struct Service: Sendable, Equatable {
         public var path: String
         public var kind: ServiceKind
@@ -61,6 +95,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var allowedOrigins: [String]?
         /// nil: permessage-deflate declined.
         public var compression: PerMessageDeflate.ServerSettings?
+        /// nil: anyone who reaches the port may use the service.
+        public var auth: Auth?
         public init(path: String, kind: ServiceKind, allowedOrigins: [String]? = nil,
                     compression: PerMessageDeflate.ServerSettings? = .default) {
             self.path = path

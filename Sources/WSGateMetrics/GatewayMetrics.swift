@@ -21,7 +21,16 @@ import NIOConcurrencyHelpers
 /// - `wsgate_closes_total{protocol,service,code,initiator}`: how connections ended; `initiator` is `peer` or
 ///   `gateway`, `code` the close code (1006 when the TCP connection ended without a close handshake).
 /// - `wsgate_send_queue_drops_total{protocol,service}`: clients disconnected for not reading (1008).
+/// - `wsgate_access_total{service,result}`: handshakes a service's access control decided, `result` being
+///   `admitted`, `unauthenticated` or `forbidden` (services without `auth` count nothing here).
 public final class GatewayMetrics: Sendable {
+    /// What a service's access control made of a handshake.
+    public enum AccessResult: String, Sendable, CaseIterable, Codable {
+        case admitted
+        case unauthenticated
+        case forbidden
+    }
+
     /// Why a connection never became a WebSocket.
     public enum HandshakeFailure: String, Sendable, CaseIterable {
         /// The request head could not be parsed or was too large.
@@ -34,8 +43,12 @@ public final class GatewayMetrics: Sendable {
         case upgradeRequired = "upgrade_required"
         /// The Origin is not allowed on the path.
         case originDenied = "origin_denied"
-        /// The service declined the request (subprotocol, authentication, …).
+        /// The service declined the request (its own `decide`).
         case serviceRefused = "service_refused"
+        /// The service's access control found no credential that proves an identity (`400`/`401`).
+        case unauthenticated
+        /// Authenticated, but not allowed on the service (`403`).
+        case forbidden
         /// The handshake did not complete in time (slowloris).
         case timeout
         /// Over the listener's total or per-address connection limit.
@@ -50,6 +63,12 @@ public final class GatewayMetrics: Sendable {
     private let tcpConnections: Meter
     private let tcpTotal = NIOLockedValueBox(0)
     private let services = NIOLockedValueBox<[ServiceMetrics.Key: ServiceMetrics]>([:])
+    private let access = NIOLockedValueBox<[AccessKey: (counter: Counter, total: Int)]>([:])
+
+    private struct AccessKey: Hashable {
+        var path: String
+        var result: AccessResult
+    }
 
     /// - Parameter factory: where the figures go; by default the process-wide `MetricsSystem` backend (a no-op
     ///   until the program bootstraps one).
@@ -81,6 +100,19 @@ public final class GatewayMetrics: Sendable {
         failureTotals.withLockedValue { $0[reason, default: 0] += 1 }
     }
 
+    /// Counts one access-control decision on the service at `path`.
+    public func accessDecided(path: String, result: AccessResult) {
+        let counter = access.withLockedValue { all in
+            let key = AccessKey(path: path, result: result)
+            var entry = all[key] ?? (Counter(label: "wsgate_access_total", dimensions: [("service", path), ("result", result.rawValue)],
+                                             factory: factory), 0)
+            entry.total += 1
+            all[key] = entry
+            return entry.counter
+        }
+        counter.increment()
+    }
+
     package func tcpConnectionOpened() {
         tcpConnections.increment()
         tcpTotal.withLockedValue { $0 += 1 }
@@ -99,7 +131,12 @@ public final class GatewayMetrics: Sendable {
         return Snapshot(tcpConnections: tcpTotal.withLockedValue { $0 },
                         handshakeFailures: Dictionary(uniqueKeysWithValues: failureTotals.withLockedValue { $0 }
                             .map { ($0.key.rawValue, $0.value) }),
-                        services: services)
+                        services: services,
+                        access: access.withLockedValue { all in
+                            var out: [String: [String: Int]] = [:]
+                            for (key, entry) in all { out[key.path, default: [:]][key.result.rawValue] = entry.total }
+                            return out
+                        })
     }
 
     public struct Snapshot: Sendable, Equatable, Codable {
@@ -108,5 +145,7 @@ public final class GatewayMetrics: Sendable {
         public var handshakeFailures: [String: Int]
         /// Per service and protocol, sorted by path.
         public var services: [ServiceMetrics.Totals]
+        /// Access-control decisions by service path, then by `AccessResult` raw value (absent when none).
+        public var access: [String: [String: Int]] = [:]
     }
 }

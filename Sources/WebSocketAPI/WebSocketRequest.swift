@@ -5,6 +5,7 @@ import WebSocketEngine
 public struct WebSocketRequest: Sendable {
     /// The request path without the query, e.g. `/echo`.
     public var path: String
+    /// The query after `?`, without the credential parameter access control read (it never reaches a service).
     public var query: String?
     public var headers: HTTPFields
     /// The `Origin` the client declared (browsers always send one).
@@ -17,6 +18,8 @@ public struct WebSocketRequest: Sendable {
     public var compression: PerMessageDeflate.Parameters?
     /// Whether the connection runs over TLS (`wss://`).
     public var secure = false
+    /// Who the client is, when the service has access control (`auth`); nil on an open service.
+    public var identity: WebSocketIdentity?
 
     public init(path: String, query: String? = nil, headers: HTTPFields = HTTPFields(), origin: String? = nil,
                 remoteAddress: SocketAddress? = nil, wire: WebSocketWire, subprotocol: String? = nil) {

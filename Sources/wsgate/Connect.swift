@@ -1,5 +1,6 @@
 import ArgumentParser
 import NIOCore
+import WSGateAuth
 import WebSocketAPI
 import WebSocketEngine
 import WebSocketTransport
@@ -19,6 +20,12 @@ struct Connect: AsyncParsableCommand {
     @Option(name: .customLong("header"), help: "Extra request header, \"Name: value\" (repeatable).")
     var headers: [String] = []
     @Option(help: "Origin header to send.") var origin: String?
+    @Option(help: "Bearer token for a service with access control (a JWT or an API key); see --token-in.") var token: String?
+    @Option(help: ArgumentHelp("Where --token goes: header (Authorization: Bearer, the default), query[=NAME], cookie[=NAME] (NAME: access_token) or subprotocol (base64url.bearer.authorization.k8s.io.…).",
+                               valueName: "PLACE"))
+    var tokenIn = "header"
+    @Option(help: ArgumentHelp("Read the bearer token from this file (whitespace at the end trimmed) instead of --token.", valueName: "FILE"))
+    var tokenFile: String?
     @Option(help: "Log level.") var logLevel = "warning"
     @Flag(help: "Do not offer permessage-deflate (offered by default, as browsers do).") var noCompression = false
     @Option(help: "HTTP proxy, http://[user:password@]host:port (default: HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY).")
@@ -30,6 +37,21 @@ struct Connect: AsyncParsableCommand {
 
     func validate() throws {
         guard ["13", "75", "76"].contains(draft) else { throw ValidationError("--draft must be 13, 76 or 75") }
+        _ = try Self.placement(tokenIn)
+        if token != nil, tokenFile != nil { throw ValidationError("--token and --token-file: give one") }
+    }
+
+    /// `header`, `query[=NAME]`, `cookie[=NAME]` or `subprotocol`.
+    static func placement(_ text: String) throws -> ClientCredential.Placement {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        let name = parts.count > 1 ? parts[1] : "access_token"
+        switch parts.first ?? "" {
+        case "header" where parts.count == 1: return .header
+        case "subprotocol" where parts.count == 1: return .subprotocol
+        case "query" where !name.isEmpty: return .query(name)
+        case "cookie" where !name.isEmpty: return .cookie(name)
+        default: throw ValidationError("--token-in must be header, query[=NAME], cookie[=NAME] or subprotocol: \(text)")
+        }
     }
 
     func run() async throws {
@@ -38,6 +60,15 @@ struct Connect: AsyncParsableCommand {
         configuration.tls = ClientTLS(caFile: caFile, insecure: insecure)
         if let proxy { configuration.proxy = .proxy(try HTTPProxy(url: proxy)) }
         configuration.subprotocols = subprotocols
+        if let tokenFile {
+            guard let bytes = JWTKeySource.secret(fromFile: tokenFile) else {
+                throw ValidationError("cannot read the token file \(tokenFile)")
+            }
+            configuration.credential = ClientCredential(token: String(decoding: bytes, as: UTF8.self),
+                                                        placement: try Self.placement(tokenIn))
+        } else if let token {
+            configuration.credential = ClientCredential(token: token, placement: try Self.placement(tokenIn))
+        }
         switch draft {
         case "75": configuration.draft = .hixie75
         case "76": configuration.draft = .hixie76

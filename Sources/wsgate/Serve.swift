@@ -59,6 +59,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds a next hop has to answer a forwarded MSRP request before the source gets a 408 REPORT (default 30).",
                                valueName: "S"))
     var msrpTransactionTimeout: Double?
+    @Option(help: ArgumentHelp("Protect every service (that has no auth of its own) with HS256/384/512 JWTs signed with this file's bytes (whitespace at the end trimmed), presented as Authorization: Bearer, the access_token query parameter or cookie, or a base64url.bearer.authorization.k8s.io subprotocol entry. Mint one with `wsgate token`.",
+                               valueName: "FILE"))
+    var jwtSecretFile: String?
     @Flag(help: "Do not serve Prometheus metrics (served at /metrics by default).") var noMetrics = false
     @Flag(help: "Do not serve the web console (served at / by default, live figures at /console/live).") var noConsole = false
 
@@ -139,6 +142,7 @@ struct Serve: AsyncParsableCommand {
         for i in c.services.indices {
             if noCompression { c.services[i].compression = nil }
             if !allowedOrigins.isEmpty { c.services[i].allowedOrigins = allowedOrigins }
+            if let jwtSecretFile, c.services[i].auth == nil { c.services[i].auth = .init(jwt: .init(secretFile: jwtSecretFile)) }
         }
         return c
     }
@@ -146,6 +150,10 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         if let checkConfig {
             let c = try Self.load(checkConfig)
+            do { _ = try await c.makeAccessPolicies() } catch {
+                printError("\(checkConfig): \(error)")
+                throw ExitCode(1)
+            }
             writeLine("\(checkConfig): ok (\(c.listeners.count) listener(s), services \(c.services.map(\.path).joined(separator: ", ")))", to: 1)
             return
         }
@@ -160,7 +168,20 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let router = gateway.makeRouter(logger: logger, monitoring: monitoring, msrpRelays: relays.mapValues(\.relay))
+        let access: [String: AccessPolicy]
+        do {
+            access = try await gateway.makeAccessPolicies()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        for (path, policy) in access.sorted(by: { $0.key < $1.key }) {
+            logger.notice("access control on \(path)", metadata: [
+                "methods": "\(policy.methods.map(\.method).joined(separator: ", "))",
+                "credentials": "\(Self.describe(policy.sources))",
+            ])
+        }
+        let router = gateway.makeRouter(logger: logger, monitoring: monitoring, msrpRelays: relays.mapValues(\.relay),
+                                        access: access)
         for (path, entry) in relays.sorted(by: { $0.key < $1.key }) {
             let channel = try await entry.relay.startTCPListener(host: gateway.listeners[0].host, port: entry.tcpPort)
             logger.notice("MSRP relay listening on msrp://\(gateway.listeners[0].host):\(channel.localAddress?.port ?? entry.tcpPort);tcp",
@@ -195,6 +216,18 @@ struct Serve: AsyncParsableCommand {
             services: servers, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.notice("stopped")
+    }
+}
+
+extension Serve {
+    /// Where a service reads credentials, for the startup log.
+    static func describe(_ sources: CredentialSources) -> String {
+        var out: [String] = []
+        if sources.authorizationHeader { out.append("Authorization: Bearer") }
+        if let name = sources.queryParameter { out.append("query \(name)") }
+        if let name = sources.cookie { out.append("cookie \(name)") }
+        if sources.subprotocol { out.append("subprotocol") }
+        return out.joined(separator: ", ")
     }
 }
 

@@ -56,6 +56,35 @@ package enum Base64 {
         return out
     }
 
+    /// `bytes` in base64url without padding (RFC 4648 §5).
+    package static func encodeURLSafe<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        String(encode(bytes).compactMap { character -> Character? in
+            switch character {
+            case "+": return "-"
+            case "/": return "_"
+            case "=": return nil
+            default: return character
+            }
+        })
+    }
+
+    /// The bytes `string` encodes in base64url without padding (RFC 4648 §5, the form JWTs and Kubernetes'
+    /// subprotocol tokens use), or nil when it has a character outside that alphabet or an impossible length.
+    package static func decodeURLSafe(_ string: String) -> [UInt8]? {
+        var input = Array(string.utf8)
+        guard input.count % 4 != 1 else { return nil }
+        for index in input.indices {
+            switch input[index] {
+            case UInt8(ascii: "-"): input[index] = UInt8(ascii: "+")
+            case UInt8(ascii: "_"): input[index] = UInt8(ascii: "/")
+            case UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): return nil
+            default: break
+            }
+        }
+        while input.count % 4 != 0 { input.append(UInt8(ascii: "=")) }
+        return decode(String(decoding: input, as: UTF8.self))
+    }
+
     private static func sextet(of character: UInt8) -> UInt32? {
         switch character {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"): return UInt32(character - UInt8(ascii: "A"))

@@ -40,6 +40,7 @@ enum WSRClient {
     static func connect(to url: WebSocketURL, original: String, configuration: WebSocketClientConfiguration,
                         handler: any WebSocketHandler, eventLoop: any EventLoop,
                         logger: Logger) -> EventLoopFuture<any WebSocketConnection> {
+        let (url, configuration) = configuration.placingCredential(in: url)
         if isPlainRTMP(original) {
             // rtmp://host:port/app/stream: the usual RTMP split (librtmp, ffmpeg): app = first path segment.
             let path = url.resourceName.dropFirst()

@@ -36,6 +36,8 @@ public struct WebSocketClientConfiguration: Sendable {
     /// is the one protocol those drafts can ask for; `origin` defaults to `null`; no compression). The
     /// server's response headers, cookies included, are in the connection's `request.headers`.
     public var draft: HixieDraft?
+    /// A bearer token for a server with access control, placed in the handshake as it says (every wire).
+    public var credential: ClientCredential?
 
     public init(subprotocols: [String] = [], headers: HTTPFields = HTTPFields(), origin: String? = nil,
                 engine: RFC6455Connection.Configuration = .default, connectTimeout: TimeAmount = .seconds(10),
@@ -54,6 +56,7 @@ public struct WebSocketClientConfiguration: Sendable {
         self.tls = ClientTLS()
         self.proxy = .environment
         self.draft = nil
+        self.credential = nil
     }
 }
 
@@ -90,6 +93,7 @@ public enum WebSocketClient {
         to url: WebSocketURL, configuration: WebSocketClientConfiguration = .init(), handler: any WebSocketHandler,
         eventLoop: any EventLoop, logger: Logger = Logger(label: "wsgate.client")
     ) -> EventLoopFuture<any WebSocketConnection> {
+        let (url, configuration) = configuration.placingCredential(in: url)
         let opened = eventLoop.makePromise(of: (any WebSocketConnection).self)
         let proxy: HTTPProxy?
         let tlsContext: NIOSSLContext?

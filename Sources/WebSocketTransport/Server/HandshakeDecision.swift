@@ -8,8 +8,9 @@ import WebSocketEngine
 /// the metrics reason. Nothing wire-specific happens after it but the wire's own response.
 ///
 /// The steps, in order, once the router found the path's service (else `404`): the path's origin policy (`403`)
-/// → the service's own `decide` (its refusal as it gave it) → the subprotocol rule. Authentication goes between
-/// origin and service.
+/// → its access policy, when it has one (`AccessPolicy`: `400`/`401`/`403`; the query and the subprotocol
+/// offer lose the credential, the request gains the identity) → the service's own `decide` (its refusal as it
+/// gave it) → the subprotocol rule.
 ///
 /// **The subprotocol rule** (the same on every wire): the service chooses at most one subprotocol, and only one
 /// the client offered. Choosing none is allowed even when the client offered some (RFC 6455 §4.2.2: the server
@@ -29,6 +30,10 @@ enum HandshakeDecision {
         var offeredSubprotocols: [String]
         var remoteAddress: SocketAddress?
         var secure: Bool
+        /// The TLS client certificate the listener verified, if the client gave one.
+        var clientCertificate: ClientCertificate? = nil
+        /// When the handshake arrived, in seconds since 1970 (what `exp` and `nbf` are checked against).
+        var receivedAt: Double = 0
     }
 
     enum Verdict {
@@ -44,11 +49,34 @@ enum HandshakeDecision {
         var request = WebSocketRequest(path: candidate.path, query: candidate.query, headers: candidate.headers,
                                        origin: candidate.origin, remoteAddress: candidate.remoteAddress, wire: candidate.wire)
         request.secure = candidate.secure
-        switch route.service.decide(request: request, offeredSubprotocols: candidate.offeredSubprotocols) {
+        var offered = candidate.offeredSubprotocols
+        if let access = route.access {
+            switch access.evaluate(headers: candidate.headers, query: candidate.query, offeredSubprotocols: offered,
+                                   clientCertificate: candidate.clientCertificate, now: candidate.receivedAt) {
+            case .admitted(let identity, let query, let remaining):
+                request.identity = identity
+                request.query = query
+                offered = remaining
+            case .badRequest(let why):
+                var rejection = HandshakeRejection.badRequest(why)
+                rejection.headers.add("WWW-Authenticate", access.challenge(error: "invalid_request", description: why))
+                return .reject(rejection, reason: .unauthenticated)
+            case .unauthenticated(let why):
+                let rejection = HandshakeRejection(status: 401, reasonPhrase: "Unauthorized", detail: why, headers: HTTPFields([
+                    ("WWW-Authenticate", access.challenge(error: "invalid_token", description: why)),
+                ]))
+                return .reject(rejection, reason: .unauthenticated)
+            case .forbidden(let why, _):
+                var rejection = HandshakeRejection.forbidden(why)
+                rejection.headers.add("WWW-Authenticate", access.challenge(error: "insufficient_scope", description: why))
+                return .reject(rejection, reason: .forbidden)
+            }
+        }
+        switch route.service.decide(request: request, offeredSubprotocols: offered) {
         case .reject(let rejection):
             return .reject(rejection, reason: .serviceRefused)
         case .accept(let subprotocol):
-            if let subprotocol, !candidate.offeredSubprotocols.contains(subprotocol) {
+            if let subprotocol, !offered.contains(subprotocol) {
                 return .reject(.init(status: 500, reasonPhrase: "Internal Server Error",
                                      detail: "the service chose subprotocol \(subprotocol), which the client did not offer"),
                                reason: .serviceRefused)

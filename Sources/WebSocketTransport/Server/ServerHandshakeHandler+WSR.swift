@@ -8,8 +8,10 @@ import WebSocketEngine
 extension ServerHandshakeHandler {
     static let wsrCreateSuffix = "/;e/cr"
 
-    /// `POST <path>/;e/cr` (any method): `X-WebSocket-Version: wsr-1.0` required (else 501), subprotocols from
-    /// `X-WebSocket-Protocol` put to the service (none acceptable: 404); `201` with the session's URL, body only.
+    /// `POST <path>/;e/cr` (any method): `X-WebSocket-Version: wsr-1.0` required (else 501), then the one
+    /// handshake decision (origin, access control, the service, the subprotocol rule) with the subprotocols of
+    /// `X-WebSocket-Protocol`; `201` with the session's URL, body only. The session keeps the decided request, so
+    /// the RTMP connection inherits the create's identity, and its URL carries the query without the credential.
     func routeWSRCreate(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let base = String(head.path.dropLast(Self.wsrCreateSuffix.count))
         let path = base.isEmpty ? "/" : base
@@ -31,7 +33,7 @@ extension ServerHandshakeHandler {
         let id = String(decoding: (0..<32).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
         // The Host header, with the port made explicit (wsr.md §1.2).
         let authority = host.contains(":") && !host.hasSuffix("]") ? host : host + (secure ? ":443" : ":80")
-        let url = (secure ? "rtmps://" : "rtmp://") + authority + base + "/" + id + (head.query.map { "?" + $0 } ?? "")
+        let url = (secure ? "rtmps://" : "rtmp://") + authority + base + "/" + id + (request.query.map { "?" + $0 } ?? "")
         sessions.register(tcUrl: url, route: route, request: request)
         var fields = HTTPFields([("Content-Type", "text/plain")])
         if let subprotocol = request.subprotocol { fields.add("X-WebSocket-Protocol", subprotocol) }

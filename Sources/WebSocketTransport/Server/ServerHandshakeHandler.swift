@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import Logging
 import NIOCore
 import RTMPEngine
@@ -128,10 +133,24 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// connection was refused.
     func decide(_ candidate: HandshakeDecision.Candidate, route: ServiceRouter.Route,
                 context: ChannelHandlerContext) -> WebSocketRequest? {
+        var candidate = candidate
+        if route.access != nil { candidate.receivedAt = Date().timeIntervalSince1970 }
         switch HandshakeDecision.decide(candidate, route: route) {
         case .accept(let request):
+            if let identity = request.identity {
+                metrics?.accessDecided(path: request.path, result: .admitted)
+                logger.debug("authenticated", metadata: [
+                    "path": "\(request.path)", "method": "\(identity.method)", "subject": "\(identity.subject)",
+                    "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+                ])
+            }
             return request
         case .reject(let rejection, let reason):
+            switch reason {
+            case .unauthenticated: metrics?.accessDecided(path: candidate.path, result: .unauthenticated)
+            case .forbidden: metrics?.accessDecided(path: candidate.path, result: .forbidden)
+            default: break
+            }
             reject(rejection, reason: reason, context: context)
             return nil
         }

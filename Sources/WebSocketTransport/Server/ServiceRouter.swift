@@ -12,6 +12,8 @@ public struct ServiceRouter: Sendable {
         public var compression: PerMessageDeflate.ServerSettings?
         /// Browser origins allowed on this path; others get `403` before the upgrade.
         public var origins: OriginPolicy
+        /// Who may use the service; nil: anyone who reaches the port.
+        public var access: AccessPolicy?
     }
 
     private var routes: [String: Route] = [:]
@@ -25,8 +27,9 @@ public struct ServiceRouter: Sendable {
     }
 
     public mutating func mount(_ service: any WebSocketService, at path: String,
-                               compression: PerMessageDeflate.ServerSettings? = .default, origins: OriginPolicy = .any) {
-        routes[path] = Route(service: service, compression: compression, origins: origins)
+                               compression: PerMessageDeflate.ServerSettings? = .default, origins: OriginPolicy = .any,
+                               access: AccessPolicy? = nil) {
+        routes[path] = Route(service: service, compression: compression, origins: origins, access: access)
     }
 
     /// Serves `resource` to plain HTTP requests (not upgrades) on `path`.
