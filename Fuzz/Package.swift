@@ -80,6 +80,13 @@ targets += [
         swiftSettings: [.unsafeFlags(sanitize)],
         linkerSettings: [.unsafeFlags(sanitize)]
     ),
+    // Reading a handshake's credential (header, query, cookie, Kubernetes subprotocol).
+    .executableTarget(
+        name: "FuzzCredentials",
+        dependencies: ["FuzzSupport", "WebSocketEngine"],
+        swiftSettings: [.unsafeFlags(sanitize)],
+        linkerSettings: [.unsafeFlags(sanitize)]
+    ),
     .executableTarget(
         name: "FuzzURL",
         dependencies: ["FuzzSupport", "WebSocketEngine"],

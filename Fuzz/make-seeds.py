@@ -236,3 +236,18 @@ write(R, "flash11-capture-small-limits", b"\x47" + flash)
 write(R, "amf-values", b"\x00" + bytes.fromhex("0200077075626c697368003ff0000000000000050a00000002050611060568692e"))
 write(R, "extended-timestamp", b"\x02" + bytes.fromhex("03ffffff00000514010000000000000102030405") + bytes.fromhex("c3000000010a"))
 write(R, "set-chunk-size-then-big", b"\x09" + bytes.fromhex("020000000000040100000000000001000000") + bytes.fromhex("030000000001000f00000000") + b"z" * 256)
+
+
+# ---- FuzzCredentials: control byte (sources on), then Authorization \0 query \0 Cookie \0 subprotocols -----
+C = "FuzzCredentials"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"
+K8S = "base64url.bearer.authorization.k8s.io."
+write(C, "header", b"\x0f" + f"Bearer {JWT}\0room=1\0theme=dark\0chat".encode())
+write(C, "query", b"\x0f" + f"\0room=1&access_token={JWT}&x=%41\0\0".encode())
+write(C, "cookie", b"\x0f" + f"\0\0a=b; access_token=\"{JWT}\"; c=d\0".encode())
+write(C, "subprotocol", b"\x0f" + f"\0\0\0msrp\0{K8S}ZXlKaGJHY2lPaUpJVXpJMU5pSjkuZTMwLmMybG4\0chat".encode())
+write(C, "ambiguous", b"\x0f" + f"Bearer a\0access_token=b\0\0".encode())
+write(C, "repeated", b"\x2f" + f"Bearer a\0access_token=b&access_token=c\0access_token=x\0".encode())
+write(C, "custom-names", b"\x16" + f"Bearer a\0t=%2B%2F\0t=z\0".encode())
+write(C, "broken", b"\x0f" + f"Bearer a b\0access_token=%zz\0access_token=\0{K8S}@@\0{K8S}Y".encode())
+write(C, "long", b"\x01" + b"Bearer " + b"a" * 8200)

@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
-FUZZ_TARGETS="${FUZZ_TARGETS:-FuzzFrames FuzzHandshake FuzzURL FuzzUTF8 FuzzHixie FuzzMSRP FuzzRTMP}"
-FUZZ_JOBS="${FUZZ_JOBS:-7}"
+FUZZ_TARGETS="${FUZZ_TARGETS:-FuzzFrames FuzzHandshake FuzzURL FuzzUTF8 FuzzHixie FuzzMSRP FuzzRTMP FuzzCredentials}"
+FUZZ_JOBS="${FUZZ_JOBS:-8}"
 scratch=".build-fuzz"
 
 # Swift's own crash backtracer and ASan's stack handling do not mix; libFuzzer prints the stack itself.
@@ -27,6 +27,7 @@ max_len() {
         FuzzFrames) echo 4096 ;;    # several frames, 126/127 lengths, split reads
         FuzzHandshake) echo 4096 ;; # a head well past the small-limit variants (40 B, 256 B, 1 KiB)
         FuzzURL) echo 512 ;;
+        FuzzCredentials) echo 12288 ;; # past the 8 KiB token limit
         FuzzUTF8) echo 4096 ;;      # text across many 16/32/64-byte blocks, in pieces of 1-300 bytes
         FuzzHixie) echo 2048 ;;     # a handshake head plus key3, or frames around the 512-byte limit
         FuzzRTMP) echo 4096 ;;      # a few chunked messages around the 128-byte chunk size, or AMF bodies

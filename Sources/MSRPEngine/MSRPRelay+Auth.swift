@@ -3,14 +3,17 @@ extension MSRPRelay {
     /// `now` in seconds, as nonces and `Expires` count.
     mutating func auth(_ head: MSRPHead, from fromPath: [MSRPURI], on connection: ConnectionID, now: UInt64,
                                ha1For: (String) -> String?, generator: inout some RandomNumberGenerator) -> [Action] {
-        if let realm = configuration.realm {
+        var owner: String?
+        if let identity = handshakeIdentities[connection] {
+            owner = identity  // the WebSocket handshake proved it: no Digest on top (RFC 7977 §5.3.1)
+        } else if let realm = configuration.realm {
             guard let credentials = head["Authorization"] else {
                 return respond(head, on: connection, 401, "Unauthorized", method: "AUTH",
                                extra: [.init("WWW-Authenticate", Digest.challenge(realm: realm, nonce: nonces.make(now: now)))])
             }
             switch Digest.verify(credentials, realm: realm, nonces: nonces, now: now, ha1For: ha1For) {
             case .valid:
-                break
+                owner = Digest.parameters(credentials)?["username"]
             case .stale:
                 return respond(head, on: connection, 401, "Unauthorized", method: "AUTH",
                                extra: [.init("WWW-Authenticate", Digest.challenge(realm: realm, nonce: nonces.make(now: now), stale: true))])
@@ -22,6 +25,9 @@ extension MSRPRelay {
                 }
                 return actions
             }
+        } else if !configuration.allowsAnonymousAUTH {
+            // Neither Digest nor a handshake identity: this connection did not authenticate anywhere.
+            return respond(head, on: connection, 403, "Forbidden", method: "AUTH")
         }
         var expires = configuration.defaultExpires
         if let asked = head["Expires"] {
@@ -35,7 +41,7 @@ extension MSRPRelay {
         }
         // A refresh on the same connection keeps the session id; a first AUTH issues one.
         let sid = sessionOf[connection] ?? Self.makeSessionID(using: &generator)
-        sessions[sid] = Session(connection: connection, client: fromPath[0], expires: now + UInt64(expires))
+        sessions[sid] = Session(connection: connection, client: fromPath[0], owner: owner, expires: now + UInt64(expires))
         sessionOf[connection] = sid
         authFailures[connection] = nil
         var usePath = configuration.usePathBase

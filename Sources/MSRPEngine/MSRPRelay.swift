@@ -24,9 +24,13 @@ public struct MSRPRelay: Sendable {
         public var ownURIs: [MSRPURI]
         /// The listener URI `Use-Path` names (other peers reach the relay there; RFC 7977 §8.1 uses TCP/TLS).
         public var usePathBase: MSRPURI
-        /// Digest realm; nil accepts AUTH without credentials (authentication done elsewhere, e.g. in the
-        /// WebSocket handshake, RFC 7977 §5.3.1).
+        /// Digest realm; nil: no Digest challenge (AUTH is then admitted on a connection whose WebSocket handshake
+        /// authenticated it, RFC 7977 §5.3.1, or from anyone when `allowsAnonymousAUTH`).
         public var realm: String?
+        /// Whether an AUTH with neither Digest (no realm) nor a handshake identity is admitted. True keeps the
+        /// engine's first behaviour; the gateway sets it false when the relay's WebSocket leg has `auth`, so
+        /// that only authenticated connections get a session.
+        public var allowsAnonymousAUTH = true
         public var minExpires: Int = 60
         public var maxExpires: Int = 3600
         public var defaultExpires: Int = 900
@@ -66,6 +70,8 @@ public struct MSRPRelay: Sendable {
     struct Session: Sendable {
         var connection: ConnectionID
         var client: MSRPURI
+        /// Who the session belongs to: the handshake identity's subject or the Digest user; nil for anonymous.
+        var owner: String?
         /// In seconds of the I/O layer's clock.
         var expires: UInt64
     }
@@ -75,6 +81,8 @@ public struct MSRPRelay: Sendable {
     var sessions: [String: Session] = [:]
     var sessionOf: [ConnectionID: String] = [:]
     var authFailures: [ConnectionID: Int] = [:]
+    /// Connections whose WebSocket handshake proved an identity (its subject), for AUTH without Digest.
+    var handshakeIdentities: [ConnectionID: String] = [:]
     var nextSweep: UInt64 = 0
     /// Forwarded requests awaiting their next hop's response, by the transaction id they were sent with.
     var pending: [String: PendingTransaction] = [:]
@@ -107,6 +115,19 @@ public struct MSRPRelay: Sendable {
     public mutating func connectionClosed(_ connection: ConnectionID) {
         if let sid = sessionOf.removeValue(forKey: connection) { sessions[sid] = nil }
         authFailures[connection] = nil
+        handshakeIdentities[connection] = nil
+    }
+
+    /// The connection's WebSocket handshake authenticated `subject` (the leg's service has `auth`): its AUTH
+    /// is admitted for that identity without Digest (RFC 7977 §5.3.1), and the session it gets — the
+    /// `Use-Path` URI — belongs to that identity.
+    public mutating func connectionAuthenticated(_ connection: ConnectionID, as subject: String) {
+        handshakeIdentities[connection] = subject
+    }
+
+    /// The owner of the session `sessionID`, if it exists (the handshake identity, the Digest user, or nil).
+    public func owner(ofSession sessionID: String) -> String?? {
+        sessions[sessionID].map(\.owner)
     }
 
     /// Drops sessions whose AUTH expired; a sweep at most once a second, however often it is called (an

@@ -1,3 +1,4 @@
+import WSGateServices
 import WebSocketEngine
 import Yams
 
@@ -126,6 +127,9 @@ struct NodeReader {
             }
         }
         if let node = top["limits"] { readLimits(node, into: &c.limits) }
+        if c.services.contains(where: { $0.auth?.mtls == true }), !c.listeners.contains(where: { $0.tls?.clientCAFile != nil }) {
+            fail(top["services"], "a service with auth.mtls needs a listener with tls.client_ca (the CAs client certificates are verified against)")
+        }
         if let node = top["metrics"], let m = mapping(node, "metrics", allowed: ["enabled", "path"]) {
             if let n = m["path"], let path = endpointPath(n, "metrics.path") { c.monitoring.metricsPath = path }
             if let n = m["enabled"], bool(n, "metrics.enabled") == false { c.monitoring.metricsPath = nil }
@@ -164,12 +168,15 @@ struct NodeReader {
         var listener = GatewayConfiguration.Listener(host: "127.0.0.1", port: 8080)
         if let n = m["host"], let host = string(n, "listener host") { listener.host = host }
         if let n = m["port"], let port = integer(n, "listener port", in: 0...65535) { listener.port = port }
-        if let n = m["tls"], let tls = mapping(n, "tls", allowed: ["cert", "key", "allow_plaintext"]) {
+        if let n = m["tls"], let tls = mapping(n, "tls", allowed: ["cert", "key", "allow_plaintext", "client_ca"]) {
             let cert = tls["cert"].flatMap { string($0, "tls.cert") }
             let key = tls["key"].flatMap { string($0, "tls.key") }
             if cert == nil || key == nil { fail(n, "tls needs both cert and key (PEM files)") }
             let plain = tls["allow_plaintext"].flatMap { bool($0, "tls.allow_plaintext") } ?? false
-            if let cert, let key { listener.tls = .init(certificateChainFile: cert, privateKeyFile: key, allowPlaintext: plain) }
+            let clientCA = tls["client_ca"].flatMap { string($0, "tls.client_ca") }
+            if let cert, let key {
+                listener.tls = .init(certificateChainFile: cert, privateKeyFile: key, allowPlaintext: plain, clientCAFile: clientCA)
+            }
         }
         return listener
     }
@@ -177,7 +184,8 @@ struct NodeReader {
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
                                                            "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime",
-                                                           "max_websocket_message", "transaction_timeout", "auth"]) else { return nil }
+                                                           "max_websocket_message", "transaction_timeout", "auth", "targets", "target_from",
+                                                           "allow_anonymous"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
@@ -191,9 +199,12 @@ struct NodeReader {
         switch type {
         case "echo": kind = .echo
         case "broadcast": kind = .broadcast
+        case "tcp-proxy" where m["targets"] != nil:
+            guard let targets = readTargets(m, path: path, node: node) else { return nil }
+            kind = targets
         case "tcp-proxy":
             guard let b = m["backend"], let backend = string(b, "backend") else {
-                fail(node, "tcp-proxy service \(path) needs backend: HOST:PORT")
+                fail(node, "tcp-proxy service \(path) needs backend: HOST:PORT (or targets: {NAME: HOST:PORT})")
                 return nil
             }
             guard let (host, port) = GatewayConfiguration.parseHostPort(backend) else {
@@ -216,14 +227,21 @@ struct NodeReader {
                 if v > 0 { msrp.transactionTimeout = v } else { fail(n, "transaction_timeout must be more than 0 seconds") }
             }
             if msrp.htdigest != nil, msrp.realm == nil { fail(node, "msrp service \(path): htdigest needs a realm") }
+            if let n = m["allow_anonymous"], let v = bool(n, "allow_anonymous") { msrp.allowAnonymous = v }
+            if msrp.realm == nil, m["auth"] == nil, !msrp.allowAnonymous {
+                fail(node, "msrp service \(path) would relay for anyone: give it auth (the WebSocket handshake's identity), "
+                     + "a Digest realm and htdigest, or allow_anonymous: true")
+            }
             kind = .msrp(msrp)
         default:
             fail(typeNode, "unknown service type \"\(type)\" (expected echo, broadcast, tcp-proxy or msrp)")
             return nil
         }
         if type != "tcp-proxy", let b = m["backend"] { fail(b, "backend applies to tcp-proxy services only") }
+        if type != "tcp-proxy", let t = m["targets"] ?? m["target_from"] { fail(t, "targets and target_from apply to tcp-proxy services only") }
         if type != "msrp" {
-            for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "max_websocket_message", "transaction_timeout"] {
+            for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "max_websocket_message", "transaction_timeout",
+                        "allow_anonymous"] {
                 if let n = m[key] { fail(n, "\(key) applies to msrp services only") }
             }
         }
@@ -236,16 +254,54 @@ struct NodeReader {
         return service
     }
 
+    /// `targets: {NAME: HOST:PORT, …}` and `target_from: query:NAME | path | claim:NAME` (default `query:token`,
+    /// websockify's form); with `backend` beside them an error.
+    mutating func readTargets(_ m: [String: Node], path: String, node: Node) -> GatewayConfiguration.ServiceKind? {
+        if let b = m["backend"] { fail(b, "tcp-proxy service \(path): backend or targets, not both") }
+        guard let t = m["targets"], case .mapping(let entries) = t else {
+            fail(m["targets"], "targets must be a mapping (NAME: HOST:PORT)")
+            return nil
+        }
+        var backends: [String: TCPProxyTargets.Backend] = [:]
+        for (key, value) in entries {
+            guard let name = key.scalar?.string, !name.isEmpty else { fail(key, "a target needs a name"); continue }
+            guard let text = string(value, "target \(name)"), let (host, port) = GatewayConfiguration.parseHostPort(text) else {
+                fail(value, "target \(name) must be HOST:PORT")
+                continue
+            }
+            backends[name] = .init(host: host, port: port)
+        }
+        if backends.isEmpty { fail(t, "targets lists no backend") }
+        var selector = TCPProxyTargets.Selector.query("token")
+        if let n = m["target_from"], let text = string(n, "target_from") {
+            let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+            switch (parts[0], parts.count > 1 ? parts[1] : nil) {
+            case ("path", nil): selector = .pathSegment
+            case ("query", let name?) where !name.isEmpty: selector = .query(name)
+            case ("claim", let name?) where !name.isEmpty: selector = .claim(name)
+            default: fail(n, "target_from must be path, query:NAME or claim:NAME, not \(text)")
+            }
+        }
+        if case .claim = selector, m["auth"] == nil {
+            fail(m["target_from"], "target_from: claim needs auth on \(path) (the claim is the identity's)")
+        }
+        return .tcpProxyTargets(selector: selector, backends: backends)
+    }
+
     /// `auth: {jwt: {…}, api_key: {file}, credentials: {…}, require: {subjects, claims}}`.
     mutating func readAuth(_ node: Node, path: String) -> GatewayConfiguration.Auth? {
-        guard let m = mapping(node, "auth", allowed: ["jwt", "api_key", "credentials", "require"]) else { return nil }
+        guard let m = mapping(node, "auth", allowed: ["jwt", "api_key", "mtls", "credentials", "require"]) else { return nil }
         var auth = GatewayConfiguration.Auth()
         if let n = m["jwt"] { auth.jwt = readJWT(n) }
         if let n = m["api_key"], let key = mapping(n, "auth.api_key", allowed: ["file"]) {
             if let f = key["file"] { auth.apiKeyFile = string(f, "auth.api_key.file") } else { fail(n, "auth.api_key needs file") }
         }
-        if auth.jwt == nil, auth.apiKeyFile == nil, m["jwt"] == nil, m["api_key"] == nil {
-            fail(node, "auth on \(path) names no method (jwt, api_key)")
+        if let n = m["mtls"] {
+            // `mtls: true`, or `mtls: {}` (room for per-service options).
+            if n.scalar != nil { auth.mtls = bool(n, "auth.mtls") ?? false } else if mapping(n, "auth.mtls", allowed: []) != nil { auth.mtls = true }
+        }
+        if auth.jwt == nil, auth.apiKeyFile == nil, !auth.mtls, m["jwt"] == nil, m["api_key"] == nil, m["mtls"] == nil {
+            fail(node, "auth on \(path) names no method (jwt, api_key, mtls)")
         }
         if let n = m["credentials"],
            let c = mapping(n, "auth.credentials", allowed: ["header", "query", "cookie", "subprotocol"]) {

@@ -24,11 +24,16 @@ extension GatewayConfiguration {
             case .echo: made = EchoService()
             case .broadcast: made = BroadcastService()
             case .tcpProxy(let host, let port): made = TCPProxyService(host: host, port: port, logger: logger)
+            case .tcpProxyTargets(let selector, let backends):
+                made = TCPProxyService(targets: TCPProxyTargets(backends: backends, selector: selector, mountPath: service.path),
+                                       logger: logger)
             case .msrp: made = msrpRelays[service.path]
             }
             if let made {
+                var bySegment = false
+                if case .tcpProxyTargets(.pathSegment, _) = service.kind { bySegment = true }
                 router.mount(made, at: service.path, compression: service.compression, origins: origins,
-                             access: access[service.path])
+                             access: access[service.path], matchingSubpaths: bySegment)
             }
         }
         if let monitoring { mountMonitoring(monitoring, on: &router) }
@@ -66,6 +71,7 @@ extension GatewayConfiguration {
                     throw RuntimeError("\(service.path): auth.jwt: \(error)")
                 }
             }
+            if auth.mtls { methods.append(ClientCertificateAuthenticator()) }
             if let file = auth.apiKeyFile {
                 do { methods.append(try APIKeyAuthenticator(hashFile: try Self.readText(file, for: service.path))) } catch {
                     throw RuntimeError("\(service.path): auth.api_key: \(file): \(error)")
@@ -103,6 +109,8 @@ extension GatewayConfiguration {
             settings.nonceLifetime = UInt64(options.nonceLifetime)
             settings.maxWebSocketMessage = options.maxWebSocketMessage
             settings.transactionTimeout = .nanoseconds(Int64(options.transactionTimeout * 1e9))
+            // With access control on the WebSocket leg, AUTH needs its identity (or Digest): no anonymous sessions.
+            settings.allowsAnonymousAUTH = service.auth == nil && (options.allowAnonymous || options.fromFlags)
             if let tls = listeners[0].tls {
                 // The relay's TCP listener speaks msrps with the gateway's certificate (and plain msrp beside it).
                 settings.tls = try ServerTLS(certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile,
@@ -139,7 +147,7 @@ extension GatewayConfiguration {
             c.shutdownGracePeriod = Self.amount(limits.shutdownGrace)
             if let tls = listener.tls {
                 c.tls = try ServerTLS(certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile,
-                                      allowPlaintext: tls.allowPlaintext)
+                                      allowPlaintext: tls.allowPlaintext, clientCAFile: tls.clientCAFile)
             }
             return c
         }

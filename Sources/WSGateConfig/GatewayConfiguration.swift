@@ -1,4 +1,5 @@
 import NIOCore
+import WSGateServices
 import WebSocketEngine
 
 /// What a configuration file describes: listeners, services on paths, limits and logging. The embedded
@@ -19,10 +20,13 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var certificateChainFile: String
         public var privateKeyFile: String
         public var allowPlaintext: Bool
-        public init(certificateChainFile: String, privateKeyFile: String, allowPlaintext: Bool = false) {
+        /// PEM CA certificates that client certificates are verified against (asked for, not required).
+        public var clientCAFile: String?
+        public init(certificateChainFile: String, privateKeyFile: String, allowPlaintext: Bool = false, clientCAFile: String? = nil) {
             self.certificateChainFile = certificateChainFile
             self.privateKeyFile = privateKeyFile
             self.allowPlaintext = allowPlaintext
+            self.clientCAFile = clientCAFile
         }
     }
 
@@ -30,6 +34,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         case echo
         case broadcast
         case tcpProxy(host: String, port: Int)
+        /// A TCP proxy with a named allowlist of backends, the name picked as `selector` says.
+        case tcpProxyTargets(selector: TCPProxyTargets.Selector, backends: [String: TCPProxyTargets.Backend])
         case msrp(MSRP)
     }
 
@@ -51,6 +57,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var maxWebSocketMessage = 64 << 10
         /// Seconds a forwarded request waits for the next hop's response before the source gets a `408` REPORT.
         public var transactionTimeout: Double = 30
+        /// AUTH without Digest and without a WebSocket handshake identity admitted (needed, in a file, for a relay
+        /// with neither `auth` nor `realm`).
+        public var allowAnonymous = false
+        /// Set when the relay came from the command line (`--msrp-port`), whose anonymous relay predates access
+        /// control and keeps working (with a warning) unless `auth` or a realm is given.
+        public var fromFlags = false
         public init() {}
     }
 
@@ -77,6 +89,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var jwt: JWT?
         /// A file of SHA-256 hashes of the accepted API keys.
         public var apiKeyFile: String?
+        /// Client certificates verified by a listener with `tls.client_ca`.
+        public var mtls = false
         public var sources = CredentialSources.default
         /// Subjects allowed; nil: any.
         public var subjects: [String]?

@@ -52,12 +52,14 @@ public final class MSRPRelayService: WebSocketService, Sendable {
 
     // MARK: Legs come and go
 
-    func register<Leg: MSRPLeg>(_ make: (MSRPRelay.ConnectionID) -> Leg) -> Leg {
+    /// `identity`: the subject the leg's WebSocket handshake authenticated, whose AUTH needs no Digest.
+    func register<Leg: MSRPLeg>(identity: String? = nil, _ make: (MSRPRelay.ConnectionID) -> Leg) -> Leg {
         state.withLockedValue { s in
             let id = s.nextID
             s.nextID += 1
             let leg = make(id)
             s.legs[id] = leg
+            if let identity { s.relay.connectionAuthenticated(id, as: identity) }
             return leg
         }
     }

@@ -9,8 +9,13 @@ public struct MSRPRelaySettings: Sendable {
     public var tcpPort: Int
     /// The gateway port the WebSocket leg is reached on, for the relay's `;ws` URIs.
     public var webSocketPort: Int
-    /// Digest realm; nil accepts AUTH without credentials.
+    /// Digest realm; nil: no Digest (AUTH is admitted for a WebSocket handshake identity, or from anyone when
+    /// `allowsAnonymousAUTH`).
     public var realm: String?
+    /// Whether AUTH without Digest and without a handshake identity is admitted (the relay's first behaviour).
+    /// The gateway turns it off when the WebSocket leg has `auth`; a file relay with neither `auth` nor a realm
+    /// must say `allow_anonymous: true`.
+    public var allowsAnonymousAUTH = true
     /// HA1 by user for `realm` (an htdigest file's entries).
     public var credentials: HTDigestFile?
     public var limits = MSRPParser.Limits()
@@ -44,6 +49,7 @@ public struct MSRPRelaySettings: Sendable {
             realm: realm)
         config.defaultExpires = 900
         config.transactionTimeout = transactionTimeout
+        config.allowsAnonymousAUTH = allowsAnonymousAUTH
         return config
     }
 }

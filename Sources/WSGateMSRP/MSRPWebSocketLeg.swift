@@ -16,7 +16,9 @@ final class MSRPWebSocketLeg: WebSocketHandler {
 
     func connectionDidOpen(_ connection: any WebSocketConnection) {
         let maxBytes = relay.settings.maxWebSocketMessage
-        leg = relay.register { id in WebSocketLegSink(id: id, connection: connection, maxChunkBytes: maxBytes) }
+        leg = relay.register(identity: connection.request.identity?.subject) { id in
+            WebSocketLegSink(id: id, connection: connection, maxChunkBytes: maxBytes)
+        }
     }
 
     func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {

@@ -7,21 +7,48 @@ import WebSocketAPI
 /// TCP protocol for a browser): message payloads go to the backend as bytes, the backend's bytes come back
 /// as binary messages. Backpressure both ways: a backend that does not read pauses reading from the
 /// WebSocket, a WebSocket client that does not read pauses reading from the backend.
+///
+/// One backend (`init(host:port:)`), or a named allowlist the connection picks from (`init(targets:)`): by a
+/// claim of its identity, a path segment or a query parameter; a name outside the list is refused with `403`.
 public struct TCPProxyService: WebSocketService {
-    public let host: String
-    public let port: Int
+    public enum Backends: Sendable, Hashable {
+        case one(TCPProxyTargets.Backend)
+        case named(TCPProxyTargets)
+    }
+
+    public let backends: Backends
     public var connectTimeout: TimeAmount
     private let logger: Logger
 
     public init(host: String, port: Int, connectTimeout: TimeAmount = .seconds(10), logger: Logger = Logger(label: "wsgate.tcp-proxy")) {
-        self.host = host
-        self.port = port
+        self.backends = .one(.init(host: host, port: port))
         self.connectTimeout = connectTimeout
         self.logger = logger
     }
 
+    public init(targets: TCPProxyTargets, connectTimeout: TimeAmount = .seconds(10), logger: Logger = Logger(label: "wsgate.tcp-proxy")) {
+        self.backends = .named(targets)
+        self.connectTimeout = connectTimeout
+        self.logger = logger
+    }
+
+    /// The backend of a connection.
+    func backend(for request: WebSocketRequest) -> Result<TCPProxyTargets.Backend, TCPProxyTargets.TargetRefusal> {
+        switch backends {
+        case .one(let backend): return .success(backend)
+        case .named(let targets): return targets.backend(for: request)
+        }
+    }
+
+    public func decide(request: WebSocketRequest, offeredSubprotocols: [String]) -> ServiceDecision {
+        switch backend(for: request) {
+        case .success: return .accept(subprotocol: nil)
+        case .failure(let refusal): return .reject(.forbidden(refusal.reason))
+        }
+    }
+
     public func makeHandler() -> any WebSocketHandler {
-        TCPProxyHandler(host: host, port: port, connectTimeout: connectTimeout, logger: logger)
+        TCPProxyHandler(service: self, connectTimeout: connectTimeout, logger: logger)
     }
 }
 
@@ -29,8 +56,9 @@ public struct TCPProxyService: WebSocketService {
 /// connection shares.
 final class TCPProxyHandler: WebSocketHandler, @unchecked Sendable {
     // @unchecked Sendable: state is touched only on the WebSocket's event loop.
-    private let host: String
-    private let port: Int
+    private let service: TCPProxyService
+    private var host = ""
+    private var port = 0
     private let connectTimeout: TimeAmount
     private let logger: Logger
     private var backend: (any Channel)?
@@ -39,15 +67,21 @@ final class TCPProxyHandler: WebSocketHandler, @unchecked Sendable {
     private var early: [ByteBuffer] = []
     private var closed = false
 
-    init(host: String, port: Int, connectTimeout: TimeAmount, logger: Logger) {
-        self.host = host
-        self.port = port
+    init(service: TCPProxyService, connectTimeout: TimeAmount, logger: Logger) {
+        self.service = service
         self.connectTimeout = connectTimeout
         self.logger = logger
     }
 
     func connectionDidOpen(_ connection: any WebSocketConnection) {
         websocket = connection
+        // The service's `decide` admitted only requests that name a backend, so this cannot fail; if it did, the
+        // connection is closed rather than sent anywhere.
+        guard case .success(let backend) = service.backend(for: connection.request) else {
+            return connection.close(code: .policyViolation, reason: "no allowed backend")
+        }
+        host = backend.host
+        port = backend.port
         connection.setReadingPaused(true) // until the backend is there
         ClientBootstrap(group: connection.eventLoop)
             .connectTimeout(connectTimeout)

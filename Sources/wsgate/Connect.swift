@@ -32,6 +32,10 @@ struct Connect: AsyncParsableCommand {
     var proxy: String?
     @Option(help: "PEM file of CA certificates to trust for wss:// instead of the system's.") var caFile: String?
     @Flag(help: "Do not verify the wss:// server's certificate (testing only).") var insecure = false
+    @Option(help: ArgumentHelp("PEM client certificate (chain, leaf first) to present to a wss:// server that asks for one (mtls).",
+                               valueName: "PEM"))
+    var cert: String?
+    @Option(help: ArgumentHelp("PEM private key of --cert.", valueName: "PEM")) var key: String?
     @Option(help: "Protocol version: 13 (RFC 6455, the default), or 76 / 75 for the hixie drafts early browsers spoke (text only; --origin defaults to null).")
     var draft = "13"
 
@@ -39,6 +43,7 @@ struct Connect: AsyncParsableCommand {
         guard ["13", "75", "76"].contains(draft) else { throw ValidationError("--draft must be 13, 76 or 75") }
         _ = try Self.placement(tokenIn)
         if token != nil, tokenFile != nil { throw ValidationError("--token and --token-file: give one") }
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
     }
 
     /// `header`, `query[=NAME]`, `cookie[=NAME]` or `subprotocol`.
@@ -57,7 +62,7 @@ struct Connect: AsyncParsableCommand {
     func run() async throws {
         var configuration = WebSocketClientConfiguration(origin: origin)
         if noCompression { configuration.compression = nil }
-        configuration.tls = ClientTLS(caFile: caFile, insecure: insecure)
+        configuration.tls = ClientTLS(caFile: caFile, insecure: insecure, certificateFile: cert, privateKeyFile: key)
         if let proxy { configuration.proxy = .proxy(try HTTPProxy(url: proxy)) }
         configuration.subprotocols = subprotocols
         if let tokenFile {

@@ -35,6 +35,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PEM certificate chain (leaf first): serve wss:// on the first listener.") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Flag(help: "With TLS, also serve plain ws:// on the same port (told apart by the first byte).") var tlsAllowPlaintext = false
+    @Option(help: ArgumentHelp("With TLS, ask clients for a certificate and verify one presented against these PEM CA certificates (for services with auth.mtls, or --mtls).",
+                               valueName: "PEM"))
+    var tlsClientCa: String?
+    @Flag(help: "Protect every service (that has no auth of its own) with client certificates verified against --tls-client-ca (alone, or beside --jwt-secret-file: either admits).")
+    var mtls = false
     @Option(name: .customLong("allowed-origin"),
             help: "Browser origin allowed to connect to every service, e.g. https://app.example or https://*.example (repeatable; default: any). Others get 403.")
     var allowedOrigins: [String] = []
@@ -79,6 +84,8 @@ struct Serve: AsyncParsableCommand {
         if let logFormat, !["text", "json"].contains(logFormat) { throw ValidationError("--log-format must be text or json") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if tlsAllowPlaintext, tlsCert == nil { throw ValidationError("--tls-allow-plaintext needs --tls-cert and --tls-key") }
+        if tlsClientCa != nil, tlsCert == nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
+        if mtls, tlsClientCa == nil { throw ValidationError("--mtls needs --tls-client-ca") }
         if let msrpTransactionTimeout, !(msrpTransactionTimeout > 0) {
             throw ValidationError("--msrp-transaction-timeout must be more than 0 seconds")
         }
@@ -103,7 +110,8 @@ struct Serve: AsyncParsableCommand {
         if let host { c.listeners[0].host = host }
         if let port { c.listeners[0].port = port }
         if let tlsCert, let tlsKey {
-            c.listeners[0].tls = .init(certificateChainFile: tlsCert, privateKeyFile: tlsKey, allowPlaintext: tlsAllowPlaintext)
+            c.listeners[0].tls = .init(certificateChainFile: tlsCert, privateKeyFile: tlsKey, allowPlaintext: tlsAllowPlaintext,
+                                       clientCAFile: tlsClientCa)
         }
         if let maxMessageSize { c.limits.maxMessageSize = maxMessageSize }
         if let maxConnections { c.limits.maxConnections = maxConnections }
@@ -119,7 +127,9 @@ struct Serve: AsyncParsableCommand {
             || msrpTransactionTimeout != nil {
             // The flags configure the relay on /msrp (added when the file has none).
             if !c.services.contains(where: { if case .msrp = $0.kind { return true } else { return false } }) {
-                c.services.append(.init(path: "/msrp", kind: .msrp(.init()), allowedOrigins: nil, compression: nil))
+                var flagged = GatewayConfiguration.MSRP()
+                flagged.fromFlags = true
+                c.services.append(.init(path: "/msrp", kind: .msrp(flagged), allowedOrigins: nil, compression: nil))
             }
             for i in c.services.indices {
                 guard case .msrp(var options) = c.services[i].kind else { continue }
@@ -142,7 +152,11 @@ struct Serve: AsyncParsableCommand {
         for i in c.services.indices {
             if noCompression { c.services[i].compression = nil }
             if !allowedOrigins.isEmpty { c.services[i].allowedOrigins = allowedOrigins }
-            if let jwtSecretFile, c.services[i].auth == nil { c.services[i].auth = .init(jwt: .init(secretFile: jwtSecretFile)) }
+            if (jwtSecretFile != nil || mtls), c.services[i].auth == nil {
+                var auth = GatewayConfiguration.Auth(jwt: jwtSecretFile.map { .init(secretFile: $0) })
+                auth.mtls = mtls
+                c.services[i].auth = auth
+            }
         }
         return c
     }
@@ -184,8 +198,13 @@ struct Serve: AsyncParsableCommand {
                                         access: access)
         for (path, entry) in relays.sorted(by: { $0.key < $1.key }) {
             let channel = try await entry.relay.startTCPListener(host: gateway.listeners[0].host, port: entry.tcpPort)
+            let auth = access[path] != nil ? "the WebSocket handshake's identity" + (entry.relay.settings.realm.map { ", or digest, realm \($0)" } ?? "")
+                : entry.relay.settings.realm.map { "digest, realm \($0)" } ?? "none"
             logger.notice("MSRP relay listening on msrp://\(gateway.listeners[0].host):\(channel.localAddress?.port ?? entry.tcpPort);tcp",
-                          metadata: ["websocket": "\(path)", "auth": "\(entry.relay.settings.realm.map { "digest, realm \($0)" } ?? "none")"])
+                          metadata: ["websocket": "\(path)", "auth": "\(auth)"])
+            if entry.relay.settings.realm == nil, access[path] == nil {
+                logger.warning("the MSRP relay admits anonymous AUTH: give it --jwt-secret-file, --msrp-realm with --msrp-htdigest, or auth in a file")
+            }
         }
         let configurations: [ServerConfiguration]
         do {

@@ -12,6 +12,11 @@ struct Fixtures: Decodable {
     var ed25519_public_pem: String
     var jwks: String
     var tokens: [String: String]
+    var certificates_der_base64: [String: String]
+
+    func certificate(_ name: String) -> [UInt8] {
+        Array(Data(base64Encoded: certificates_der_base64[name]!)!)
+    }
 
     static let shared: Fixtures = {
         let url = Bundle.module.url(forResource: "fixtures", withExtension: "json", subdirectory: "Fixtures")!

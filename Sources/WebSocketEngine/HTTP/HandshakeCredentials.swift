@@ -217,7 +217,7 @@ public struct HandshakeCredentials: Sendable, Hashable {
     }
 
     /// `%XX` decoded, as UTF-8; nil for a broken escape or bytes that are not UTF-8.
-    static func percentDecoded<S: StringProtocol>(_ text: S) -> String? {
+    package static func percentDecoded<S: StringProtocol>(_ text: S) -> String? {
         var bytes: [UInt8] = []
         var iterator = text.utf8.makeIterator()
         while let byte = iterator.next() {

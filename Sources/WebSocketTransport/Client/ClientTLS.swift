@@ -7,10 +7,16 @@ public struct ClientTLS: Sendable {
     public var caFile: String?
     /// Skip certificate and hostname verification. For tests against self-signed servers only.
     public var insecure: Bool
+    /// A client certificate (PEM chain, leaf first) to present to a server that asks for one (`mtls`).
+    public var certificateFile: String?
+    /// The PEM private key of `certificateFile`.
+    public var privateKeyFile: String?
 
-    public init(caFile: String? = nil, insecure: Bool = false) {
+    public init(caFile: String? = nil, insecure: Bool = false, certificateFile: String? = nil, privateKeyFile: String? = nil) {
         self.caFile = caFile
         self.insecure = insecure
+        self.certificateFile = certificateFile
+        self.privateKeyFile = privateKeyFile
     }
 
     public func makeContext() throws -> NIOSSLContext {
@@ -24,6 +30,14 @@ public struct ClientTLS: Sendable {
             }
         }
         if insecure { configuration.certificateVerification = .none }
+        if let certificateFile, let privateKeyFile {
+            do {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKeyFile, format: .pem))
+            } catch {
+                throw TLSSetupError("cannot read the client certificate \(certificateFile) or its key \(privateKeyFile): \(error)")
+            }
+        }
         return try NIOSSLContext(configuration: configuration)
     }
 

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Logging
 import NIOCore
+import NIOSSL
 import RTMPEngine
 import WebSocketAPI
 import WebSocketEngine
@@ -134,11 +135,14 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     func decide(_ candidate: HandshakeDecision.Candidate, route: ServiceRouter.Route,
                 context: ChannelHandlerContext) -> WebSocketRequest? {
         var candidate = candidate
-        if route.access != nil { candidate.receivedAt = Date().timeIntervalSince1970 }
+        if route.access != nil {
+            candidate.receivedAt = Date().timeIntervalSince1970
+            if secure { candidate.clientCertificate = peerCertificate(context: context) }
+        }
         switch HandshakeDecision.decide(candidate, route: route) {
         case .accept(let request):
             if let identity = request.identity {
-                metrics?.accessDecided(path: request.path, result: .admitted)
+                metrics?.accessDecided(path: route.path, result: .admitted)
                 logger.debug("authenticated", metadata: [
                     "path": "\(request.path)", "method": "\(identity.method)", "subject": "\(identity.subject)",
                     "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
@@ -147,13 +151,20 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             return request
         case .reject(let rejection, let reason):
             switch reason {
-            case .unauthenticated: metrics?.accessDecided(path: candidate.path, result: .unauthenticated)
-            case .forbidden: metrics?.accessDecided(path: candidate.path, result: .forbidden)
+            case .unauthenticated: metrics?.accessDecided(path: route.path, result: .unauthenticated)
+            case .forbidden: metrics?.accessDecided(path: route.path, result: .forbidden)
             default: break
             }
             reject(rejection, reason: reason, context: context)
             return nil
         }
+    }
+
+    /// The certificate the client presented in the TLS handshake (verified by the listener), if any.
+    private func peerCertificate(context: ChannelHandlerContext) -> ClientCertificate? {
+        guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self),
+              let certificate = tls.peerCertificate, let der = try? certificate.toDERBytes() else { return nil }
+        return ClientCertificate(der: der)
     }
 
     private func upgrade(request: WebSocketRequest, handshake: ServerHandshake.Request, service: any WebSocketService,
@@ -183,7 +194,8 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                                               leftover: ByteBuffer, context: ChannelHandlerContext) {
         let frames = WebSocketChannelHandler(engine: engine, request: request, handler: service.makeHandler(),
                                              eventLoop: context.eventLoop,
-                                             options: channelOptions(path: request.path, wire: engine.wire), logger: logger)
+                                             options: channelOptions(path: router.route(for: request.path)?.path ?? request.path,
+                                                                     wire: engine.wire), logger: logger)
         do {
             try frames.install(replacing: context, leftover: leftover) { upgraded?($0) }
         } catch {

@@ -7,6 +7,8 @@ import WebSocketEngine
 /// upgrade request goes to the service, any other request to the resource.
 public struct ServiceRouter: Sendable {
     public struct Route: Sendable {
+        /// The path the service is mounted on (what metrics label it with, whatever subpath was asked for).
+        public var path: String
         public var service: any WebSocketService
         /// permessage-deflate policy for this path; nil declines every offer.
         public var compression: PerMessageDeflate.ServerSettings?
@@ -14,10 +16,14 @@ public struct ServiceRouter: Sendable {
         public var origins: OriginPolicy
         /// Who may use the service; nil: anyone who reaches the port.
         public var access: AccessPolicy?
+        /// Whether `path/…` reaches the service too (a TCP proxy choosing its backend by path segment).
+        public var matchesSubpaths = false
     }
 
     private var routes: [String: Route] = [:]
     private var resources: [String: any HTTPResource] = [:]
+    /// Paths whose routes match their subpaths.
+    private var subpathRoutes: Set<String> = []
 
     public init() {}
 
@@ -28,8 +34,10 @@ public struct ServiceRouter: Sendable {
 
     public mutating func mount(_ service: any WebSocketService, at path: String,
                                compression: PerMessageDeflate.ServerSettings? = .default, origins: OriginPolicy = .any,
-                               access: AccessPolicy? = nil) {
-        routes[path] = Route(service: service, compression: compression, origins: origins, access: access)
+                               access: AccessPolicy? = nil, matchingSubpaths: Bool = false) {
+        routes[path] = Route(path: path, service: service, compression: compression, origins: origins, access: access,
+                             matchesSubpaths: matchingSubpaths)
+        if matchingSubpaths { subpathRoutes.insert(path) }
     }
 
     /// Serves `resource` to plain HTTP requests (not upgrades) on `path`.
@@ -41,12 +49,20 @@ public struct ServiceRouter: Sendable {
         resources[path]
     }
 
+    /// The route of `path`: its own, else the nearest enclosing one that matches subpaths.
     public func route(for path: String) -> Route? {
-        routes[path]
+        if let exact = routes[path] { return exact }
+        guard !subpathRoutes.isEmpty else { return nil }
+        var prefix = Substring(path)
+        while let slash = prefix.lastIndex(of: "/"), slash != prefix.startIndex {
+            prefix = prefix[..<slash]
+            if subpathRoutes.contains(String(prefix)) { return routes[String(prefix)] }
+        }
+        return nil
     }
 
     public func service(for path: String) -> (any WebSocketService)? {
-        routes[path]?.service
+        route(for: path)?.service
     }
 
     /// Paths with a WebSocket service.

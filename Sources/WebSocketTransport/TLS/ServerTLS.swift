@@ -13,8 +13,15 @@ public struct ServerTLS: Sendable {
         self.allowPlaintext = allowPlaintext
     }
 
-    /// Loads a PEM certificate chain (leaf first) and its PEM private key.
-    public init(certificateChainFile: String, privateKeyFile: String, allowPlaintext: Bool = false) throws {
+    /// Whether clients are asked for a certificate (`clientCAFile` given): then a certificate a client presents
+    /// must chain to one of those CAs and be valid now, or the TLS handshake fails; a client may present none,
+    /// and a service whose `auth` has `mtls` then sees no certificate.
+    public private(set) var requestsClientCertificates = false
+
+    /// Loads a PEM certificate chain (leaf first) and its PEM private key; with `clientCAFile` (PEM CA
+    /// certificates), also asks clients for a certificate and verifies one presented against those CAs.
+    public init(certificateChainFile: String, privateKeyFile: String, allowPlaintext: Bool = false,
+                clientCAFile: String? = nil) throws {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificateChainFile)
@@ -32,6 +39,17 @@ public struct ServerTLS: Sendable {
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         // WebSocket is HTTP/1.1; announcing it keeps ALPN-aware clients from trying h2.
         configuration.applicationProtocols = ["http/1.1"]
+        if let clientCAFile {
+            let roots: [NIOSSLCertificate]
+            do { roots = try NIOSSLCertificate.fromPEMFile(clientCAFile) } catch {
+                throw TLSSetupError("cannot read the client CA file \(clientCAFile): \(error)")
+            }
+            guard !roots.isEmpty else { throw TLSSetupError("no PEM certificate in the client CA file \(clientCAFile)") }
+            configuration.trustRoots = .certificates(roots)
+            // Asked for, checked when given, not required: services without `mtls` stay reachable on the port.
+            configuration.certificateVerification = .optionalVerification
+            requestsClientCertificates = true
+        }
         do {
             context = try NIOSSLContext(configuration: configuration)
         } catch {

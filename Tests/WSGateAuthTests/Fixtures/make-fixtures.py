@@ -44,6 +44,13 @@ with tempfile.TemporaryDirectory() as tmp:
     openssl("genpkey", "-algorithm", "ED25519", "-out", "ed.pem", cwd=tmp)
     openssl("pkey", "-in", "ed.pem", "-pubout", "-out", "ed.pub", cwd=tmp)
     keys = {name: Path(tmp, name).read_text() for name in ["rsa.pem", "rsa.pub", "ec.pem", "ec.pub", "ed.pem", "ed.pub"]}
+    # A client certificate with a common name and subject alternative names, and one without a common name.
+    openssl("req", "-x509", "-key", "ec.pem", "-days", "3650", "-subj", "/O=wsgate tests/CN=alice", "-addext",
+            "subjectAltName=DNS:alice.example.test,email:alice@example.test,IP:192.0.2.7,URI:spiffe://example.test/alice",
+            "-outform", "DER", "-out", "alice.der", cwd=tmp)
+    openssl("req", "-x509", "-key", "ec.pem", "-days", "3650", "-subj", "/O=wsgate tests/OU=robots", "-outform", "DER",
+            "-out", "nocn.der", cwd=tmp)
+    certificates = {name: base64.b64encode(Path(tmp, f"{name}.der").read_bytes()).decode() for name in ["alice", "nocn"]}
 
 ec_public = serialization.load_pem_public_key(keys["ec.pub"].encode())
 jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_public))
@@ -83,6 +90,7 @@ out = {
     "secret": SECRET.decode(),
     "rsa_public_pem": keys["rsa.pub"], "ec_public_pem": keys["ec.pub"], "ed25519_public_pem": keys["ed.pub"],
     "jwks": json.dumps({"keys": [jwk]}),
+    "certificates_der_base64": certificates,
     "tokens": tokens,
 }
 (HERE / "fixtures.json").write_text(json.dumps(out, indent=2) + "\n")

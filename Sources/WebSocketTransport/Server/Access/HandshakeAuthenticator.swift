@@ -26,19 +26,13 @@ public struct PresentedCredentials: Sendable {
     }
 }
 
-/// A TLS client certificate the listener verified, in the words access control needs.
+/// The TLS client certificate the listener verified against its client CAs (`ServerTLS`), as DER: the `mtls`
+/// method reads its subject and names (the transport does not parse X.509).
 public struct ClientCertificate: Sendable, Hashable {
-    /// The subject's distinguished name, RFC 4514 style (`CN=alice,O=Example`).
-    public var subject: String
-    /// The subject's common name, when it has one.
-    public var commonName: String?
-    /// The subject alternative names: DNS names, e-mail addresses, URIs and IP addresses, as text.
-    public var subjectAlternativeNames: [String]
+    public var der: [UInt8]
 
-    public init(subject: String, commonName: String?, subjectAlternativeNames: [String]) {
-        self.subject = subject
-        self.commonName = commonName
-        self.subjectAlternativeNames = subjectAlternativeNames
+    public init(der: [UInt8]) {
+        self.der = der
     }
 }
 

@@ -7,6 +7,9 @@
 #             Sec-WebSocket-Protocol (76); the gem then insists that the server echoes it (75:
 #             WebSocket-Protocol, 76: Sec-WebSocket-Protocol)
 #
+# Extra request headers (Authorization, Cookie, a Sec-WebSocket-Protocol the gem is not to check): the
+# environment variable HIXIE_HEADERS, one "Name: value" per line.
+#
 # Sends each stdin line (without its line ending) as one text message and prints every text message it
 # receives on its own stdout line, flushed. Status goes to stderr: "OPEN" once the handshake is complete,
 # "CLOSED <how>" at the end.
@@ -45,6 +48,8 @@ if protocol
   # expects `Sec-WebSocket-Protocol` back; add the draft-76 header so a 76 server can see it.
   args[:headers] = { 'Sec-WebSocket-Protocol' => protocol } if version == 76
 end
+extra = ENV.fetch('HIXIE_HEADERS', '').split("\n").map { |l| l.split(':', 2).map(&:strip) }.select { |kv| kv.size == 2 }
+args[:headers] = (args[:headers] || {}).merge(extra.to_h) unless extra.empty?
 hs = WebSocket::Handshake::Client.new(**args)
 die(64, "cannot build handshake: #{hs.error}") if hs.error
 

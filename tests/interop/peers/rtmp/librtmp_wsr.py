@@ -13,6 +13,7 @@ per WSR message (its payload in hex: byte-exact).
         also `publish` on the stream and send each MESSAGE as a WSR data message (ByteArray), print what comes back
 """
 import json
+import os
 import sys
 import urllib.request
 
@@ -26,9 +27,10 @@ TIMEOUT = 15
 
 
 def create(base: str) -> str:
-    """The WSR create request (wsr.md §1): POST <path>/;e/cr → 201 with the rtmp:// URL."""
-    request = urllib.request.Request(base + "/;e/cr", method="POST", data=b"",
-                                     headers={"X-WebSocket-Version": "wsr-1.0"})
+    """The WSR create request (wsr.md §1): POST <path>/;e/cr → 201 with the rtmp:// URL. Extra request headers
+    (a credential) come from the environment variable WSR_CREATE_HEADERS, a JSON object."""
+    headers = {"X-WebSocket-Version": "wsr-1.0", **json.loads(os.environ.get("WSR_CREATE_HEADERS", "{}"))}
+    request = urllib.request.Request(base + "/;e/cr", method="POST", data=b"", headers=headers)
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
         assert response.status == 201, response.status
         return response.read().decode()
