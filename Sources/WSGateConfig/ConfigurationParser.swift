@@ -1,5 +1,6 @@
 import WSGateServices
 import WebSocketEngine
+import WebSocketTransport
 import Yams
 
 /// One problem in a configuration file, with where it is.
@@ -185,7 +186,7 @@ struct NodeReader {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
                                                            "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime",
                                                            "max_websocket_message", "transaction_timeout", "auth", "targets", "target_from",
-                                                           "allow_anonymous"]) else { return nil }
+                                                           "allow_anonymous", "rate_limit"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
@@ -251,7 +252,33 @@ struct NodeReader {
         }
         if let n = m["compression"] { service.compression = readCompression(n) }
         if let n = m["auth"] { service.auth = readAuth(n, path: path) }
+        if let n = m["rate_limit"] { service.rateLimit = readRateLimit(n) }
         return service
+    }
+
+    /// `rate_limit: {messages_per_second, bytes_per_second, burst, close_after}` (`close_after: 0`: never close).
+    mutating func readRateLimit(_ node: Node) -> InboundRateLimit? {
+        guard let m = mapping(node, "rate_limit", allowed: ["messages_per_second", "bytes_per_second", "burst", "close_after"]) else {
+            return nil
+        }
+        var limit = InboundRateLimit()
+        if let n = m["messages_per_second"], let v = positive(n, "rate_limit.messages_per_second") { limit.messagesPerSecond = v }
+        if let n = m["bytes_per_second"], let v = positive(n, "rate_limit.bytes_per_second") { limit.bytesPerSecond = v }
+        if let n = m["burst"], let v = positive(n, "rate_limit.burst") { limit.burst = v }
+        if let n = m["close_after"], let v = seconds(n, "rate_limit.close_after") { limit.closeAfter = v == 0 ? nil : v }
+        if limit.messagesPerSecond == nil, limit.bytesPerSecond == nil {
+            fail(node, "rate_limit needs messages_per_second or bytes_per_second")
+        }
+        return limit
+    }
+
+    /// A number above 0.
+    mutating func positive(_ node: Node, _ what: String) -> Double? {
+        guard let text = node.scalar?.string, let v = Double(text.replacingUnderscores()), v > 0, v.isFinite else {
+            fail(node, "\(what) must be a number above 0")
+            return nil
+        }
+        return v
     }
 
     /// `targets: {NAME: HOST:PORT, …}` and `target_from: query:NAME | path | claim:NAME` (default `query:token`,
@@ -381,7 +408,8 @@ struct NodeReader {
 
     mutating func readLimits(_ node: Node, into l: inout GatewayConfiguration.Limits) {
         let keys: Set<String> = ["max_message_size", "max_connections", "max_connections_per_address", "handshake_timeout",
-                                 "max_handshake_size", "ping_interval", "pong_timeout", "idle_timeout", "max_send_queue", "shutdown_grace"]
+                                 "max_handshake_size", "ping_interval", "pong_timeout", "idle_timeout", "max_send_queue", "shutdown_grace",
+                                 "handshakes_per_second_per_address", "handshake_burst"]
         guard let m = mapping(node, "limits", allowed: keys) else { return }
         if let n = m["max_message_size"], let v = integer(n, "max_message_size", in: 1...(1 << 40)) { l.maxMessageSize = v }
         if let n = m["max_connections"], let v = integer(n, "max_connections", in: 1...10_000_000) { l.maxConnections = v }
@@ -395,6 +423,10 @@ struct NodeReader {
         if let n = m["idle_timeout"], let v = seconds(n, "idle_timeout") { l.idleTimeout = v == 0 ? nil : v }
         if let n = m["max_send_queue"], let v = integer(n, "max_send_queue", in: 1024...(1 << 40)) { l.maxSendQueue = v }
         if let n = m["shutdown_grace"], let v = seconds(n, "shutdown_grace") { l.shutdownGrace = v }
+        if let n = m["handshakes_per_second_per_address"], let v = positive(n, "handshakes_per_second_per_address") {
+            l.handshakesPerSecondPerAddress = v
+        }
+        if let n = m["handshake_burst"], let v = positive(n, "handshake_burst") { l.handshakeBurst = v }
     }
 }
 

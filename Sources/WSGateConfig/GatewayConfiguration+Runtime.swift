@@ -33,7 +33,7 @@ extension GatewayConfiguration {
                 var bySegment = false
                 if case .tcpProxyTargets(.pathSegment, _) = service.kind { bySegment = true }
                 router.mount(made, at: service.path, compression: service.compression, origins: origins,
-                             access: access[service.path], matchingSubpaths: bySegment)
+                             access: access[service.path], matchingSubpaths: bySegment, rateLimit: service.rateLimit)
             }
         }
         if let monitoring { mountMonitoring(monitoring, on: &router) }
@@ -145,6 +145,9 @@ extension GatewayConfiguration {
             c.idleTimeout = limits.idleTimeout.map(Self.amount)
             c.maxSendQueueBytes = limits.maxSendQueue
             c.shutdownGracePeriod = Self.amount(limits.shutdownGrace)
+            c.handshakeRateLimiter = limits.handshakesPerSecondPerAddress.map {
+                HandshakeRateLimiter(perSecond: $0, burst: limits.handshakeBurst)
+            }
             if let tls = listener.tls {
                 c.tls = try ServerTLS(certificateChainFile: tls.certificateChainFile, privateKeyFile: tls.privateKeyFile,
                                       allowPlaintext: tls.allowPlaintext, clientCAFile: tls.clientCAFile)

@@ -1,6 +1,7 @@
 import NIOCore
 import WSGateServices
 import WebSocketEngine
+import WebSocketTransport
 
 /// What a configuration file describes: listeners, services on paths, limits and logging. The embedded
 /// default (`GatewayConfiguration.default`) is what `wsgate serve` runs without a file.
@@ -111,6 +112,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var compression: PerMessageDeflate.ServerSettings?
         /// nil: anyone who reaches the port may use the service.
         public var auth: Auth?
+        /// What each client may send; nil: no limit.
+        public var rateLimit: InboundRateLimit?
         public init(path: String, kind: ServiceKind, allowedOrigins: [String]? = nil,
                     compression: PerMessageDeflate.ServerSettings? = .default) {
             self.path = path
@@ -134,6 +137,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var idleTimeout: Double?
         public var maxSendQueue = 64 << 20
         public var shutdownGrace: Double = 10
+        /// New handshakes per second per client address (`429` above); nil: no limit.
+        public var handshakesPerSecondPerAddress: Double?
+        /// Seconds' worth of handshakes an address may make at once.
+        public var handshakeBurst: Double = 1
         public init() {}
     }
 

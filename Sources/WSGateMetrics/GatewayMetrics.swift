@@ -21,6 +21,8 @@ import NIOConcurrencyHelpers
 /// - `wsgate_closes_total{protocol,service,code,initiator}`: how connections ended; `initiator` is `peer` or
 ///   `gateway`, `code` the close code (1006 when the TCP connection ended without a close handshake).
 /// - `wsgate_send_queue_drops_total{protocol,service}`: clients disconnected for not reading (1008).
+/// - `wsgate_rate_limit_throttles_total{protocol,service}`: times a client was held back by its service's rate
+///   limit (the close at its hard ceiling is a `wsgate_closes_total` with code 1008).
 /// - `wsgate_access_total{service,result}`: handshakes a service's access control decided, `result` being
 ///   `admitted`, `unauthenticated` or `forbidden` (services without `auth` count nothing here).
 public final class GatewayMetrics: Sendable {
@@ -55,6 +57,10 @@ public final class GatewayMetrics: Sendable {
         case connectionLimit = "connection_limit"
         /// A plain request on a TLS-only port.
         case plaintextOnTLS = "plaintext_on_tls"
+        /// Over the listener's handshakes per second per address (`429`).
+        case rateLimited = "rate_limited"
+        /// The TLS handshake failed (e.g. a client certificate the listener's client CAs do not vouch for).
+        case tlsFailed = "tls_failed"
     }
 
     private let factory: any MetricsFactory

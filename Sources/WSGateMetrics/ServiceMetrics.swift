@@ -21,6 +21,8 @@ public final class ServiceMetrics: Sendable {
         public var bytesReceived = 0
         public var bytesSent = 0
         public var sendQueueDrops = 0
+        /// Times a client was held back by the service's rate limit.
+        public var throttled = 0
     }
 
     /// Who ended a connection, for the `initiator` label.
@@ -38,6 +40,7 @@ public final class ServiceMetrics: Sendable {
     private let bytesReceived: Counter
     private let bytesSent: Counter
     private let sendQueueDrops: Counter
+    private let throttles: Counter
     private let closes = NIOLockedValueBox<[CloseKey: Counter]>([:])
     private let state: NIOLockedValueBox<Totals>
 
@@ -68,6 +71,7 @@ public final class ServiceMetrics: Sendable {
         bytesReceived = Counter(label: "wsgate_received_bytes_total", dimensions: dimensions, factory: factory)
         bytesSent = Counter(label: "wsgate_sent_bytes_total", dimensions: dimensions, factory: factory)
         sendQueueDrops = Counter(label: "wsgate_send_queue_drops_total", dimensions: dimensions, factory: factory)
+        throttles = Counter(label: "wsgate_rate_limit_throttles_total", dimensions: dimensions, factory: factory)
         state = NIOLockedValueBox(Totals(path: key.path, protocol: key.protocol))
     }
 
@@ -104,6 +108,12 @@ public final class ServiceMetrics: Sendable {
     package func sendQueueDropped() {
         sendQueueDrops.increment()
         state.withLockedValue { $0.sendQueueDrops += 1 }
+    }
+
+    /// The service's rate limit held a client back once (a rate-limit close is a `closes_total` with code 1008).
+    package func throttled() {
+        throttles.increment()
+        state.withLockedValue { $0.throttled += 1 }
     }
 
     /// The WebSocket ended with `code`, closed first by `initiator`.

@@ -67,6 +67,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Protect every service (that has no auth of its own) with HS256/384/512 JWTs signed with this file's bytes (whitespace at the end trimmed), presented as Authorization: Bearer, the access_token query parameter or cookie, or a base64url.bearer.authorization.k8s.io subprotocol entry. Mint one with `wsgate token`.",
                                valueName: "FILE"))
     var jwtSecretFile: String?
+    @Option(help: ArgumentHelp("Messages per second each client may send to every service; faster senders are throttled (reading pauses), and closed with 1008 after 30 s over the limit.",
+                               valueName: "N"))
+    var rateLimitMessages: Double?
+    @Option(help: ArgumentHelp("Bytes per second each client may send to every service (as --rate-limit-messages).", valueName: "N"))
+    var rateLimitBytes: Double?
+    @Option(help: ArgumentHelp("New handshakes per second from one client address; more get 429 with Retry-After.", valueName: "N"))
+    var maxHandshakeRate: Double?
     @Flag(help: "Do not serve Prometheus metrics (served at /metrics by default).") var noMetrics = false
     @Flag(help: "Do not serve the web console (served at / by default, live figures at /console/live).") var noConsole = false
 
@@ -86,6 +93,10 @@ struct Serve: AsyncParsableCommand {
         if tlsAllowPlaintext, tlsCert == nil { throw ValidationError("--tls-allow-plaintext needs --tls-cert and --tls-key") }
         if tlsClientCa != nil, tlsCert == nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
         if mtls, tlsClientCa == nil { throw ValidationError("--mtls needs --tls-client-ca") }
+        for (name, value) in [("--rate-limit-messages", rateLimitMessages), ("--rate-limit-bytes", rateLimitBytes),
+                              ("--max-handshake-rate", maxHandshakeRate)] {
+            if let value, !(value > 0) { throw ValidationError("\(name) must be more than 0") }
+        }
         if let msrpTransactionTimeout, !(msrpTransactionTimeout > 0) {
             throw ValidationError("--msrp-transaction-timeout must be more than 0 seconds")
         }
@@ -121,6 +132,7 @@ struct Serve: AsyncParsableCommand {
         if let pongTimeout { c.limits.pongTimeout = pongTimeout }
         if let idleTimeout { c.limits.idleTimeout = idleTimeout > 0 ? idleTimeout : nil }
         if let maxSendQueue { c.limits.maxSendQueue = maxSendQueue }
+        if let maxHandshakeRate { c.limits.handshakesPerSecondPerAddress = maxHandshakeRate }
         if let logLevel { c.log.level = logLevel }
         if let logFormat { c.log.format = logFormat }
         if msrpPort != nil || msrpHost != nil || msrpRealm != nil || msrpHtdigest != nil || msrpCaFile != nil
@@ -152,6 +164,12 @@ struct Serve: AsyncParsableCommand {
         for i in c.services.indices {
             if noCompression { c.services[i].compression = nil }
             if !allowedOrigins.isEmpty { c.services[i].allowedOrigins = allowedOrigins }
+            if rateLimitMessages != nil || rateLimitBytes != nil {
+                var limit = c.services[i].rateLimit ?? InboundRateLimit()
+                if let rateLimitMessages { limit.messagesPerSecond = rateLimitMessages }
+                if let rateLimitBytes { limit.bytesPerSecond = rateLimitBytes }
+                c.services[i].rateLimit = limit
+            }
             if (jwtSecretFile != nil || mtls), c.services[i].auth == nil {
                 var auth = GatewayConfiguration.Auth(jwt: jwtSecretFile.map { .init(secretFile: $0) })
                 auth.mtls = mtls

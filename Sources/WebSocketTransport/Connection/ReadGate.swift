@@ -5,6 +5,8 @@
 /// on whatever those say: the peer's close, or its EOF, must be read for the connection to end.
 struct ReadGate {
     private(set) var pausedByService = false
+    /// The service's `InboundRateLimit` holds the client back for a while.
+    private(set) var pausedByRateLimit = false
     private(set) var writable = true
     private var forced = false
     /// The channel asked to read while the gate was shut; the read is passed on when it opens.
@@ -14,7 +16,7 @@ struct ReadGate {
         self.writable = writable
     }
 
-    var isOpen: Bool { forced || (!pausedByService && writable) }
+    var isOpen: Bool { forced || (!pausedByService && !pausedByRateLimit && writable) }
 
     /// The channel asks to read: true when the read should be passed on now, else it waits for the gate.
     mutating func readRequested() -> Bool {
@@ -26,6 +28,12 @@ struct ReadGate {
     /// The service paused or resumed reading; true when a waiting read should be passed on now.
     mutating func setPausedByService(_ paused: Bool) -> Bool {
         pausedByService = paused
+        return releasePendingRead()
+    }
+
+    /// The rate limit paused or let go; true when a waiting read should be passed on now.
+    mutating func setPausedByRateLimit(_ paused: Bool) -> Bool {
+        pausedByRateLimit = paused
         return releasePendingRead()
     }
 

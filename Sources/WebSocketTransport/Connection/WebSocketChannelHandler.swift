@@ -32,6 +32,8 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         var metrics: ServiceMetrics?
         /// Bytes a lingering close (after a protocol failure) reads and discards at most before closing.
         var lingerByteLimit: Int = 64 << 20
+        /// The service's limit on what the client sends; nil: none (and no cost on the read path).
+        var rateLimit: InboundRateLimit?
     }
 
     let request: WebSocketRequest
@@ -49,6 +51,11 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     private var readGate = ReadGate()
     private var lifecycle: CloseLifecycle
     private var closeTimer: Scheduled<Void>?
+    /// The service's rate limit (nil without one), what was read but not yet delivered while it throttles,
+    /// and the timer that lets the client go again.
+    private var rateLimiter: InboundRateLimiter?
+    private var heldInput: ByteBuffer?
+    private var rateLimitTimer: Scheduled<Void>?
     private var liveness: Liveness
     private var livenessTimer: RepeatedTask?
     /// Traffic not yet handed to `options.metrics` (see `TrafficReporter`).
@@ -68,6 +75,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         self.logger = logger
         self.liveness = Liveness(configuration: options.liveness, now: .now())
         self.lifecycle = CloseLifecycle(configuration: .init(for: engine, lingerByteLimit: options.lingerByteLimit))
+        self.rateLimiter = options.rateLimit.map { InboundRateLimiter($0, now: .now()) }
     }
 
     var isWritable: Bool { readGate.writable }
@@ -91,6 +99,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
 
     func handlerRemoved(context: ChannelHandlerContext) {
         livenessTimer?.cancel()
+        rateLimitTimer?.cancel()
         self.context = nil
     }
 
@@ -102,6 +111,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         }
         liveness.frameReceived()
         inReadBatch = true
+        if rateLimiter != nil { return readRateLimited(&input, context: context) }
         while let action = engine.read(from: &input, output: &output) {
             perform(action, context: context)
         }
@@ -185,6 +195,12 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
                 closeTimer = nil
             case .keepReading:
                 if readGate.forceOpen() { context.read() }
+                if heldInput != nil {
+                    // Closing: what the rate limit held back is read now (the peer's close may be in it).
+                    rateLimitTimer?.cancel()
+                    rateLimitTimer = nil
+                    eventLoop.execute { [self] in if let context = self.context { resumeAfterThrottle(context: context) } }
+                }
             case .notifyClosed(let outcome, let code, let initiator):
                 if countedOpen, let metrics = options.metrics {
                     countedOpen = false
@@ -405,5 +421,62 @@ extension WebSocketChannelHandler: NIOScheduledCallbackHandler {
     func handleScheduledCallback(eventLoop: some EventLoop) {
         traffic.scheduledReportDone()
         reportTraffic(now: .now())
+    }
+}
+
+// MARK: Rate limit
+
+extension WebSocketChannelHandler {
+    /// `channelRead` for a service with an `InboundRateLimit`: messages are delivered until the limiter says
+    /// stop; the rest of what was read is held (reading stops meanwhile) and delivered when the timer fires.
+    private func readRateLimited(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
+        if heldInput != nil {
+            // Throttled: what the last reads of the batch brought waits behind what is held.
+            heldInput!.writeBuffer(&input)
+            return
+        }
+        deliverRateLimited(&input, context: context)
+    }
+
+    /// Delivers messages from `input` while the limiter allows; holds the rest and pauses reading otherwise.
+    private func deliverRateLimited(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
+        while let event = engine.read(from: &input, output: &output) {
+            perform(event, context: context)
+            guard case .message(_, let data) = event, lifecycle.state == .open, rateLimiter != nil else { continue }
+            switch rateLimiter!.delivered(size: data.readableBytes, now: .now()) {
+            case .within:
+                continue
+            case .throttle(let wait):
+                options.metrics?.throttled()
+                heldInput = input
+                _ = readGate.setPausedByRateLimit(true)
+                rateLimitTimer = eventLoop.scheduleTask(in: wait) { [self] in
+                    rateLimitTimer = nil
+                    guard let context = self.context else { return }
+                    resumeAfterThrottle(context: context)
+                }
+                return
+            case .exceeded:
+                logger.info("rate limit exceeded", metadata: [
+                    "path": "\(request.path)", "peer": "\(peerDescription)",
+                    "limit": "\(rateLimiter!.limit.messagesPerSecond.map { "\($0) msg/s" } ?? "")\(rateLimiter!.limit.bytesPerSecond.map { " \($0) B/s" } ?? "")",
+                ])
+                // What was read still goes through the engine (framing stays intact) while the close handshake
+                // runs; from here on unthrottled, so the peer's close is read.
+                rateLimiter = nil
+                execute(lifecycle.closeRequested(code: .policyViolation, reason: "rate limit exceeded"), context: context)
+            }
+        }
+    }
+
+    /// The throttle is over: deliver what was held, then read again unless the limiter stops it once more.
+    private func resumeAfterThrottle(context: ChannelHandlerContext) {
+        guard var input = heldInput else { return }
+        heldInput = nil
+        inReadBatch = true
+        deliverRateLimited(&input, context: context)
+        inReadBatch = false
+        flushOutput(context: context)
+        if heldInput == nil, readGate.setPausedByRateLimit(false) { context.read() }
     }
 }

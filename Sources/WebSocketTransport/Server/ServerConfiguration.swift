@@ -23,6 +23,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections: Int
     /// Connections held at once from one client IP address; one more is answered `503` and closed.
     public var maxConnectionsPerAddress: Int
+    /// New handshakes per second per client address (`429` over it); nil: no limit. Shared by the listener's
+    /// connections (and by copies of this configuration).
+    public var handshakeRateLimiter: HandshakeRateLimiter?
     /// How long a graceful shutdown waits for connections to finish their close handshake after 1001.
     public var shutdownGracePeriod: TimeAmount
     /// Ping a client after this long without a frame from it (keeps NATs and proxies from dropping quiet

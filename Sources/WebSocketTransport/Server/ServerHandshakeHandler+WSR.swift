@@ -18,6 +18,7 @@ extension ServerHandshakeHandler {
         guard let route = router.route(for: path), let sessions = wsrSessions else {
             return reject(.notFound(head.path), reason: .notFound, context: context)
         }
+        if refusedByHandshakeRate(context: context) { return }
         guard head.headers["X-WebSocket-Version"]?.trimmingOWS() == "wsr-1.0" else {
             return reject(.init(status: 501, reasonPhrase: "Not Implemented", detail: "WSR create needs X-WebSocket-Version: wsr-1.0"),
                           reason: .invalidHandshake, context: context)

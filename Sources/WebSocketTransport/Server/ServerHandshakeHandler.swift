@@ -92,6 +92,30 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         context.fireChannelInactive()
     }
 
+    /// An error before the upgrade — in practice a failed TLS handshake (a client certificate from another CA
+    /// or expired, a protocol mismatch): logged with its reason and counted, and the connection closed.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !finished else { return context.fireErrorCaught(error) }
+        markFinished()
+        let tls = error is NIOSSLError || error is NIOSSLExtraError
+        metrics?.handshakeFailed(tls ? .tlsFailed : .malformedRequest)
+        logger.info(tls ? "TLS handshake failed" : "connection failed before the handshake", metadata: [
+            "error": "\(error)", "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+        ])
+        context.close(promise: nil)
+    }
+
+    /// Whether the listener's per-address handshake limit refused this handshake (answered `429`). Only
+    /// handshakes count (upgrades, WSR creates): `/metrics` and the console are not rate-limited.
+    func refusedByHandshakeRate(context: ChannelHandlerContext) -> Bool {
+        guard let limiter = configuration.handshakeRateLimiter, let wait = limiter.admit(context.remoteAddress) else { return false }
+        var rejection = HandshakeRejection(status: 429, reasonPhrase: "Too Many Requests",
+                                           detail: "more than \(limiter.perSecond) handshakes a second from this address")
+        rejection.headers.add("Retry-After", String(max(1, (wait.nanoseconds + 999_999_999) / 1_000_000_000)))
+        reject(rejection, reason: .rateLimited, context: context)
+        return true
+    }
+
     private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         if wsrSessions != nil, head.path.hasSuffix(Self.wsrCreateSuffix) { return routeWSRCreate(head, context: context) }
         let route = router.route(for: head.path)
@@ -106,6 +130,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             return
         }
         guard let route else { return reject(.notFound(head.path), reason: .notFound, context: context) }
+        if refusedByHandshakeRate(context: context) { return }
         if let draft = HixieServerHandshake.draft(of: head) {
             return routeHixie(head, draft: draft, route: route, context: context)
         }
@@ -192,10 +217,11 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// handler), configured from the listener's settings.
     func install<Engine: WebSocketWireEngine>(engine: Engine, request: WebSocketRequest, service: any WebSocketService,
                                               leftover: ByteBuffer, context: ChannelHandlerContext) {
+        let route = router.route(for: request.path)
+        var options: WebSocketChannelHandler<Engine>.Options = channelOptions(path: route?.path ?? request.path, wire: engine.wire)
+        options.rateLimit = route?.rateLimit
         let frames = WebSocketChannelHandler(engine: engine, request: request, handler: service.makeHandler(),
-                                             eventLoop: context.eventLoop,
-                                             options: channelOptions(path: router.route(for: request.path)?.path ?? request.path,
-                                                                     wire: engine.wire), logger: logger)
+                                             eventLoop: context.eventLoop, options: options, logger: logger)
         do {
             try frames.install(replacing: context, leftover: leftover) { upgraded?($0) }
         } catch {

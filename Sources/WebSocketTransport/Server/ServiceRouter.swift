@@ -18,6 +18,8 @@ public struct ServiceRouter: Sendable {
         public var access: AccessPolicy?
         /// Whether `path/…` reaches the service too (a TCP proxy choosing its backend by path segment).
         public var matchesSubpaths = false
+        /// What each client may send; nil: no limit.
+        public var rateLimit: InboundRateLimit?
     }
 
     private var routes: [String: Route] = [:]
@@ -34,9 +36,9 @@ public struct ServiceRouter: Sendable {
 
     public mutating func mount(_ service: any WebSocketService, at path: String,
                                compression: PerMessageDeflate.ServerSettings? = .default, origins: OriginPolicy = .any,
-                               access: AccessPolicy? = nil, matchingSubpaths: Bool = false) {
+                               access: AccessPolicy? = nil, matchingSubpaths: Bool = false, rateLimit: InboundRateLimit? = nil) {
         routes[path] = Route(path: path, service: service, compression: compression, origins: origins, access: access,
-                             matchesSubpaths: matchingSubpaths)
+                             matchesSubpaths: matchingSubpaths, rateLimit: rateLimit)
         if matchingSubpaths { subpathRoutes.insert(path) }
     }
 
