@@ -48,6 +48,11 @@ public struct JWTAuthenticator: HandshakeAuthenticator {
     public var method: String { "jwt" }
     let verifiers: [Verifier]
     public let checks: Checks
+    /// One decoder for every handshake (making one costs more than decoding a JWT header).
+    let decoder: any JWTJSONDecoder = JSONDecoder.defaultForJWT
+    /// Tokens whose signature verified, with their claims: a client that reconnects with the same token skips
+    /// the cryptography and the JSON (the claims' times are still checked at every handshake).
+    let verified = VerifiedTokenCache()
 
     init(verifiers: [Verifier], checks: Checks) {
         self.verifiers = verifiers
@@ -59,9 +64,9 @@ public struct JWTAuthenticator: HandshakeAuthenticator {
 
     public func authenticate(_ presented: PresentedCredentials, now: Double) -> AuthenticationResult {
         guard let token = presented.token?.token else { return .notPresented }
+        if let known = verified[token] { return admit(known.claims, alg: known.alg, now: now) }
         let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count == 3 else { return .refused("the token is not a JWT (header.payload.signature)") }
-        let decoder = JSONDecoder.defaultForJWT
         guard let headerBytes = Base64.decodeURLSafe(String(decoding: parts[0], as: UTF8.self)),
               let header = try? decoder.decode(JWTHeader.self, from: Data(headerBytes)) else {
             return .refused("the JWT header is not base64url JSON")
@@ -82,6 +87,12 @@ public struct JWTAuthenticator: HandshakeAuthenticator {
               let claims = try? decoder.decode(JWTClaimSet.self, from: Data(payloadBytes)) else {
             return .refused("the JWT payload is not a JSON object of claims")
         }
+        verified[token] = (claims, alg)
+        return admit(claims, alg: alg, now: now)
+    }
+
+    /// The identity of verified claims, if they hold at `now`.
+    func admit(_ claims: JWTClaimSet, alg: String, now: Double) -> AuthenticationResult {
         if let why = refusal(of: claims, now: now) { return .refused(why) }
         var identityClaims = claims.all
         identityClaims["alg"] = .string(alg)

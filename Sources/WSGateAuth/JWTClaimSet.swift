@@ -9,7 +9,7 @@ import WebSocketAPI
 /// A JWT's payload as the gateway reads it: the registered claims it checks, typed by jwt-kit (which knows
 /// their JSON forms: `aud` as a string or a list, times as seconds since 1970), and every claim as written, for
 /// the identity a service sees and the claims a requirement names.
-struct JWTClaimSet: Decodable {
+struct JWTClaimSet: Decodable, Sendable {
     var exp: ExpirationClaim?
     var nbf: NotBeforeClaim?
     var iss: IssuerClaim?

@@ -31,6 +31,8 @@ public struct BenchConfiguration: Sendable {
     public var connectConcurrency: Int = 256
     /// Offer permessage-deflate. Off by default: the figures are meant to compare framing and I/O.
     public var compression = false
+    /// A bearer token every connection presents (`Authorization: Bearer`), for a service with access control.
+    public var token: String?
 
     public init(url: WebSocketURL) { self.url = url }
 }

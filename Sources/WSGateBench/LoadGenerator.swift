@@ -81,6 +81,7 @@ public final class LoadGenerator: Sendable {
     private func clientConfiguration(index: Int) -> WebSocketClientConfiguration {
         var client = WebSocketClientConfiguration(connectTimeout: .seconds(30))
         client.compression = configuration.compression ? .default : nil
+        client.credential = configuration.token.map { ClientCredential(token: $0) }
         if !configuration.sourceAddresses.isEmpty {
             let host = configuration.sourceAddresses[index % configuration.sourceAddresses.count]
             client.localAddress = try? SocketAddress(ipAddress: host, port: 0)

@@ -25,6 +25,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Event-loop threads of the generator.") var threads = System.coreCount
     @Flag(help: "Print one JSON object instead of a summary.") var json = false
     @Flag(help: "Offer permessage-deflate (off by default, so figures compare framing, not zlib).") var compression = false
+    @Option(help: "Bearer token every connection presents (Authorization: Bearer), for a service with access control.") var token: String?
 
     func run() async throws {
         if mode == "msrp" {
@@ -48,6 +49,7 @@ struct Bench: AsyncParsableCommand {
         configuration.sourceAddresses = sourceAddresses.split(separator: ",").map(String.init)
         configuration.threads = threads
         configuration.compression = compression
+        configuration.token = token
 
         let result = try await LoadGenerator(configuration: configuration) { printError("bench: \($0)") }.run()
         try report(result)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WebSocketAPI
 import WebSocketEngine
@@ -111,5 +112,24 @@ import WebSocketTransport
 
     @Test func aSecretFileLosesOnlyItsTrailingWhitespace() {
         #expect(JWTKeySource.secret(fromFileContents: Array(" s3cret \r\n\n".utf8)) == Array(" s3cret".utf8))
+    }
+
+    @Test func aVerifiedTokenIsRememberedButItsTimesAreCheckedEachTime() async throws {
+        let authenticator = try await Self.hmac()
+        #expect(Self.refusal(Self.check(authenticator, "hs256_valid")) == nil)
+        #expect(authenticator.verified.count == 1)
+        // Two hours on, the remembered token has expired like any other.
+        #expect(Self.refusal(Self.check(authenticator, "hs256_valid", now: Self.fixtures.now + 7200)) == "the token expired")
+        // A forged one is never remembered.
+        _ = Self.check(authenticator, "hs256_forged")
+        _ = Self.check(authenticator, "hs256_forged")
+        #expect(authenticator.verified.count == 1)
+    }
+
+    @Test func theCacheStartsOverWhenFull() {
+        let cache = VerifiedTokenCache(capacity: 3)
+        let claims = try! JSONDecoder().decode(JWTClaimSet.self, from: Data("{\"sub\":\"a\"}".utf8))
+        for i in 0..<5 { cache["t\(i)"] = (claims, "HS256") }
+        #expect(cache.count <= 3 && cache["t4"] != nil)
     }
 }
