@@ -117,9 +117,11 @@ import WebSocketEngine
     @Test func aSilentClientIsDroppedAfterTheHandshakeTimeout() async throws {
         try await withServer(configure: { $0.handshakeTimeout = .milliseconds(200) }) { port in
             let start = ContinuousClock.now
-            let reply = try await rawExchange(port: port, Array("GET /echo HTTP/1.1\r\n".utf8), timeout: .seconds(5))
+            // Closed, not left open for the 20 s the exchange waits: the 200 ms timeout did it. The bound on the time
+            // is loose on purpose — the suite runs its tests in parallel on 2 cores, where timers fire late.
+            let reply = try await rawExchange(port: port, Array("GET /echo HTTP/1.1\r\n".utf8), timeout: .seconds(20))
             #expect(reply.closed && reply.bytes.isEmpty, "\(reply)")
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(ContinuousClock.now - start < .seconds(10))
         }
     }
 
