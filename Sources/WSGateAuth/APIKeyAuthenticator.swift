@@ -46,18 +46,11 @@ public struct APIKeyAuthenticator: HandshakeAuthenticator {
         var out: [UInt8] = []
         out.reserveCapacity(digits.count / 2)
         for i in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = nibble(digits[i]), let low = nibble(digits[i + 1]) else { return nil }
+            guard let high = HandshakeCredentials.hexValue(digits[i]), let low = HandshakeCredentials.hexValue(digits[i + 1]) else {
+                return nil
+            }
             out.append(high << 4 | low)
         }
         return out
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }

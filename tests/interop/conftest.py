@@ -158,6 +158,18 @@ def start_server(procs: Procs, wsgate_bin: Path, name: str, *extra) -> Server:
     return Server(p, port, log)
 
 
+def start_config_server(procs: Procs, wsgate_bin: Path, name: str, config: Path, yaml: str, port: int) -> Server:
+    """`wsgate serve --config` with `yaml` written to `config` (its listener on `port`), once it listens."""
+    config.write_text(yaml)
+    p, log = procs.start([wsgate_bin, "serve", "--config", config], name)
+    try:
+        wait_port(port, p)
+    except Exception as e:
+        Procs.stop(p)
+        pytest.fail(f"wsgate serve --config {config} did not start: {e}\n{tail(log)}")
+    return Server(p, port, log)
+
+
 @pytest.fixture(scope="session")
 def server(procs, wsgate_bin):
     """One `wsgate serve` shared by the whole session; it must survive every test."""

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import re
-import socket
 import subprocess
 import time
 import urllib.request
@@ -22,7 +21,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from conftest import HOST, REPORTS, Procs, free_port, raw_exchange, start_server, tail, wait_port
+from conftest import HOST, REPORTS, Procs, free_port, raw_exchange, start_config_server, start_server
 from rawws import handshake_request
 
 PEERS = Path(__file__).parent / "peers"
@@ -84,7 +83,7 @@ def gateway(procs, wsgate_bin, keys, tmp_path_factory):
     """A service per method, from a configuration file."""
     port = free_port()
     config = tmp_path_factory.mktemp("access") / "wsgate.yaml"
-    config.write_text(f"""
+    yaml = (f"""
 listeners:
   - host: {HOST}
     port: {port}
@@ -125,13 +124,11 @@ services:
       jwt: {{secret_file: {keys.secret_file}}}
       credentials: {{header: false, subprotocol: false, query: token, cookie: session}}
 """)
+    config.write_text(yaml)
     checked = subprocess.run([str(wsgate_bin), "serve", "--check-config", str(config)], capture_output=True, text=True,
                              timeout=TIMEOUT)
     assert checked.returncode == 0, checked.stderr
-    p, log = procs.start([wsgate_bin, "serve", "--config", config], "wsgate-serve-access")
-    wait_port(port, p)
-    from conftest import Server
-    s = Server(p, port, log)
+    s = start_config_server(procs, wsgate_bin, "wsgate-serve-access", config, yaml, port)
     yield s
     s.assert_alive()
     Procs.stop(s.proc)
@@ -529,8 +526,7 @@ commonName = supplied
 @pytest.fixture(scope="module")
 def mtls_gateway(procs, wsgate_bin, pki, tmp_path_factory):
     port = free_port()
-    config = tmp_path_factory.mktemp("mtls") / "wsgate.yaml"
-    config.write_text(f"""
+    s = start_config_server(procs, wsgate_bin, "wsgate-serve-mtls", tmp_path_factory.mktemp("mtls") / "wsgate.yaml", f"""
 listeners:
   - host: {HOST}
     port: {port}
@@ -546,11 +542,7 @@ services:
     auth:
       mtls: true
       require: {{subjects: [alice], claims: {{san: [alice@example.test]}}}}
-""")
-    p, log = procs.start([wsgate_bin, "serve", "--config", config], "wsgate-serve-mtls")
-    wait_port(port, p)
-    from conftest import Server
-    s = Server(p, port, log)
+""", port)
     yield s
     s.assert_alive()
     Procs.stop(s.proc)

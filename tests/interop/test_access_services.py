@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from conftest import HOST, Procs, Server, free_port, wait_port
+from conftest import HOST, Procs, free_port, start_config_server, wait_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers" / "msrp"))
 import msrp_client as mc  # noqa: E402
@@ -70,8 +70,7 @@ def gateway(procs, wsgate_bin, backends, tmp_path_factory):
     secret.write_bytes(SECRET)
     port, msrp_port = free_port(), free_port()
     b = {name: f"127.0.0.1:{backend.port}" for name, backend in backends.items()}
-    config = directory / "wsgate.yaml"
-    config.write_text(f"""
+    s = start_config_server(procs, wsgate_bin, "wsgate-serve-access-services", directory / "wsgate.yaml", f"""
 listeners: [{{host: {HOST}, port: {port}}}]
 services:
   - {{path: /by-query, type: tcp-proxy, targets: {{desk1: "{b['desk1']}", desk2: "{b['desk2']}"}}}}
@@ -85,11 +84,8 @@ services:
     type: msrp
     port: {msrp_port}
     auth: {{jwt: {{secret_file: {secret}}}}}
-""")
-    p, log = procs.start([wsgate_bin, "serve", "--config", config], "wsgate-serve-access-services")
-    wait_port(port, p)
-    wait_port(msrp_port, p)
-    s = Server(p, port, log)
+""", port)
+    wait_port(msrp_port, s.proc)
     s.msrp_port = msrp_port
     yield s
     s.assert_alive()
