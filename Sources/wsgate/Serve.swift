@@ -67,6 +67,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Protect every service (that has no auth of its own) with HS256/384/512 JWTs signed with this file's bytes (whitespace at the end trimmed), presented as Authorization: Bearer, the access_token query parameter or cookie, or a base64url.bearer.authorization.k8s.io subprotocol entry. Mint one with `wsgate token`.",
                                valueName: "FILE"))
     var jwtSecretFile: String?
+    @Option(help: ArgumentHelp("Protect every service (that has no auth of its own) with API keys: a file of their SHA-256 hashes, one per line as 64 hex digits, optionally followed by a name (beside --jwt-secret-file or --mtls, any admits).",
+                               valueName: "FILE"))
+    var apiKeyFile: String?
     @Option(help: ArgumentHelp("Messages per second each client may send to every service; faster senders are throttled (reading pauses), and closed with 1008 after 30 s over the limit.",
                                valueName: "N"))
     var rateLimitMessages: Double?
@@ -170,8 +173,8 @@ struct Serve: AsyncParsableCommand {
                 if let rateLimitBytes { limit.bytesPerSecond = rateLimitBytes }
                 c.services[i].rateLimit = limit
             }
-            if (jwtSecretFile != nil || mtls), c.services[i].auth == nil {
-                var auth = GatewayConfiguration.Auth(jwt: jwtSecretFile.map { .init(secretFile: $0) })
+            if (jwtSecretFile != nil || mtls || apiKeyFile != nil), c.services[i].auth == nil {
+                var auth = GatewayConfiguration.Auth(jwt: jwtSecretFile.map { .init(secretFile: $0) }, apiKeyFile: apiKeyFile)
                 auth.mtls = mtls
                 c.services[i].auth = auth
             }

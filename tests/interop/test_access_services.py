@@ -153,3 +153,23 @@ def test_a_file_relay_for_anyone_must_say_so(wsgate_bin, tmp_path):
     assert r.returncode == 1 and "would relay for anyone" in r.stderr, r.stderr
     r = subprocess.run([str(wsgate_bin), "serve", "--config", str(config)], capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode != 0 and "allow_anonymous" in r.stderr, r.stderr
+
+
+def test_api_key_and_jwt_flags_protect_the_embedded_default_together(procs, wsgate_bin, tmp_path):
+    import hashlib
+    from conftest import start_server
+    keys = tmp_path / "keys"
+    keys.write_text(f"{hashlib.sha256(b'k-123').hexdigest()} bot\n")
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET + b"\n")
+    srv = start_server(procs, wsgate_bin, "wsgate-serve-flags-auth", "--api-key-file", keys, "--jwt-secret-file", secret)
+    try:
+        for credential in ["k-123", token()]:
+            r = subprocess.run([str(wsgate_bin), "connect", "--token", credential, srv.url("/broadcast")], input="hi\n",
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            assert r.returncode == 0 and r.stdout.splitlines() == ["hi"], r.stderr
+        r = subprocess.run([str(wsgate_bin), "connect", "--token", "k-999", srv.url("/echo")], input="hi\n",
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        assert r.returncode != 0 and "401" in r.stderr, r.stderr
+    finally:
+        Procs.stop(srv.proc)
