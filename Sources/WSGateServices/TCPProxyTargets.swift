@@ -44,12 +44,8 @@ public struct TCPProxyTargets: Sendable, Hashable {
             let rest = request.path.dropFirst(mountPath.count)
             name = rest.first == "/" ? String(rest.dropFirst()) : nil
         case .query(let parameter):
-            name = request.query?.split(separator: "&").lazy
-                .compactMap { pair -> String? in
-                    let key = pair.prefix { $0 != "=" }
-                    guard HandshakeCredentials.percentDecoded(key) == parameter, key.endIndex < pair.endIndex else { return nil }
-                    return HandshakeCredentials.percentDecoded(pair[pair.index(after: key.endIndex)...])
-                }.first
+            // The credential reader's query parsing (a repeated or broken parameter names no backend).
+            name = request.query.flatMap { try? HandshakeCredentials.queryToken(named: parameter, in: $0).0 }
         }
         guard let name, !name.isEmpty else { return .failure(TargetRefusal("no backend named (\(selector.description))")) }
         guard let backend = backends[name] else {

@@ -166,7 +166,7 @@ public struct HandshakeCredentials: Sendable, Hashable {
 
     /// The percent-decoded value of the query parameter `name` and the query without it (RFC 3986 `%XX`;
     /// `+` stays `+`, since tokens hold no spaces and base64 holds `+`).
-    static func queryToken(named name: String, in query: String) throws(CredentialError) -> (String?, String?) {
+    package static func queryToken(named name: String, in query: String) throws(CredentialError) -> (String?, String?) {
         var token: String?
         var kept: [Substring] = []
         for pair in query.split(separator: "&", omittingEmptySubsequences: false) {
