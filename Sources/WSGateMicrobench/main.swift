@@ -4,11 +4,18 @@
 //   LD_PRELOAD=.build/release/libMallocInterposerSwift.so .build/release/wsgate-microbench
 //
 // Without the preload the timings are the same and allocations are reported as "n/a".
+//
+//   --only TEXT       run only the rows whose name starts with TEXT (e.g. `--only "echo path"`)
+//   --iterations N    run each selected row exactly N times instead of for a second: a fixed amount of work,
+//                     for instruction counts under `valgrind --tool=callgrind`, which are repeatable where
+//                     timings on a shared machine are not
 import Logging
 import MallocInterposerSwift
 import NIOCore
 import NIOEmbedded
 import NIOConcurrencyHelpers
+import NIOPosix
+import WebSocketAPI
 import WSGateBench
 import WSGateMonitoring
 import WSGateServices
@@ -38,18 +45,47 @@ let allocationCounting: Bool = {
 
 func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 
+/// `--only TEXT` and `--iterations N` (see the top of this file).
+struct Selection {
+    var only: String?
+    var iterations: Int?
+
+    init(arguments: [String]) {
+        var rest = arguments.makeIterator()
+        while let argument = rest.next() {
+            switch argument {
+            case "--only": only = rest.next()
+            case "--iterations": iterations = rest.next().flatMap(Int.init)
+            default:
+                print("usage: wsgate-microbench [--only TEXT] [--iterations N]")
+                exit(2)
+            }
+        }
+    }
+
+    func includes(_ name: String) -> Bool { only.map { name.hasPrefix($0) } ?? true }
+}
+
+let selection = Selection(arguments: Array(CommandLine.arguments.dropFirst()))
+
 /// Runs `body` until about `seconds` have passed (after a warm-up) and reports time and allocations per call.
 func measure(_ name: String, unit: String, bytes: Int? = nil, unitsPerCall: Int = 1, seconds: Double = 1,
-             _ body: () -> Void) -> Row {
+             _ body: () -> Void) -> Row? {
+    guard selection.includes(name) else { return nil }
     for _ in 0..<3 { body() }
     var calls = 0
     let budget = UInt64(seconds * 1e9)
     let before = allocationCounting ? MallocInterposerSwift.getStatistics().mallocCount : 0
     if allocationCounting { MallocInterposerSwift.hook() }
     let start = now()
-    while now() - start < budget {
-        for _ in 0..<16 { body() }
-        calls += 16
+    if let iterations = selection.iterations {
+        for _ in 0..<iterations { body() }
+        calls = iterations
+    } else {
+        while now() - start < budget {
+            for _ in 0..<16 { body() }
+            calls += 16
+        }
     }
     let elapsed = Double(now() - start)
     if allocationCounting { MallocInterposerSwift.unhook() }
@@ -70,10 +106,10 @@ func maskingRows() -> [Row] {
         let source = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
         defer { buffer.deallocate(); source.deallocate() }
         for i in 0..<size { source[i] = UInt8(truncatingIfNeeded: i) }
-        rows.append(measure("unmask in place \(size >> 10) KiB", unit: "buffer", bytes: size) {
+        rows.appendIfMeasured(measure("unmask in place \(size >> 10) KiB", unit: "buffer", bytes: size) {
             Masking.apply(key: key, phase: 1, to: buffer)
         })
-        rows.append(measure("unmask while copying \(size >> 10) KiB", unit: "buffer", bytes: size) {
+        rows.appendIfMeasured(measure("unmask while copying \(size >> 10) KiB", unit: "buffer", bytes: size) {
             Masking.apply(key: key, phase: 1, from: source.baseAddress!, to: buffer.baseAddress!, count: size)
         })
     }
@@ -90,7 +126,7 @@ func utf8Rows() -> [Row] {
         ("mixed", String(repeating: mixedUnit, count: 700)),
         ("multibyte", String(repeating: "Съешь же ещё этих мягких французских булок 你好世界 ", count: 700)),
     ]
-    var rows = samples.map { name, text in
+    var rows = samples.compactMap { name, text in
         let bytes = Array(text.utf8)
         return bytes.withUnsafeBytes { raw in
             measure("UTF-8 validate \(name) \(bytes.count >> 10) KiB", unit: "buffer", bytes: bytes.count) {
@@ -104,7 +140,7 @@ func utf8Rows() -> [Row] {
         for size in [64, 200] {
             var bytes = Array(text.utf8.prefix(size))
             while String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
-            rows.append(bytes.withUnsafeBytes { raw in
+            rows.appendIfMeasured(bytes.withUnsafeBytes { raw in
                 measure("UTF-8 validate \(name) \(bytes.count) B", unit: "pieces", bytes: bytes.count * 1000, unitsPerCall: 1000) {
                     for _ in 0..<1000 {
                         var validator = UTF8Validator()
@@ -148,12 +184,40 @@ func frameRows() -> [Row] {
         output.clear()
         for _ in 0..<frames { client.writeMessage(.text, payload: payload, into: &output) }
     }
-    return [parse, serialize, serializeMasked]
+    return [parse, serialize, serializeMasked].compactMap { $0 }
 }
 
 // MARK: The echo path through the real channel handlers
 
-func echoPathRow() throws -> Row {
+extension Array where Element == Row {
+    mutating func appendIfMeasured(_ row: Row?) {
+        if let row { append(row) }
+    }
+}
+
+/// 64 frames of 64 B text, as one socket read would deliver them under load; masked when a client sends them.
+func frameBatch(masked: Bool, count: Int = 64) -> ByteBuffer {
+    var batch = ByteBuffer()
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<count {
+        FrameWriter.write(opcode: .text, payload: ByteBuffer(repeating: UInt8(ascii: "x"), count: 64),
+                          maskingKey: masked ? .random(using: &generator) : nil, into: &batch)
+    }
+    return batch
+}
+
+/// Writes `batch` in and reads everything written out, checking the byte count: the echo of one read batch.
+func echo(_ batch: ByteBuffer, through channel: EmbeddedChannel, expecting bytes: Int) {
+    try! channel.writeInbound(batch)
+    var echoed = 0
+    while let out = try! channel.readOutbound(as: ByteBuffer.self) { echoed += out.readableBytes }
+    precondition(echoed == bytes, "echoed \(echoed) bytes, expected \(bytes)")
+}
+
+/// The server's echo: masked client frames in, the echo service's unmasked frames out.
+func serverEchoPathRow() throws -> Row? {
+    let name = "echo path (handlers, EmbeddedChannel)"
+    guard selection.includes(name) else { return nil }
     let channel = EmbeddedChannel()
     var router = ServiceRouter()
     router.mount(EchoService(), at: "/echo")
@@ -168,19 +232,50 @@ func echoPathRow() throws -> Row {
     try channel.writeInbound(ByteBuffer(string: handshake))
     while try channel.readOutbound(as: ByteBuffer.self) != nil {}
 
-    // One read batch = 64 frames, as a socket read would deliver them under load.
-    let framesPerRead = 64
-    var batch = ByteBuffer()
-    var generator = SystemRandomNumberGenerator()
-    for _ in 0..<framesPerRead {
-        FrameWriter.write(opcode: .text, payload: ByteBuffer(repeating: UInt8(ascii: "x"), count: 64),
-                          maskingKey: .random(using: &generator), into: &batch)
+    let batch = frameBatch(masked: true)
+    let row = measure(name, unit: "frames", bytes: batch.readableBytes, unitsPerCall: 64) {
+        echo(batch, through: channel, expecting: 64 * 66)
     }
-    let row = measure("echo path (handlers, EmbeddedChannel)", unit: "frames", bytes: batch.readableBytes, unitsPerCall: framesPerRead) {
-        try! channel.writeInbound(batch)
-        var echoed = 0
-        while let out = try! channel.readOutbound(as: ByteBuffer.self) { echoed += out.readableBytes }
-        precondition(echoed == framesPerRead * 66)
+    _ = try channel.finish()
+    return row
+}
+
+/// Sends every message it receives back: the client's half of an echo (what `wsgate bench` does per message).
+final class ClientEcho: WebSocketHandler, @unchecked Sendable {
+    func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
+        connection.send(message, promise: nil)
+    }
+}
+
+/// The client's path, which the load generator runs for every message: unmasked server frames in, masked
+/// frames out, through the same connection handler the server uses.
+func clientEchoPathRow() throws -> Row? {
+    let name = "client echo path (handlers, EmbeddedChannel)"
+    guard selection.includes(name) else { return nil }
+    let channel = EmbeddedChannel()
+    var logger = Logger(label: "microbench")
+    logger.logLevel = .critical
+    let url = try WebSocketURL(parsing: "ws://127.0.0.1:1/echo")
+    var configuration = WebSocketClientConfiguration()
+    configuration.compression = nil
+    let opened = channel.eventLoop.makePromise(of: (any WebSocketConnection).self)
+    try WebSocketClient.configureConnection(channel.pipeline.syncOperations, url: url, configuration: configuration,
+                                            handler: ClientEcho(), opened: opened, logger: logger)
+    try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    // Answer the client's request as a server would, with the accept value for its key.
+    var request = ByteBuffer()
+    while var out = try channel.readOutbound(as: ByteBuffer.self) { request.writeBuffer(&out) }
+    let head = String(buffer: request)
+    guard let keyLine = head.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("sec-websocket-key:") })
+    else { fatalError("the client sent no Sec-WebSocket-Key") }
+    let key = String(keyLine.dropFirst("sec-websocket-key:".count).drop(while: { $0 == " " }))
+    try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        + "Connection: Upgrade\r\nSec-WebSocket-Accept: \(AcceptKey.compute(forKey: key))\r\n\r\n"))
+    _ = try opened.futureResult.wait()
+
+    let batch = frameBatch(masked: false)
+    let row = measure(name, unit: "frames", bytes: batch.readableBytes, unitsPerCall: 64) {
+        echo(batch, through: channel, expecting: 64 * 70)
     }
     _ = try channel.finish()
     return row
@@ -223,9 +318,16 @@ func loopbackEchoRow() async throws -> Row {
 
 // MARK: Report
 
+// A synchronous main: the rows above run on this thread as plain calls, not inside the main actor's async
+// context; only the loopback row, which needs real event loops, is awaited, from an event loop's task.
 var rows = maskingRows() + utf8Rows() + frameRows()
-rows.append(try echoPathRow())
-rows.append(try await loopbackEchoRow())
+rows.appendIfMeasured(try serverEchoPathRow())
+rows.appendIfMeasured(try clientEchoPathRow())
+if selection.includes("echo over loopback") {
+    let loopback = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Row.self)
+    loopback.completeWithTask { try await loopbackEchoRow() }
+    rows.append(try loopback.futureResult.wait())
+}
 
 func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
 func format(_ value: Double, _ decimals: Int) -> String {

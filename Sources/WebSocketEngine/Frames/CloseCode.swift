@@ -1,27 +1,29 @@
 /// A WebSocket close status code (RFC 6455 §7.4).
 public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
-    public init(_ rawValue: UInt16) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
+    @inlinable public init(_ rawValue: UInt16) { self.rawValue = rawValue }
 
-    public static let normalClosure = CloseCode(1000)
-    public static let goingAway = CloseCode(1001)
-    public static let protocolError = CloseCode(1002)
-    public static let unsupportedData = CloseCode(1003)
+    // Computed and inlinable rather than `static let`: a global constant of another module is read through its
+    // lazy-initialisation accessor, and the transport uses these on its per-connection paths.
+    @inlinable public static var normalClosure: CloseCode { CloseCode(1000) }
+    @inlinable public static var goingAway: CloseCode { CloseCode(1001) }
+    @inlinable public static var protocolError: CloseCode { CloseCode(1002) }
+    @inlinable public static var unsupportedData: CloseCode { CloseCode(1003) }
     /// Never sent on the wire: reported locally when a close frame carried no code.
-    public static let noStatusReceived = CloseCode(1005)
+    @inlinable public static var noStatusReceived: CloseCode { CloseCode(1005) }
     /// Never sent on the wire: reported locally when the TCP connection ended without a close frame.
-    public static let abnormalClosure = CloseCode(1006)
-    public static let invalidFramePayloadData = CloseCode(1007)
-    public static let policyViolation = CloseCode(1008)
-    public static let messageTooBig = CloseCode(1009)
-    public static let mandatoryExtension = CloseCode(1010)
-    public static let internalServerError = CloseCode(1011)
-    public static let serviceRestart = CloseCode(1012)
-    public static let tryAgainLater = CloseCode(1013)
-    public static let badGateway = CloseCode(1014)
+    @inlinable public static var abnormalClosure: CloseCode { CloseCode(1006) }
+    @inlinable public static var invalidFramePayloadData: CloseCode { CloseCode(1007) }
+    @inlinable public static var policyViolation: CloseCode { CloseCode(1008) }
+    @inlinable public static var messageTooBig: CloseCode { CloseCode(1009) }
+    @inlinable public static var mandatoryExtension: CloseCode { CloseCode(1010) }
+    @inlinable public static var internalServerError: CloseCode { CloseCode(1011) }
+    @inlinable public static var serviceRestart: CloseCode { CloseCode(1012) }
+    @inlinable public static var tryAgainLater: CloseCode { CloseCode(1013) }
+    @inlinable public static var badGateway: CloseCode { CloseCode(1014) }
     /// Never sent on the wire.
-    public static let tlsHandshakeFailure = CloseCode(1015)
+    @inlinable public static var tlsHandshakeFailure: CloseCode { CloseCode(1015) }
 
     /// Whether a peer may put this code in a close frame (RFC 6455 §7.4.1 / §7.4.2 and the IANA registry).
     ///

@@ -98,17 +98,37 @@ extension FrameHeader {
     /// Appends the header's wire form to `buffer`.
     @inlinable
     package func write(into buffer: inout ByteBuffer) {
+        let length = encodedLength
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { store(to: $0.baseAddress!) }
+    }
+
+    /// Stores the header's wire form at `destination`, which has room for `encodedLength` bytes, and returns
+    /// that length. Lets `FrameWriter` put header and payload into the buffer in one write.
+    @inlinable
+    package func store(to destination: UnsafeMutableRawPointer) -> Int {
         let b0 = (fin ? 0x80 : 0) | (reservedBits & 0x70) | opcode.rawValue
         let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
+        destination.storeBytes(of: b0, as: UInt8.self)
+        var offset: Int
         if payloadLength < 126 {
-            buffer.writeMultipleIntegers(b0, maskBit | UInt8(payloadLength))
+            destination.storeBytes(of: maskBit | UInt8(payloadLength), toByteOffset: 1, as: UInt8.self)
+            offset = 2
         } else if payloadLength <= 0xFFFF {
-            buffer.writeMultipleIntegers(b0, maskBit | 126, UInt16(payloadLength))
+            destination.storeBytes(of: maskBit | 126, toByteOffset: 1, as: UInt8.self)
+            destination.storeBytes(of: UInt16(payloadLength).bigEndian, toByteOffset: 2, as: UInt16.self)
+            offset = 4
         } else {
-            buffer.writeMultipleIntegers(b0, maskBit | 127, UInt64(payloadLength))
+            destination.storeBytes(of: maskBit | 127, toByteOffset: 1, as: UInt8.self)
+            destination.storeBytes(of: UInt64(payloadLength).bigEndian, toByteOffset: 2, as: UInt64.self)
+            offset = 10
         }
         if let key = maskingKey {
-            buffer.writeMultipleIntegers(key.b0, key.b1, key.b2, key.b3)
+            destination.storeBytes(of: key.b0, toByteOffset: offset, as: UInt8.self)
+            destination.storeBytes(of: key.b1, toByteOffset: offset + 1, as: UInt8.self)
+            destination.storeBytes(of: key.b2, toByteOffset: offset + 2, as: UInt8.self)
+            destination.storeBytes(of: key.b3, toByteOffset: offset + 3, as: UInt8.self)
+            offset += 4
         }
+        return offset
     }
 }

@@ -4,7 +4,8 @@ import NIOCore
 /// being copied, so the caller's payload is never modified. `package`: the engines, the transport's shared
 /// encodings and the benchmarks write frames with it; other packages send through `RFC6455Connection`.
 package enum FrameWriter {
-    /// Appends one frame carrying `payload`'s readable bytes to `out`.
+    /// Appends one frame carrying `payload`'s readable bytes to `out`: header and payload in one write into
+    /// `out`'s storage (one capacity check, one writer-index move), the payload masked while it is copied.
     @inlinable
     package static func write(
         opcode: WebSocketOpcode, fin: Bool = true, reservedBits: UInt8 = 0,
@@ -13,19 +14,18 @@ package enum FrameWriter {
         let length = payload.readableBytes
         let header = FrameHeader(fin: fin, reservedBits: reservedBits, opcode: opcode,
                                  maskingKey: maskingKey, payloadLength: length)
-        out.reserveCapacity(minimumWritableBytes: header.encodedLength + length)
-        header.write(into: &out)
-        guard length > 0 else { return }
-        if let key = maskingKey {
-            out.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { dst in
-                _ = payload.withUnsafeReadableBytes { src in
-                    Masking.apply(key: key, phase: 0, from: src.baseAddress!, to: dst.baseAddress!, count: length)
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: header.encodedLength + length) { dst in
+            let headerLength = header.store(to: dst.baseAddress!)
+            guard length > 0 else { return headerLength }
+            payload.withUnsafeReadableBytes { src in
+                let body = dst.baseAddress! + headerLength
+                if let key = maskingKey {
+                    _ = Masking.apply(key: key, phase: 0, from: src.baseAddress!, to: body, count: length)
+                } else {
+                    body.copyMemory(from: src.baseAddress!, byteCount: length)
                 }
-                return length
             }
-        } else {
-            var payload = payload
-            out.writeBuffer(&payload)
+            return headerLength + length
         }
     }
 

@@ -5,14 +5,16 @@
 public struct WebSocketOpcode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt8
 
-    public init(rawValue: UInt8) { self.rawValue = rawValue & 0x0F }
+    @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue & 0x0F }
 
-    public static let continuation = WebSocketOpcode(rawValue: 0x0)
-    public static let text = WebSocketOpcode(rawValue: 0x1)
-    public static let binary = WebSocketOpcode(rawValue: 0x2)
-    public static let close = WebSocketOpcode(rawValue: 0x8)
-    public static let ping = WebSocketOpcode(rawValue: 0x9)
-    public static let pong = WebSocketOpcode(rawValue: 0xA)
+    // Computed and inlinable rather than `static let`: a global constant of another module is read through its
+    // lazy-initialisation accessor, and these are compared on every frame in the transport.
+    @inlinable public static var continuation: WebSocketOpcode { WebSocketOpcode(rawValue: 0x0) }
+    @inlinable public static var text: WebSocketOpcode { WebSocketOpcode(rawValue: 0x1) }
+    @inlinable public static var binary: WebSocketOpcode { WebSocketOpcode(rawValue: 0x2) }
+    @inlinable public static var close: WebSocketOpcode { WebSocketOpcode(rawValue: 0x8) }
+    @inlinable public static var ping: WebSocketOpcode { WebSocketOpcode(rawValue: 0x9) }
+    @inlinable public static var pong: WebSocketOpcode { WebSocketOpcode(rawValue: 0xA) }
 
     /// Control frames have the high bit of the opcode set (§5.5).
     @inlinable public var isControl: Bool { rawValue & 0x8 != 0 }

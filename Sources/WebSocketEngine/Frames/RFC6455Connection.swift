@@ -137,8 +137,12 @@ public struct RFC6455Connection: Sendable {
                             utf8.reset()
                             messageCompressed = compression != nil && header.reservedBits & FrameHeader.rsv1 != 0
                             compressedBytes = 0
-                            if !messageCompressed {
-                                message.reserveCapacity(minimumWritableBytes: header.payloadLength)
+                            // Reserved up front only when the payload comes in several reads (then it grows
+                            // once, not by doubling); a payload in hand is sized by the copy itself.
+                            if messageCompressed {
+                                messageBufferGrew = true // the inflater sizes its own writes
+                            } else if header.payloadLength > input.readableBytes || !header.fin {
+                                reserveMessageCapacity(header.payloadLength)
                             }
                         }
                         readState = .dataPayload(remaining: header.payloadLength, key: header.maskingKey, phase: 0)
@@ -152,20 +156,20 @@ public struct RFC6455Connection: Sendable {
             case .dataPayload(let remaining, let key, let phase):
                 let available = min(remaining, input.readableBytes)
                 if available == 0 { return nil }
-                let start = message.writerIndex
-                var inflateFailure: (CloseCode, String)?
                 if messageCompressed {
-                    inflateFailure = inflatePiece(from: &input, count: available, key: key, phase: phase)
-                } else {
-                    copyPiece(from: &input, count: available, key: key, phase: phase)
-                }
-                // Text before an inflate failure is judged first, so the verdict does not depend on where
-                // the reads split the compressed bytes.
-                if messageOpcode == .text, !validateText(from: start) {
+                    let start = message.writerIndex
+                    let inflateFailure = inflatePiece(from: &input, count: available, key: key, phase: phase)
+                    // Text before an inflate failure is judged first, so the verdict does not depend on where
+                    // the reads split the compressed bytes.
+                    if messageOpcode == .text, !validateText(from: start) {
+                        return fail(.invalidFramePayloadData, "invalid UTF-8 in text message", output: &output)
+                    }
+                    if let inflateFailure {
+                        return fail(inflateFailure.0, inflateFailure.1, output: &output)
+                    }
+                } else if !copyPiece(from: &input, count: available, key: key, phase: phase,
+                                     validatingText: messageOpcode == .text) {
                     return fail(.invalidFramePayloadData, "invalid UTF-8 in text message", output: &output)
-                }
-                if let inflateFailure {
-                    return fail(inflateFailure.0, inflateFailure.1, output: &output)
                 }
                 let left = remaining - available
                 if left > 0 {
@@ -194,8 +198,13 @@ public struct RFC6455Connection: Sendable {
     /// Whether the last header read had FIN set; kept outside `ReadState` so payload steps stay small.
     private var pendingFin = false
 
-    /// Copies `count` payload bytes from `input` to the message, unmasking them on the way.
-    private mutating func copyPiece(from input: inout ByteBuffer, count: Int, key: MaskingKey?, phase: Int) {
+    /// Copies `count` payload bytes from `input` to the message, unmasking them on the way, and validates them
+    /// as UTF-8 when `validatingText` while they are at hand (false: not UTF-8). One pass over each buffer's
+    /// storage: every ByteBuffer storage access inlined here costs a runtime exclusivity check, per frame.
+    private mutating func copyPiece(from input: inout ByteBuffer, count: Int, key: MaskingKey?, phase: Int,
+                                    validatingText: Bool) -> Bool {
+        var validator = utf8
+        var valid = true
         message.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { dst in
             input.withUnsafeReadableBytes { src in
                 if let key {
@@ -204,9 +213,19 @@ public struct RFC6455Connection: Sendable {
                     dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: count)
                 }
             }
+            if validatingText { valid = validator.validate(UnsafeRawPointer(dst.baseAddress!), count: count) }
             return count
         }
+        utf8 = validator
         input.moveReaderIndex(forwardBy: count)
+        return valid
+    }
+
+    /// Grows the message buffer for a payload that arrives in pieces; remembers a growth past what is kept
+    /// between messages, so `releaseMessageBuffer` need not ask the storage for its capacity every frame.
+    private mutating func reserveMessageCapacity(_ payloadLength: Int) {
+        message.reserveCapacity(minimumWritableBytes: payloadLength)
+        if message.writerIndex + payloadLength > configuration.retainedBufferCapacity { messageBufferGrew = true }
     }
 
     /// Inflates `count` compressed payload bytes from `input` into the message; the close code and reason
@@ -275,8 +294,14 @@ public struct RFC6455Connection: Sendable {
         return .message(opcode, delivered)
     }
 
+    /// Set when the message buffer may have grown past `retainedBufferCapacity` (a reservation asked for more);
+    /// a message copied in whole grows it by at most its own size, which `writerIndex` shows.
+    private var messageBufferGrew = false
+
     private mutating func releaseMessageBuffer() {
-        if message.capacity > configuration.retainedBufferCapacity {
+        let mayBeLarge = messageBufferGrew || message.writerIndex > configuration.retainedBufferCapacity / 2
+        messageBufferGrew = false
+        if mayBeLarge, message.capacity > configuration.retainedBufferCapacity {
             message = ByteBuffer()
         } else {
             message.clear()

@@ -103,14 +103,13 @@ public enum WebSocketClient {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        let opening = makeOpening(url: url, configuration: configuration)
         // TLS (for wss://) and the WebSocket handshake: directly on the TCP connection, or inside the tunnel.
         let installEndToEndHandlers = { (pipeline: ChannelPipeline.SynchronousOperations) throws in
             if let tlsContext {
                 try pipeline.addHandler(try configuration.tls.makeHandler(context: tlsContext, host: url.host))
             }
-            try pipeline.addHandler(ClientHandshakeHandler(opening: opening, url: url, configuration: configuration, handler: handler,
-                                                           opened: opened, logger: logger))
+            try configureConnection(pipeline, url: url, configuration: configuration, handler: handler, opened: opened,
+                                    logger: logger)
         }
         var bootstrap = ClientBootstrap(group: eventLoop)
         if let local = configuration.localAddress { bootstrap = bootstrap.bind(to: local) }
@@ -138,6 +137,18 @@ public enum WebSocketClient {
             }
         }
         return opened.futureResult
+    }
+
+    /// Puts the opening handshake, and after it the connection, on a channel that is connected (and TLS'd)
+    /// already: what `connect` does once the transport is up. `package`, so the microbenchmark can drive the
+    /// client's connection through an `EmbeddedChannel` exactly as a socket would.
+    package static func configureConnection(
+        _ pipeline: ChannelPipeline.SynchronousOperations, url: WebSocketURL, configuration: WebSocketClientConfiguration,
+        handler: any WebSocketHandler, opened: EventLoopPromise<any WebSocketConnection>, logger: Logger
+    ) throws {
+        try pipeline.addHandler(ClientHandshakeHandler(opening: makeOpening(url: url, configuration: configuration), url: url,
+                                                       configuration: configuration, handler: handler, opened: opened,
+                                                       logger: logger))
     }
 
     /// The handshake the configuration asks for: RFC 6455, or a hixie draft.

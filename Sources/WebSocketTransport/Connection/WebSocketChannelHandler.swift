@@ -5,7 +5,9 @@ import WebSocketEngine
 
 /// Drives a wire's engine (`RFC6455Connection`, or `HixieConnection` for the drafts) on a channel after the
 /// opening handshake, for servers and clients alike, and is the `WebSocketConnection` services see. Generic
-/// over the engine so each wire's hot path is specialised, not dispatched.
+/// over the engine; the entry points NIO and the services call per frame carry `@_specialize` for RFC 6455, since
+/// methods of a generic class otherwise run unspecialised (engine calls through the witness table, fields at
+/// offsets read from metadata) — a quarter more time per echoed frame, measured (BENCHMARKS.md).
 ///
 /// Writes made while a read batch is processed accumulate in one buffer that is written and flushed once
 /// at `channelReadComplete`; writes from elsewhere are coalesced into one flush per event-loop tick.
@@ -38,13 +40,18 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
 
     let request: WebSocketRequest
     let eventLoop: any EventLoop
-    private var engine: Engine
+    // `@exclusivity(unchecked)` on the state touched per frame: it is only used on `eventLoop`, and no access
+    // to it is held across a call out of the handler (an engine call returns before the service hears of its
+    // event), so the runtime's exclusivity check — about 100 instructions per access, several per frame — has
+    // nothing to find. The rest of the state keeps the check.
+
+    /// The wire's engine and the frames written to it, not yet handed to the channel.
+    @exclusivity(unchecked) private var wire: EngineWithOutput<Engine>
     private let handler: any WebSocketHandler
     private let options: Options
     private let logger: Logger
 
     private var context: ChannelHandlerContext?
-    private var output = ByteBuffer()
     private var unflushed = false
     private var inReadBatch = false
     private var flushScheduled = false
@@ -56,17 +63,17 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     private var rateLimiter: InboundRateLimiter?
     private var heldInput: ByteBuffer?
     private var rateLimitTimer: Scheduled<Void>?
-    private var liveness: Liveness
+    @exclusivity(unchecked) private var liveness: Liveness
     private var livenessTimer: RepeatedTask?
     /// Traffic not yet handed to `options.metrics` (see `TrafficReporter`).
-    private var traffic = TrafficReporter()
+    @exclusivity(unchecked) private var traffic = TrafficReporter()
     private var countedOpen = false
 
     init(engine: Engine, request: WebSocketRequest, handler: any WebSocketHandler,
          eventLoop: any EventLoop, options: Options, logger: Logger) {
         self.request = request
         self.eventLoop = eventLoop
-        self.engine = engine
+        self.wire = EngineWithOutput(engine)
         self.handler = handler
         var options = options
         // A wire without pings (the hixie drafts) cannot be kept alive or probed; the idle timeout still applies.
@@ -103,6 +110,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         self.context = nil
     }
 
+    @_specialize(exported: false, where Engine == RFC6455Connection)
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = unwrapInboundIn(data)
         guard !lifecycle.isLingering else {
@@ -112,11 +120,12 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         liveness.frameReceived()
         inReadBatch = true
         if rateLimiter != nil { return readRateLimited(&input, context: context) }
-        while let action = engine.read(from: &input, output: &output) {
+        while let action = wire.read(from: &input) {
             perform(action, context: context)
         }
     }
 
+    @_specialize(exported: false, where Engine == RFC6455Connection)
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadBatch = false
         flushOutput(context: context)
@@ -125,7 +134,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
 
     func channelInactive(context: ChannelHandlerContext) {
         livenessTimer?.cancel()
-        engine.connectionEnded()
+        wire.engine.connectionEnded()
         reportTraffic(now: nil)
         execute(lifecycle.endOfStream(), context: context)
         context.fireChannelInactive()
@@ -142,6 +151,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         context.close(promise: nil)
     }
 
+    @_specialize(exported: false, where Engine == RFC6455Connection)
     func read(context: ChannelHandlerContext) {
         if readGate.readRequested() { context.read() }
     }
@@ -174,7 +184,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         for action in actions {
             switch action {
             case .writeClose(let frame):
-                _ = engine.writeClose(frame, into: &output)
+                _ = wire.writeClose(frame)
             case .flush:
                 flushOutput(context: context)
             case .closeAfterWrites:
@@ -211,11 +221,11 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         }
     }
 
-    /// Writes and flushes what `output` holds, then runs `then` once it has gone (or failed to).
+    /// Writes and flushes what `wire.output` holds, then runs `then` once it has gone (or failed to).
     private func writeAllThen(context: ChannelHandlerContext, _ then: @escaping (ChannelHandlerContext) -> Void) {
         let done = eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(output), promise: done)
-        output.clear()
+        context.writeAndFlush(wrapOutboundOut(wire.output), promise: done)
+        wire.output.clear()
         unflushed = false
         // The write completes on this event loop, where the context may be used.
         done.futureResult.assumeIsolated().whenComplete { _ in then(context) }
@@ -225,11 +235,11 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
 
     private func flushOutput(context: ChannelHandlerContext) {
         if options.metrics != nil, traffic.hasUnreported { reportTraffic(now: .now()) }
-        if output.readableBytes > 0 {
-            context.write(wrapOutboundOut(output), promise: nil)
+        if wire.output.readableBytes > 0 {
+            context.write(wrapOutboundOut(wire.output), promise: nil)
             context.flush()
             // Unique again once the write completed synchronously, so the storage is reused.
-            output.clear()
+            wire.output.clear()
         } else if unflushed {
             context.flush()
         }
@@ -251,11 +261,11 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         }
     }
 
-    /// Hands what `output` holds to the channel (without flushing), so a buffer written next goes after it.
+    /// Hands what `wire.output` holds to the channel (without flushing), so a buffer written next goes after it.
     private func writeOutput(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        if output.readableBytes > 0 {
-            context.write(wrapOutboundOut(output), promise: promise)
-            output.clear()
+        if wire.output.readableBytes > 0 {
+            context.write(wrapOutboundOut(wire.output), promise: promise)
+            wire.output.clear()
             unflushed = true
         } else if let promise {
             context.write(wrapOutboundOut(ByteBuffer()), promise: promise)
@@ -278,7 +288,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         case .nothing:
             break
         case .ping:
-            if engine.writePing(ByteBuffer(), into: &output).isWritten, let context { flushOutput(context: context) }
+            if wire.writePing(ByteBuffer()).isWritten, let context { flushOutput(context: context) }
         case .close(let code, let reason):
             logger.info("closing connection", metadata: ["code": "\(code.rawValue)", "reason": "\(reason)",
                                                          "path": "\(request.path)", "peer": "\(peerDescription)"])
@@ -295,7 +305,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     private func enforceSendQueueLimit(context: ChannelHandlerContext) {
         guard !readGate.writable, options.maxSendQueueBytes != .max else { return }
         let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-        let pending = buffered + output.readableBytes
+        let pending = buffered + wire.output.readableBytes
         guard pending > options.maxSendQueueBytes else { return }
         logger.warning("slow consumer disconnected", metadata: [
             "pending_bytes": "\(pending)", "limit": "\(options.maxSendQueueBytes)", "path": "\(request.path)",
@@ -307,23 +317,25 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
 
     // MARK: WebSocketConnection
 
+    @_specialize(exported: false, where Engine == RFC6455Connection)
     func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>?) {
         guard eventLoop.inEventLoop else {
             eventLoop.execute { self.send(message, promise: promise) }
             return
         }
-        guard let context, engine.canSendMessages else {
+        // Whether the connection may still send is the engine's answer to the write itself (asked once).
+        guard let context else {
             promise?.fail(WebSocketTransportError.connectionClosed)
             return
         }
         let opcode: WebSocketOpcode = message.kind == .text ? .text : .binary
         if message.data.readableBytes >= options.largePayloadThreshold,
-           engine.writeUnmaskedHeader(opcode, payloadLength: message.data.readableBytes, into: &output) {
+           wire.writeUnmaskedHeader(opcode, payloadLength: message.data.readableBytes) {
             writeOutput(context: context, promise: nil)
             context.write(wrapOutboundOut(message.data), promise: promise)
             unflushed = true
         } else {
-            switch engine.writeMessage(opcode, payload: message.data, into: &output) {
+            switch wire.writeMessage(opcode, payload: message.data) {
             case .written:
                 if promise != nil { writeOutput(context: context, promise: promise) }
             case .refused(.notRepresentable):
@@ -343,24 +355,25 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     /// and a log line rather than altered or dropped unseen.
     private func refuseUnrepresentable(_ message: WebSocketMessage, promise: EventLoopPromise<Void>?) {
         logger.warning("message not sent: the wire cannot carry it", metadata: [
-            "wire": "\(engine.wireName)", "bytes": "\(message.data.readableBytes)", "path": "\(request.path)",
+            "wire": "\(wire.engine.wireName)", "bytes": "\(message.data.readableBytes)", "path": "\(request.path)",
             "peer": "\(peerDescription)",
         ])
-        promise?.fail(WebSocketTransportError.messageNotRepresentable(wire: engine.wire))
+        promise?.fail(WebSocketTransportError.messageNotRepresentable(wire: wire.engine.wire))
     }
 
+    @_specialize(exported: false, where Engine == RFC6455Connection)
     func send(_ prepared: PreparedMessage, promise: EventLoopPromise<Void>?) {
         guard eventLoop.inEventLoop else {
             eventLoop.execute { self.send(prepared, promise: promise) }
             return
         }
-        guard let key = engine.sharedEncodingKey else {
+        guard let key = wire.engine.sharedEncodingKey else {
             // Client frames are masked with a fresh key each, and compressed frames depend on this
             // connection's compression history: nothing to share.
             send(prepared.message, promise: promise)
             return
         }
-        guard let context, engine.canSendMessages else {
+        guard let context, wire.engine.canSendMessages else {
             promise?.fail(WebSocketTransportError.connectionClosed)
             return
         }
@@ -371,7 +384,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         guard frame.readableBytes > 0 else { return refuseUnrepresentable(prepared.message, promise: promise) }
         traffic.sent(bytes: prepared.message.data.readableBytes)
         if frame.readableBytes < options.largePayloadThreshold, promise == nil {
-            output.writeImmutableBuffer(frame)
+            wire.output.writeImmutableBuffer(frame)
         } else {
             writeOutput(context: context, promise: nil)
             context.write(wrapOutboundOut(frame), promise: promise)
@@ -387,7 +400,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
             eventLoop.execute { self.ping(payload) }
             return
         }
-        if engine.writePing(payload, into: &output).isWritten { scheduleFlush() }
+        if wire.writePing(payload).isWritten { scheduleFlush() }
     }
 
     func close(code: CloseCode, reason: String) {
@@ -440,7 +453,7 @@ extension WebSocketChannelHandler {
 
     /// Delivers messages from `input` while the limiter allows; holds the rest and pauses reading otherwise.
     private func deliverRateLimited(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
-        while let event = engine.read(from: &input, output: &output) {
+        while let event = wire.read(from: &input) {
             perform(event, context: context)
             guard case .message(_, let data) = event, lifecycle.state == .open, rateLimiter != nil else { continue }
             switch rateLimiter!.delivered(size: data.readableBytes, now: .now()) {
