@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "WSGateMonitoring", targets: ["WSGateMonitoring"]),
         .library(name: "WSGateMSRP", targets: ["WSGateMSRP"]),
         .library(name: "WSGateAuth", targets: ["WSGateAuth"]),
+        .library(name: "WSGateCluster", targets: ["WSGateCluster"]),
         .executable(name: "wsgate", targets: ["wsgate"]),
     ],
     dependencies: [
@@ -48,6 +49,9 @@ let package = Package(
         // X.509 parsing for the `mtls` method; already built for jwt-kit, so it adds no build time.
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        // The cluster backplane's PostgreSQL client (LISTEN/NOTIFY built in); swift-collections comes with it.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         .target(name: "CWebSocketSIMD"),
@@ -112,6 +116,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Several gateways as one: the broadcast backplane on PostgreSQL (sans-IO outbox and inbox, the I/O beside).
+        .target(
+            name: "WSGateCluster",
+            dependencies: [
+                "WebSocketAPI",
+                "WebSocketEngine",
+                "WSGateServices",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
         .target(
             name: "WSGateMSRP",
             dependencies: [
@@ -149,6 +168,7 @@ let package = Package(
                 "WebSocketTransport",
                 "WSGateMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -164,6 +184,7 @@ let package = Package(
                 "WSGateMonitoring",
                 "WSGateMSRP",
                 "WSGateAuth",
+                "WSGateCluster",
                 "MSRPEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -178,6 +199,7 @@ let package = Package(
                 "WebSocketTransport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -193,6 +215,7 @@ let package = Package(
                 "WSGateMonitoring",
                 "WSGateMSRP",
                 "WSGateAuth",
+                "WSGateCluster",
                 "MSRPEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -294,8 +317,12 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
+            name: "WSGateClusterTests",
+            dependencies: ["WSGateCluster", "WSGateServices", "WebSocketAPI", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
             name: "WSGateConfigTests",
-            dependencies: ["WSGateConfig", "WebSocketEngine"]
+            dependencies: ["WSGateConfig", "WebSocketEngine", "WebSocketAPI", "WSGateServices"]
         ),
         .testTarget(
             name: "WebSocketTransportTests",

@@ -25,10 +25,15 @@ PYENV_ROOT="${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}"
 # instance with tests/interop/peers/msrp/run_kamailio.sh (the packaged kamailio.service is not used).
 # ffmpeg, rtmpdump, python3-librtmp (for /usr/bin/python3), nginx-light + libnginx-mod-rtmp: the real RTMP peers of
 # the WSR tests (tests/interop/test_wsr.py; nginx is started by the test with its own config, never as a service).
+# postgresql-15: the cluster backplane's database (tests/interop/postgres.py makes its own with initdb and pg_ctl
+# in a temporary folder, run as the postgres user; the packaged cluster and service are not used).
+# haproxy: the load balancer in front of several gateways (tests/interop/test_cluster.py runs it with
+# docs/cluster/haproxy.cfg as written, in the foreground; the packaged haproxy.service is not used).
 APT_PKGS=(chromium fonts-liberation util-linux iproute2 tinyproxy openssl zlib1g-dev
           ruby-em-websocket ruby-websocket
           kamailio kamailio-websocket-modules kamailio-tls-modules
-          ffmpeg rtmpdump python3-librtmp nginx-light libnginx-mod-rtmp)
+          ffmpeg rtmpdump python3-librtmp nginx-light libnginx-mod-rtmp
+          haproxy postgresql-15)
 bash "$ROOT/scripts/apt-ensure.sh" "${APT_PKGS[@]}"
 /usr/bin/python3 -c 'import librtmp' || { log "the system python cannot import librtmp"; exit 1; }
 [[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ]] || { log "ngx_rtmp_module.so missing"; exit 1; }

@@ -44,6 +44,9 @@ public struct JWTKeyError: Error, CustomStringConvertible {
 
 extension JWTAuthenticator {
     static let hmacDigests: [String: DigestAlgorithm] = ["HS256": .sha256, "HS384": .sha384, "HS512": .sha512]
+    /// RFC 7518 §3.2: an HMAC key at least as long as the hash output (jwt-kit asserts it, and says it will
+    /// become a precondition).
+    static let hmacMinimumSecret: [String: Int] = ["HS256": 32, "HS384": 48, "HS512": 64]
 
     /// Resolves every key of `keys` into the algorithm that verifies it (the one step that needs jwt-kit's
     /// actor, done once, before the listener starts).
@@ -51,7 +54,15 @@ extension JWTAuthenticator {
         var verifiers: [Verifier] = []
         if let secret = keys.hmacSecret {
             guard !secret.isEmpty else { throw JWTKeyError(description: "the HMAC secret is empty") }
-            for name in keys.hmacAlgorithms {
+            // Algorithms whose hash is longer than the secret are not accepted with it (RFC 7518 §3.2); a secret
+            // too short for every algorithm asked for is refused outright.
+            let usable = keys.hmacAlgorithms.filter { secret.count >= hmacMinimumSecret[$0] ?? 0 }
+            guard !usable.isEmpty else {
+                let needed = keys.hmacAlgorithms.compactMap { name in hmacMinimumSecret[name].map { "\(name) \($0)" } }
+                throw JWTKeyError(description: "the HMAC secret has \(secret.count) bytes; RFC 7518 §3.2 asks for at least the "
+                                  + "hash's length (\(needed.joined(separator: ", ")) bytes), e.g. head -c 48 /dev/urandom | base64")
+            }
+            for name in usable {
                 guard let digest = hmacDigests[name] else {
                     throw JWTKeyError(description: "\(name) is not an HMAC algorithm (HS256, HS384, HS512)")
                 }

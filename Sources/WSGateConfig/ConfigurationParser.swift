@@ -1,3 +1,4 @@
+import WSGateCluster
 import WSGateServices
 import WebSocketEngine
 import WebSocketTransport
@@ -112,7 +113,9 @@ struct NodeReader {
     // MARK: The document
 
     mutating func read(_ root: Node, into c: inout GatewayConfiguration) {
-        guard let top = mapping(root, "the file", allowed: ["listeners", "services", "limits", "log", "metrics", "console"]) else { return }
+        guard let top = mapping(root, "the file", allowed: ["listeners", "services", "limits", "log", "metrics", "console", "cluster"])
+        else { return }
+        if let node = top["cluster"] { c.cluster = readCluster(node) }
         if let node = top["listeners"], let items = sequence(node, "listeners") {
             if items.isEmpty { fail(node, "listeners: at least one is needed") }
             c.listeners = items.compactMap { readListener($0) }
@@ -165,8 +168,12 @@ struct NodeReader {
     }
 
     mutating func readListener(_ node: Node) -> GatewayConfiguration.Listener? {
-        guard let m = mapping(node, "a listener", allowed: ["host", "port", "tls"]) else { return nil }
+        guard let m = mapping(node, "a listener", allowed: ["host", "port", "tls", "advertise"]) else { return nil }
         var listener = GatewayConfiguration.Listener(host: "127.0.0.1", port: 8080)
+        if let n = m["advertise"], let text = string(n, "advertise") {
+            if GatewayConfiguration.parseHostPort(text) == nil { fail(n, "advertise must be HOST:PORT, not \(text)") }
+            listener.advertise = text
+        }
         if let n = m["host"], let host = string(n, "listener host") { listener.host = host }
         if let n = m["port"], let port = integer(n, "listener port", in: 0...65535) { listener.port = port }
         if let n = m["tls"], let tls = mapping(n, "tls", allowed: ["cert", "key", "allow_plaintext", "client_ca"]) {
@@ -184,9 +191,9 @@ struct NodeReader {
 
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
-                                                           "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime",
+                                                           "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "nonce_secret_file",
                                                            "max_websocket_message", "transaction_timeout", "auth", "targets", "target_from",
-                                                           "allow_anonymous", "rate_limit"]) else { return nil }
+                                                           "allow_anonymous", "rate_limit", "topics", "publish", "subscribe"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
@@ -199,7 +206,7 @@ struct NodeReader {
         let kind: GatewayConfiguration.ServiceKind
         switch type {
         case "echo": kind = .echo
-        case "broadcast": kind = .broadcast
+        case "broadcast": kind = .broadcast(readBroadcast(m, path: path))
         case "tcp-proxy" where m["targets"] != nil:
             guard let targets = readTargets(m, path: path, node: node) else { return nil }
             kind = targets
@@ -221,6 +228,7 @@ struct NodeReader {
             if let n = m["htdigest"] { msrp.htdigest = string(n, "htdigest file") }
             if let n = m["ca_file"] { msrp.caFile = string(n, "ca_file") }
             if let n = m["nonce_lifetime"], let v = integer(n, "nonce_lifetime", in: 1...86400) { msrp.nonceLifetime = v }
+            if let n = m["nonce_secret_file"] { msrp.nonceSecretFile = string(n, "nonce_secret_file") }
             if let n = m["max_websocket_message"], let v = integer(n, "max_websocket_message", in: 1024...(16 << 20)) {
                 msrp.maxWebSocketMessage = v
             }
@@ -239,9 +247,21 @@ struct NodeReader {
             return nil
         }
         if type != "tcp-proxy", let b = m["backend"] { fail(b, "backend applies to tcp-proxy services only") }
+        if type != "broadcast" {
+            for key in ["topics", "publish", "subscribe"] {
+                if let n = m[key] { fail(n, "\(key) applies to broadcast services only") }
+            }
+        } else if case .broadcast(let b) = kind, m["auth"] == nil {
+            for (key, permission) in [("publish", b.publish), ("subscribe", b.subscribe)] {
+                if case .requires = permission, let n = m[key] {
+                    fail(n, "\(key) on \(path) names who may, which needs auth on the service (the handshake identity)")
+                }
+            }
+        }
         if type != "tcp-proxy", let t = m["targets"] ?? m["target_from"] { fail(t, "targets and target_from apply to tcp-proxy services only") }
         if type != "msrp" {
-            for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "max_websocket_message", "transaction_timeout",
+            for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "nonce_secret_file", "max_websocket_message",
+                        "transaction_timeout",
                         "allow_anonymous"] {
                 if let n = m[key] { fail(n, "\(key) applies to msrp services only") }
             }
@@ -315,6 +335,93 @@ struct NodeReader {
         return .tcpProxyTargets(selector: selector, backends: backends)
     }
 
+    /// `cluster: {node_id, backplane: {postgres: {url, password_file, retention, required, max_buffered_bytes}}}`.
+    mutating func readCluster(_ node: Node) -> GatewayConfiguration.Cluster? {
+        guard let m = mapping(node, "cluster", allowed: ["node_id", "backplane"]) else { return nil }
+        var cluster = GatewayConfiguration.Cluster()
+        if let n = m["node_id"] { cluster.nodeID = string(n, "cluster.node_id") }
+        if let n = m["backplane"], let b = mapping(n, "cluster.backplane", allowed: ["postgres"]) {
+            guard let pg = b["postgres"] else {
+                fail(n, "cluster.backplane names no backplane (postgres)")
+                return cluster
+            }
+            guard let p = mapping(pg, "cluster.backplane.postgres",
+                                  allowed: ["url", "password_file", "retention", "required", "max_buffered_bytes"]) else { return cluster }
+            guard let u = p["url"], let url = string(u, "cluster.backplane.postgres.url") else {
+                if p["url"] == nil { fail(pg, "cluster.backplane.postgres needs url: postgres://USER@HOST:PORT/DB") }
+                return cluster
+            }
+            do { _ = try BackplaneConfiguration(url: url, nodeID: "check") } catch { fail(u, error.description) }
+            var backplane = GatewayConfiguration.Backplane(url: url)
+            if let n = p["password_file"] { backplane.passwordFile = string(n, "cluster.backplane.postgres.password_file") }
+            if let n = p["retention"], let v = seconds(n, "cluster.backplane.postgres.retention") {
+                if v >= 1 { backplane.retention = v } else { fail(n, "cluster.backplane.postgres.retention must be at least 1 second") }
+            }
+            if let n = p["required"], let v = bool(n, "cluster.backplane.postgres.required") { backplane.required = v }
+            if let n = p["max_buffered_bytes"],
+               let v = integer(n, "cluster.backplane.postgres.max_buffered_bytes", in: (64 << 10)...(4 << 30)) {
+                backplane.maxBufferedBytes = v
+            }
+            cluster.backplane = backplane
+        }
+        return cluster
+    }
+
+    /// A broadcast service's `topics: true | {max, max_name_length}`, `publish:` and `subscribe:`.
+    mutating func readBroadcast(_ m: [String: Node], path: String) -> GatewayConfiguration.Broadcast {
+        var broadcast = GatewayConfiguration.Broadcast()
+        if let n = m["topics"] {
+            if n.scalar != nil {
+                if bool(n, "topics") == true { broadcast.topics = .default }
+            } else if let t = mapping(n, "topics", allowed: ["max", "max_name_length"]) {
+                var limits = BroadcastSettings.TopicLimits.default
+                if let v = t["max"], let max = integer(v, "topics.max", in: 1...1_000_000) { limits.maxTopics = max }
+                if let v = t["max_name_length"], let length = integer(v, "topics.max_name_length", in: 1...1024) {
+                    limits.maxNameLength = length
+                }
+                broadcast.topics = limits
+            }
+        }
+        if let n = m["publish"] { broadcast.publish = readPermission(n, "publish") }
+        if let n = m["subscribe"] { broadcast.subscribe = readPermission(n, "subscribe") }
+        if case .nobody = broadcast.publish, case .nobody = broadcast.subscribe, let n = m["subscribe"] {
+            fail(n, "broadcast service \(path): nobody may publish or subscribe")
+        }
+        return broadcast
+    }
+
+    /// `anyone`, `nobody`, or `{subjects: [...], claims: {claim: [values]}}`.
+    mutating func readPermission(_ node: Node, _ what: String) -> GatewayConfiguration.Broadcast.Permission {
+        if node.scalar != nil {
+            switch string(node, what) {
+            case "anyone": return .anyone
+            case "nobody": return .nobody
+            default:
+                fail(node, "\(what) must be anyone, nobody, or {subjects, claims}")
+                return .anyone
+            }
+        }
+        guard let r = mapping(node, what, allowed: ["subjects", "claims"]) else { return .anyone }
+        let (subjects, claims) = readRequirement(r, what)
+        return .requires(AccessRequirement(subjects: subjects.map(Set.init), claims: claims))
+    }
+
+    /// The `subjects` and `claims` of a requirement mapping (`auth.require`, a broadcast permission).
+    mutating func readRequirement(_ r: [String: Node], _ what: String) -> (subjects: [String]?, claims: [String: [String]]) {
+        var subjects: [String]?
+        var claims: [String: [String]] = [:]
+        if let v = r["subjects"] { subjects = stringList(v, "\(what).subjects") }
+        if let v = r["claims"], case .mapping(let pairs) = v {
+            for (key, value) in pairs {
+                guard let name = key.scalar?.string else { fail(key, "\(what).claims: keys must be claim names"); continue }
+                claims[name] = stringList(value, "\(what).claims.\(name)") ?? []
+            }
+        } else if let v = r["claims"] {
+            fail(v, "\(what).claims must be a mapping (claim: [values])")
+        }
+        return (subjects, claims)
+    }
+
     /// `auth: {jwt: {…}, api_key: {file}, credentials: {…}, require: {subjects, claims}}`.
     mutating func readAuth(_ node: Node, path: String) -> GatewayConfiguration.Auth? {
         guard let m = mapping(node, "auth", allowed: ["jwt", "api_key", "mtls", "credentials", "require"]) else { return nil }
@@ -338,15 +445,7 @@ struct NodeReader {
             if let v = c["cookie"] { auth.sources.cookie = nameOrOff(v, "auth.credentials.cookie") }
         }
         if let n = m["require"], let r = mapping(n, "auth.require", allowed: ["subjects", "claims"]) {
-            if let v = r["subjects"] { auth.subjects = stringList(v, "auth.require.subjects") }
-            if let v = r["claims"], case .mapping(let claims) = v {
-                for (key, value) in claims {
-                    guard let name = key.scalar?.string else { fail(key, "auth.require.claims: keys must be claim names"); continue }
-                    auth.requiredClaims[name] = stringList(value, "auth.require.claims.\(name)") ?? []
-                }
-            } else if let v = r["claims"] {
-                fail(v, "auth.require.claims must be a mapping (claim: [values])")
-            }
+            (auth.subjects, auth.requiredClaims) = readRequirement(r, "auth.require")
         }
         return auth
     }

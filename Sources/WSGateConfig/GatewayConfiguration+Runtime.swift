@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import MSRPEngine
 import WSGateAuth
+import WSGateCluster
 import WebSocketAPI
 import WSGateMSRP
 import WSGateMonitoring
@@ -13,16 +14,22 @@ import WebSocketTransport
 extension GatewayConfiguration {
     /// The services mounted on their paths, with their origin and compression policies, and — given the
     /// gateway's `monitoring` — the `/metrics` endpoint and the web console.
-    /// `access` holds the services' access policies by path (`makeAccessPolicies`).
+    /// `access` holds the services' access policies by path (`makeAccessPolicies`); with a `backplane`, the
+    /// broadcast services publish through it and receive the other nodes' messages.
     public func makeRouter(logger: Logger, monitoring: GatewayMonitoring? = nil,
-                           msrpRelays: [String: MSRPRelayService] = [:], access: [String: AccessPolicy] = [:]) -> ServiceRouter {
+                           msrpRelays: [String: MSRPRelayService] = [:], access: [String: AccessPolicy] = [:],
+                           backplane: PostgresBackplane? = nil) -> ServiceRouter {
         var router = ServiceRouter()
         for service in services {
             let origins: OriginPolicy = service.allowedOrigins.map { .only($0) } ?? .any
             let made: (any WebSocketService)?
             switch service.kind {
             case .echo: made = EchoService()
-            case .broadcast: made = BroadcastService()
+            case .broadcast(let options):
+                let broadcast = BroadcastService(settings: options.settings, mountPath: service.path, fanOut: backplane,
+                                                 logger: logger)
+                backplane?.attach(broadcast)
+                made = broadcast
             case .tcpProxy(let host, let port): made = TCPProxyService(host: host, port: port, logger: logger)
             case .tcpProxyTargets(let selector, let backends):
                 made = TCPProxyService(targets: TCPProxyTargets(backends: backends, selector: selector, mountPath: service.path),
@@ -32,6 +39,7 @@ extension GatewayConfiguration {
             if let made {
                 var bySegment = false
                 if case .tcpProxyTargets(.pathSegment, _) = service.kind { bySegment = true }
+                if case .broadcast(let options) = service.kind, options.topics != nil { bySegment = true }
                 router.mount(made, at: service.path, compression: service.compression, origins: origins,
                              access: access[service.path], matchingSubpaths: bySegment, rateLimit: service.rateLimit)
             }
@@ -117,23 +125,78 @@ extension GatewayConfiguration {
                                              allowPlaintext: true)
             }
             settings.limits.maxBodyBytes = min(limits.maxMessageSize, 16 << 20)
-            if let file = options.htdigest {
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                    throw RuntimeError("cannot read the htdigest file \(file)")
-                }
-                do { settings.credentials = try HTDigestFile(parsing: text) } catch {
-                    throw RuntimeError("\(file):\(error.line): not an htdigest line (user:realm:HA1)")
-                }
-            }
+            if let file = options.htdigest { settings.credentials = try Self.readHTDigest(file) }
+            if let file = options.nonceSecretFile { settings.nonceSecret = try Self.readNonceSecret(file) }
             out[service.path] = (try MSRPRelayService(settings: settings, logger: logger), options.port)
         }
         return out
+    }
+
+    /// The broadcast backplane `cluster.backplane` describes (nil without one): its password file read, this node's
+    /// id chosen (`cluster.node_id`, else the host name and a random suffix). Not yet connected: `run()` does that.
+    public func makeBackplane(logger: Logger, monitoring: GatewayMonitoring? = nil) throws -> PostgresBackplane? {
+        guard let backplane = cluster?.backplane else { return nil }
+        var configuration: BackplaneConfiguration
+        do {
+            configuration = try BackplaneConfiguration(url: backplane.url, nodeID: cluster?.nodeID ?? Self.defaultNodeID())
+        } catch {
+            throw RuntimeError("cluster.backplane.postgres.url: \(error)")
+        }
+        if let file = backplane.passwordFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw RuntimeError("cannot read the backplane password file \(file)")
+            }
+            configuration.password = String(text.reversed().drop(while: { $0.isWhitespace }).reversed())
+        }
+        configuration.retentionSeconds = backplane.retention
+        configuration.required = backplane.required
+        configuration.maxBufferedBytes = backplane.maxBufferedBytes
+        return PostgresBackplane(configuration: configuration, logger: logger, metrics: monitoring?.factory)
+    }
+
+    /// The host name and six random hex digits: unique enough for nodes that were given no id.
+    static func defaultNodeID() -> String {
+        let suffix = String(UInt32.random(in: 0 ... 0xFF_FFFF), radix: 16)
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "wsgate"
+        return host + "-" + suffix
+    }
+
+    /// Reads the files the MSRP relays name (htdigest, nonce secret) as starting would, for `--check-config`.
+    public func checkMSRPFiles() throws {
+        for service in services {
+            guard case .msrp(let options) = service.kind else { continue }
+            if let file = options.nonceSecretFile { _ = try Self.readNonceSecret(file) }
+            if let file = options.htdigest { _ = try Self.readHTDigest(file) }
+        }
+    }
+
+    static func readHTDigest(_ file: String) throws -> HTDigestFile {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw RuntimeError("cannot read the htdigest file \(file)")
+        }
+        do { return try HTDigestFile(parsing: text) } catch {
+            throw RuntimeError("\(file):\(error.line): not an htdigest line (user:realm:HA1)")
+        }
+    }
+
+    /// The bytes of a `nonce_secret_file`: whitespace at the end trimmed (an editor's newline), at least 16 left.
+    static func readNonceSecret(_ file: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw RuntimeError("cannot read the MSRP nonce secret file \(file)")
+        }
+        var bytes = [UInt8](data)
+        while let last = bytes.last, [0x20, 0x09, 0x0A, 0x0D].contains(last) { bytes.removeLast() }
+        guard bytes.count >= 16 else {
+            throw RuntimeError("the MSRP nonce secret file \(file) holds \(bytes.count) bytes; at least 16 are needed")
+        }
+        return bytes
     }
 
     /// One `ServerConfiguration` per listener, with the limits applied. Throws when a TLS file is unusable.
     public func makeServerConfigurations() throws -> [ServerConfiguration] {
         try listeners.map { listener in
             var c = ServerConfiguration(host: listener.host, port: listener.port)
+            c.wsrAdvertisedAddress = listener.advertise
             c.engine.maxMessageSize = limits.maxMessageSize
             c.engine.maxFrameSize = limits.maxMessageSize
             c.maxConnections = limits.maxConnections
@@ -163,4 +226,21 @@ extension GatewayConfiguration {
 public struct RuntimeError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
+}
+
+extension GatewayConfiguration.Broadcast {
+    /// The service's settings: the permissions' requirements checked against the handshake identity.
+    var settings: BroadcastSettings {
+        BroadcastSettings(topics: topics, publish: publish.permission, subscribe: subscribe.permission)
+    }
+}
+
+extension GatewayConfiguration.Broadcast.Permission {
+    var permission: BroadcastPermission {
+        switch self {
+        case .anyone: return .anyone
+        case .nobody: return .nobody
+        case .requires(let requirement): return .identity { requirement.refusal(for: $0) == nil }
+        }
+    }
 }

@@ -10,10 +10,13 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var host: String
         public var port: Int
         public var tls: TLS?
-        public init(host: String, port: Int, tls: TLS? = nil) {
+        /// `HOST:PORT` a WSR create names for its RTMP leg (`advertise`); nil: the request's Host.
+        public var advertise: String?
+        public init(host: String, port: Int, tls: TLS? = nil, advertise: String? = nil) {
             self.host = host
             self.port = port
             self.tls = tls
+            self.advertise = advertise
         }
     }
 
@@ -33,11 +36,28 @@ public struct GatewayConfiguration: Sendable, Equatable {
 
     public enum ServiceKind: Sendable, Equatable {
         case echo
-        case broadcast
+        case broadcast(Broadcast)
         case tcpProxy(host: String, port: Int)
         /// A TCP proxy with a named allowlist of backends, the name picked as `selector` says.
         case tcpProxyTargets(selector: TCPProxyTargets.Selector, backends: [String: TCPProxyTargets.Backend])
         case msrp(MSRP)
+    }
+
+    /// A broadcast service's topics and who may publish and subscribe.
+    public struct Broadcast: Sendable, Equatable {
+        /// Named topics below the path (`topics:`); nil: the path is the one topic.
+        public var topics: BroadcastSettings.TopicLimits?
+        public var publish: Permission = .anyone
+        public var subscribe: Permission = .anyone
+
+        /// `anyone`, `nobody`, or what the handshake identity must be (`{subjects, claims}`, as `auth.require`).
+        public enum Permission: Sendable, Equatable {
+            case anyone
+            case nobody
+            case requires(AccessRequirement)
+        }
+
+        public init(topics: BroadcastSettings.TopicLimits? = nil) { self.topics = topics }
     }
 
     /// The MSRP relay's own settings (its WebSocket leg is the service's path).
@@ -54,6 +74,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var caFile: String?
         /// Seconds a Digest nonce stays valid; an answer to an older one gets `401 … stale=true`.
         public var nonceLifetime = 300
+        /// A file whose bytes (whitespace at the end trimmed, at least 16) key the Digest nonces; the nodes of a
+        /// cluster share it so that any node accepts a nonce another issued. Nil: a random key per process.
+        public var nonceSecretFile: String?
         /// The largest chunk sent as one WebSocket message; bigger chunks are re-chunked for WebSocket legs.
         public var maxWebSocketMessage = 64 << 10
         /// Seconds a forwarded request waits for the next hop's response before the source gets a `408` REPORT.
@@ -176,13 +199,41 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var limits: Limits
     public var log: Log
     public var monitoring = Monitoring()
+    /// Several gateways as one (`cluster:`); nil: this gateway alone.
+    public var cluster: Cluster?
+
+    /// This node's name and the broadcast backplane it shares with the others.
+    public struct Cluster: Sendable, Equatable {
+        /// Unique per node; by default the host name and a random suffix (new at each start).
+        public var nodeID: String?
+        public var backplane: Backplane?
+        public init(nodeID: String? = nil, backplane: Backplane? = nil) {
+            self.nodeID = nodeID
+            self.backplane = backplane
+        }
+    }
+
+    /// `cluster.backplane.postgres`.
+    public struct Backplane: Sendable, Equatable {
+        /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+        public var url: String
+        /// A file holding the password (whitespace at the end trimmed), instead of one in the URL.
+        public var passwordFile: String?
+        /// Seconds published messages are kept for nodes that were cut off.
+        public var retention: Double = 60
+        /// Refuse to start when PostgreSQL cannot be reached (else: serve local clients and retry).
+        public var required = false
+        /// Bytes of published messages held while PostgreSQL is away.
+        public var maxBufferedBytes = 64 << 20
+        public init(url: String) { self.url = url }
+    }
 
     /// `ws://127.0.0.1:8080` with `/echo` and `/broadcast`, permessage-deflate on.
     public static let `default` = GatewayConfiguration(
         listeners: [Listener(host: "127.0.0.1", port: 8080)],
         services: [
             Service(path: "/echo", kind: .echo, allowedOrigins: nil, compression: .default),
-            Service(path: "/broadcast", kind: .broadcast, allowedOrigins: nil, compression: .default),
+            Service(path: "/broadcast", kind: .broadcast(.init(topics: .default)), allowedOrigins: nil, compression: .default),
         ],
         limits: Limits(), log: Log())
 }

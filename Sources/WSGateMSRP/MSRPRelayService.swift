@@ -31,9 +31,9 @@ public final class MSRPRelayService: WebSocketService, Sendable {
         self.logger = logger
         self.group = group
         nextHops = MSRPNextHopPool(group: group, clientTLS: settings.clientTLS)
-        var secret = SystemRandomNumberGenerator()
-        let nonces = NonceIssuer(secret: (0..<32).map { _ in UInt8.random(in: 0...255, using: &secret) },
-                                 lifetime: settings.nonceLifetime)
+        var random = SystemRandomNumberGenerator()
+        let secret = settings.nonceSecret ?? (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let nonces = NonceIssuer(secret: secret, lifetime: settings.nonceLifetime)
         state = NIOLockedValueBox(State(relay: MSRPRelay(configuration: try settings.relayConfiguration(), nonces: nonces)))
     }
 

@@ -31,6 +31,9 @@ public struct MSRPRelaySettings: Sendable {
     public var clientTLS = ClientTLS()
     /// Seconds a Digest nonce stays valid.
     public var nonceLifetime: UInt64 = 300
+    /// The key nonces are made with (`NonceIssuer`); nil: a random one per process. Relays that share it accept
+    /// each other's nonces, so an AUTH challenged by one node can be answered to another behind a load balancer.
+    public var nonceSecret: [UInt8]?
 
     public init(host: String = "127.0.0.1", tcpPort: Int = 2855, webSocketPort: Int = 8080) {
         self.host = host

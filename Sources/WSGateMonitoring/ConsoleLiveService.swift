@@ -9,7 +9,7 @@ import WSGateMetrics
 /// whatever its own update rate.
 ///
 /// An update: `{"time": seconds since 1970, "uptime": seconds, "snapshot": GatewayMetrics.Snapshot,
-/// "mounted": [paths of the WebSocket services]}`.
+/// "mounted": [paths of the WebSocket services], "cluster": ClusterSummary (with a backplane)}`.
 public struct ConsoleLiveService: WebSocketService {
     let monitoring: GatewayMonitoring
     let mounted: [String]
@@ -30,12 +30,13 @@ public struct ConsoleLiveService: WebSocketService {
         var uptime: Double
         var snapshot: GatewayMetrics.Snapshot
         var mounted: [String]
+        var cluster: ClusterSummary?
     }
 
     func update() -> String {
         let update = Update(time: Date().timeIntervalSince1970,
                             uptime: Double((NIODeadline.now() - monitoring.startedAt).nanoseconds) / 1e9,
-                            snapshot: monitoring.metrics.snapshot(), mounted: mounted)
+                            snapshot: monitoring.metrics.snapshot(), mounted: mounted, cluster: monitoring.cluster)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         // Encoding plain numbers, strings and arrays cannot fail.

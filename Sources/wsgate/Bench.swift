@@ -9,9 +9,12 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drive a WebSocket echo server and report throughput and latency (HdrHistogram).")
 
-    @Option(help: "ws:// URL of an echo endpoint (msrp mode: the relay's WebSocket leg).") var url: String
-    @Option(help: "echo (messages and their echoes), handshake (connect+echo+close loops), idle (hold connections), or msrp (SENDs relayed to --msrp-receiver).")
+    @Option(help: "ws:// URL of an echo endpoint (msrp mode: the relay's WebSocket leg; broadcast mode: a broadcast topic, repeat --url to spread publishers and subscribers over several gateways).")
+    var url: [String]
+    @Option(help: "echo (messages and their echoes), handshake (connect+echo+close loops), idle (hold connections), msrp (SENDs relayed to --msrp-receiver), or broadcast (--publishers send at --rate, --connections subscribers receive).")
     var mode: String = "echo"
+    @Option(help: "broadcast mode: publishing connections (they send --rate messages per second in total; default rate 10000).")
+    var publishers = 4
     @Option(help: "msrp mode: the relay's TCP leg the receivers connect to, msrp://HOST:PORT;tcp.") var msrpReceiver: String?
     @Option(help: "Connections (echo, idle) or concurrent loops (handshake).") var connections = 100
     @Option(help: "Message size in bytes.") var size = 64
@@ -27,7 +30,15 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Offer permessage-deflate (off by default, so figures compare framing, not zlib).") var compression = false
     @Option(help: "Bearer token every connection presents (Authorization: Bearer), for a service with access control.") var token: String?
 
+    func validate() throws {
+        if url.isEmpty { throw ValidationError("--url is required") }
+        if url.count > 1, mode != "broadcast" { throw ValidationError("several --url only with --mode broadcast") }
+        if mode == "broadcast", publishers < 1 { throw ValidationError("--publishers must be at least 1") }
+    }
+
     func run() async throws {
+        if mode == "broadcast" { return try await runBroadcast() }
+        let url = self.url[0]
         if mode == "msrp" {
             guard let msrpReceiver else { throw ValidationError("--mode msrp needs --msrp-receiver msrp://HOST:PORT;tcp") }
             let result = try await MSRPLoad.run(relay: url, receiver: msrpReceiver, pairs: connections, size: size,
@@ -53,6 +64,33 @@ struct Bench: AsyncParsableCommand {
 
         let result = try await LoadGenerator(configuration: configuration) { printError("bench: \($0)") }.run()
         try report(result)
+    }
+
+    /// `--mode broadcast`: subscribers and publishers over every `--url`; delivered, lost, latency.
+    private func runBroadcast() async throws {
+        var configuration = BroadcastLoad.Configuration(urls: try url.map { try WebSocketURL(parsing: $0) })
+        configuration.subscribers = connections
+        configuration.publishers = publishers
+        configuration.size = size
+        configuration.rate = rate ?? 10_000
+        configuration.duration = duration
+        configuration.warmup = warmup
+        configuration.threads = threads
+        configuration.token = token
+        let result = try await BroadcastLoad.run(configuration) { printError("bench: \($0)") }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            writeLine(String(decoding: try encoder.encode(result), as: UTF8.self), to: 1)
+            return
+        }
+        for line in [
+            "broadcast \(result.urls.joined(separator: " ")): \(result.publishers) publishers, \(result.subscribers) subscribers, \(result.size) B",
+            String(format: "  %.0f deliveries/s over %.1f s: %llu published, %llu of %llu delivered, %llu lost, %llu errors",
+                   result.deliveries_per_second, result.duration_s, result.published, result.delivered,
+                   result.expected_deliveries, result.lost, result.errors),
+            "  latency µs: p50 \(result.latency_p50_us)  p99 \(result.latency_p99_us)  p99.9 \(result.latency_p999_us)  max \(result.latency_max_us)",
+        ] { writeLine(line, to: 1) }
     }
 
     private func report(_ result: BenchResult) throws {

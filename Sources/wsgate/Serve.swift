@@ -5,6 +5,8 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import WSGateAuth
+import WSGateCluster
 import WSGateConfig
 import WSGateMSRP
 import WSGateMonitoring
@@ -28,6 +30,13 @@ struct Serve: AsyncParsableCommand {
     var checkConfig: String?
     @Option(help: "Address to listen on (the first listener's).") var host: String?
     @Option(help: "Port to listen on (the first listener's).") var port: Int?
+    @Option(help: ArgumentHelp("The address a WSR create names for its RTMP leg (the first listener's; default: the request's Host). Behind a load balancer, each node's own address, so the RTMP connection reaches the node holding the session.",
+                               valueName: "HOST:PORT"))
+    var advertise: String?
+    @Option(help: ArgumentHelp("Share broadcasts with the other gateways through this PostgreSQL database (it makes its own table): what a client publishes on any node reaches every node's subscribers of the topic. PostgreSQL unreachable: local clients are still served, and the node catches up when it is back.",
+                               valueName: "postgres://USER[:PASSWORD]@HOST:PORT/DB"))
+    var backplane: String?
+    @Option(help: "This gateway's name among the nodes of a cluster (default: the host name and a random suffix).") var nodeId: String?
     @Option(help: "Largest accepted message in bytes (close 1009 above it).") var maxMessageSize: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String?
     @Option(help: "Log format: text, or json (one object per line).") var logFormat: String?
@@ -64,6 +73,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds a next hop has to answer a forwarded MSRP request before the source gets a 408 REPORT (default 30).",
                                valueName: "S"))
     var msrpTransactionTimeout: Double?
+    @Option(help: ArgumentHelp("A file whose bytes (at least 16, whitespace at the end trimmed) key the MSRP relay's Digest nonces. Give every node of a cluster the same file, and a nonce one node issued is accepted by the others (default: a random key per process).",
+                               valueName: "FILE"))
+    var msrpNonceSecretFile: String?
     @Option(help: ArgumentHelp("Protect every service (that has no auth of its own) with HS256/384/512 JWTs signed with this file's bytes (whitespace at the end trimmed), presented as Authorization: Bearer, the access_token query parameter or cookie, or a base64url.bearer.authorization.k8s.io subprotocol entry. Mint one with `wsgate token`.",
                                valueName: "FILE"))
     var jwtSecretFile: String?
@@ -91,6 +103,15 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         for spec in tcpProxies { _ = try Self.parseTCPProxy(spec) }
+        if let backplane {
+            do { _ = try BackplaneConfiguration(url: backplane, nodeID: nodeId ?? "check") } catch {
+                throw ValidationError("--backplane: \(error) (postgres://USER[:PASSWORD]@HOST:PORT/DB)")
+            }
+        }
+        if let nodeId, nodeId.isEmpty || nodeId.utf8.count > 128 { throw ValidationError("--node-id must be 1 to 128 bytes") }
+        if let advertise, GatewayConfiguration.parseHostPort(advertise) == nil {
+            throw ValidationError("--advertise wants HOST:PORT, e.g. 10.0.0.2:8080: \(advertise)")
+        }
         if let logFormat, !["text", "json"].contains(logFormat) { throw ValidationError("--log-format must be text or json") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if tlsAllowPlaintext, tlsCert == nil { throw ValidationError("--tls-allow-plaintext needs --tls-cert and --tls-key") }
@@ -123,6 +144,17 @@ struct Serve: AsyncParsableCommand {
         var c = try config.map(Self.load) ?? .default
         if let host { c.listeners[0].host = host }
         if let port { c.listeners[0].port = port }
+        if let advertise { c.listeners[0].advertise = advertise }
+        if backplane != nil || nodeId != nil {
+            var cluster = c.cluster ?? .init()
+            if let nodeId { cluster.nodeID = nodeId }
+            if let backplane {
+                var configured = cluster.backplane ?? .init(url: backplane)
+                configured.url = backplane
+                cluster.backplane = configured
+            }
+            c.cluster = cluster
+        }
         if let tlsCert, let tlsKey {
             c.listeners[0].tls = .init(certificateChainFile: tlsCert, privateKeyFile: tlsKey, allowPlaintext: tlsAllowPlaintext,
                                        clientCAFile: tlsClientCa)
@@ -139,7 +171,7 @@ struct Serve: AsyncParsableCommand {
         if let logLevel { c.log.level = logLevel }
         if let logFormat { c.log.format = logFormat }
         if msrpPort != nil || msrpHost != nil || msrpRealm != nil || msrpHtdigest != nil || msrpCaFile != nil
-            || msrpTransactionTimeout != nil {
+            || msrpTransactionTimeout != nil || msrpNonceSecretFile != nil {
             // The flags configure the relay on /msrp (added when the file has none).
             if !c.services.contains(where: { if case .msrp = $0.kind { return true } else { return false } }) {
                 var flagged = GatewayConfiguration.MSRP()
@@ -154,6 +186,7 @@ struct Serve: AsyncParsableCommand {
                 if let msrpHtdigest { options.htdigest = msrpHtdigest }
                 if let msrpCaFile { options.caFile = msrpCaFile }
                 if let msrpTransactionTimeout { options.transactionTimeout = msrpTransactionTimeout }
+                if let msrpNonceSecretFile { options.nonceSecretFile = msrpNonceSecretFile }
                 c.services[i].kind = .msrp(options)
             }
         }
@@ -185,7 +218,11 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         if let checkConfig {
             let c = try Self.load(checkConfig)
-            do { _ = try await c.makeAccessPolicies() } catch {
+            do {
+                _ = try await c.makeAccessPolicies()
+                try c.checkMSRPFiles()
+                _ = try c.makeBackplane(logger: Logger(label: "wsgate.check-config"))
+            } catch {
                 printError("\(checkConfig): \(error)")
                 throw ExitCode(1)
             }
@@ -211,18 +248,26 @@ struct Serve: AsyncParsableCommand {
         }
         for (path, policy) in access.sorted(by: { $0.key < $1.key }) {
             logger.notice("access control on \(path)", metadata: [
-                "methods": "\(policy.methods.map(\.method).joined(separator: ", "))",
+                "methods": "\(policy.methods.map { ($0 as? JWTAuthenticator).map { "jwt (\($0.algorithms.joined(separator: ", ")))" } ?? $0.method }.joined(separator: ", "))",
                 "credentials": "\(Self.describe(policy.sources))",
             ])
         }
+        let backplane: PostgresBackplane?
+        do {
+            backplane = try gateway.makeBackplane(logger: logger, monitoring: monitoring)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         let router = gateway.makeRouter(logger: logger, monitoring: monitoring, msrpRelays: relays.mapValues(\.relay),
-                                        access: access)
+                                        access: access, backplane: backplane)
+        if let backplane { try await startBackplane(backplane, monitoring: monitoring, logger: logger) }
         for (path, entry) in relays.sorted(by: { $0.key < $1.key }) {
             let channel = try await entry.relay.startTCPListener(host: gateway.listeners[0].host, port: entry.tcpPort)
             let auth = access[path] != nil ? "the WebSocket handshake's identity" + (entry.relay.settings.realm.map { ", or digest, realm \($0)" } ?? "")
                 : entry.relay.settings.realm.map { "digest, realm \($0)" } ?? "none"
             logger.notice("MSRP relay listening on msrp://\(gateway.listeners[0].host):\(channel.localAddress?.port ?? entry.tcpPort);tcp",
-                          metadata: ["websocket": "\(path)", "auth": "\(auth)"])
+                          metadata: ["websocket": "\(path)", "auth": "\(auth)",
+                                     "nonces": "\(entry.relay.settings.nonceSecret == nil ? "key random per process" : "shared key")"])
             if entry.relay.settings.realm == nil, access[path] == nil {
                 logger.warning("the MSRP relay admits anonymous AUTH: give it --jwt-secret-file, --msrp-realm with --msrp-htdigest, or auth in a file")
             }
@@ -260,6 +305,30 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// Connects the backplane in the background, reports it to the console, and waits a moment for it: with
+    /// `required: true` an unreachable PostgreSQL stops the start; otherwise the node serves its local clients and
+    /// the backplane keeps retrying.
+    func startBackplane(_ backplane: PostgresBackplane, monitoring: GatewayMonitoring, logger: Logger) async throws {
+        let configuration = backplane.configuration
+        monitoring.reportCluster {
+            let status = backplane.status
+            return ClusterSummary(node: status.nodeID, state: status.connected ? "connected" : "connecting", url: status.url,
+                                  published: status.published, received: status.received, queued: status.queued,
+                                  gaps: status.gaps, lagSeconds: status.lagSeconds)
+        }
+        Task { await backplane.run() }
+        let metadata: Logger.Metadata = ["node": "\(configuration.nodeID)", "url": "\(configuration.displayURL)",
+                                         "retention_seconds": "\(configuration.retentionSeconds)"]
+        if await backplane.waitUntilConnected(timeout: configuration.required ? .seconds(10) : .seconds(3)) {
+            logger.notice("backplane connected", metadata: metadata)
+        } else if configuration.required {
+            logger.critical("cannot reach the backplane's PostgreSQL, and the configuration says required: true", metadata: metadata)
+            throw ExitCode(1)
+        } else {
+            logger.warning("cannot reach the backplane's PostgreSQL yet: serving this node's clients alone, retrying", metadata: metadata)
+        }
+    }
+
     /// Where a service reads credentials, for the startup log.
     static func describe(_ sources: CredentialSources) -> String {
         var out: [String] = []

@@ -110,6 +110,22 @@ import WebSocketTransport
         await #expect(throws: JWTKeyError.self) { _ = try await JWTAuthenticator.make(keys: JWTKeySource(jwksJSON: "{\"keys\": 1}")) }
     }
 
+    /// RFC 7518 §3.2: an HMAC key at least as long as the hash. A 32-byte secret serves HS256 only; one shorter
+    /// than every algorithm asked for is refused at start (jwt-kit would assert on it).
+    @Test func theSecretsLengthDecidesTheHMACAlgorithms() async throws {
+        let secret32 = [UInt8](repeating: 0x61, count: 32)
+        let only256 = try await JWTAuthenticator.make(keys: JWTKeySource(hmacSecret: secret32))
+        #expect(only256.algorithms == ["HS256"])
+        let all = try await JWTAuthenticator.make(keys: JWTKeySource(hmacSecret: [UInt8](repeating: 0x61, count: 64)))
+        #expect(all.algorithms == ["HS256", "HS384", "HS512"])
+        await #expect(throws: JWTKeyError.self) {
+            _ = try await JWTAuthenticator.make(keys: JWTKeySource(hmacSecret: [UInt8](repeating: 0x61, count: 31)))
+        }
+        await #expect(throws: JWTKeyError.self) {
+            _ = try await JWTAuthenticator.make(keys: JWTKeySource(hmacSecret: secret32, hmacAlgorithms: ["HS512"]))
+        }
+    }
+
     @Test func aSecretFileLosesOnlyItsTrailingWhitespace() {
         #expect(JWTKeySource.secret(fromFileContents: Array(" s3cret \r\n\n".utf8)) == Array(" s3cret".utf8))
     }

@@ -36,7 +36,7 @@ import WebSocketEngine
         #expect(c.services[0] == .init(path: "/vnc", kind: .tcpProxy(host: "::1", port: 5900), allowedOrigins: ["https://a.example"], compression: nil))
         var chat = PerMessageDeflate.ServerSettings(serverMaxWindowBits: 10, clientNoContextTakeover: true)
         chat.tuning = .init(compressionLevel: 1, memoryLevel: 4, minimumMessageSize: 100)
-        #expect(c.services[1] == .init(path: "/chat", kind: .broadcast, allowedOrigins: nil, compression: chat))
+        #expect(c.services[1] == .init(path: "/chat", kind: .broadcast(.init()), allowedOrigins: nil, compression: chat))
         #expect(c.limits.maxMessageSize == 1000 && c.limits.maxConnections == 5 && c.limits.maxConnectionsPerAddress == 2)
         #expect(c.limits.pingInterval == nil && c.limits.idleTimeout == 60 && c.limits.handshakeTimeout == 2.5)
         #expect(c.log == { var l = GatewayConfiguration.Log(); l.level = "debug"; l.format = "json"; return l }())

@@ -160,6 +160,31 @@ import Testing
         }
     }
 
+    /// The gateway sets the frame and the message limit both to `max_message_size`. Incompressible data grows a
+    /// little under deflate, so a message exactly at the limit, sent compressed, travels in a longer frame: it is
+    /// accepted (the frame limit allows deflate's growth; the inflated size is what the message limit checks).
+    @Test func anIncompressibleMessageAtTheLimitIsAcceptedThoughItsFrameIsLonger() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let payload = ByteBuffer(bytes: (0..<65536).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407 // a fixed LCG: the same bytes every run
+            return UInt8(truncatingIfNeeded: state >> 56)
+        })
+        var c = client()
+        var wire = ByteBuffer()
+        c.writeMessage(.binary, payload: payload, into: &wire)
+        #expect(wire.readableBytes > 65536 + 14, "deflate made the frame longer than the message")
+        var s = RFC6455Connection(role: .server, configuration: .init(maxFrameSize: 65536, maxMessageSize: 65536),
+                                  compression: PerMessageDeflateCodec(parameters: .init(), role: .server,
+                                                                      tuning: .init(minimumMessageSize: 0)))
+        #expect(drive(&s, Array(wire.readableBytesView)).actions == [.message(.binary, payload)])
+        var over = RFC6455Connection(role: .server, configuration: .init(maxFrameSize: 65535, maxMessageSize: 65535),
+                                     compression: PerMessageDeflateCodec(parameters: .init(), role: .server,
+                                                                         tuning: .init(minimumMessageSize: 0)))
+        guard case .failed(.messageTooBig, _)? = drive(&over, Array(wire.readableBytesView)).actions.first else {
+            Issue.record("65536 bytes passed a 65535-byte limit"); return
+        }
+    }
+
     @Test func corruptDeflateDataGets1007() {
         var s = server()
         // BTYPE=11 (reserved) is never valid DEFLATE.

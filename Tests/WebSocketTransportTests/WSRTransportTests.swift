@@ -139,6 +139,19 @@ import WSGateServices
         }
     }
 
+    /// Behind a load balancer the create names the node's advertised address, not the balancer's Host, and the
+    /// session opens over RTMP under that URL.
+    @Test func theCreateNamesTheAdvertisedAddress() async throws {
+        try await withServer(configure: { $0.wsrAdvertisedAddress = "127.0.0.1:1935" }) { port in
+            let created = try await rawExchange(port: port, Array(
+                "POST /echo/;e/cr?room=7 HTTP/1.1\r\nHost: balancer.example:80\r\nX-WebSocket-Version: wsr-1.0\r\n\r\n".utf8)).text
+            #expect(created.hasPrefix("HTTP/1.1 201 Created\r\n"))
+            let url = try #require(created.components(separatedBy: "\r\n\r\n").last)
+            #expect(url.hasPrefix("rtmp://127.0.0.1:1935/echo/") && url.hasSuffix("?room=7"), "\(url)")
+            #expect(!url.contains("balancer.example"))
+        }
+    }
+
     @Test func createRequestAnswers201WithTheSessionURL() async throws {
         try await withServer { port in
             let ok = try await rawExchange(port: port, Array(

@@ -308,6 +308,13 @@ public struct RFC6455Connection: Sendable {
         }
     }
 
+    /// `limit` plus what deflate may add to incompressible data (stored blocks: 5 bytes per 64 KiB; a generous
+    /// 1/256 and 1 KiB), saturating instead of overflowing.
+    private static func withDeflateGrowth(_ limit: Int) -> Int {
+        let (padded, overflow) = limit.addingReportingOverflow(limit >> 8 + 1024)
+        return overflow ? Int.max : padded
+    }
+
     /// Framing rules of §5.2–§5.5 that do not need the payload; returns the close code and reason on failure.
     private func validate(_ header: FrameHeader) -> (CloseCode, String)? {
         let deflateBit = compression != nil ? FrameHeader.rsv1 : 0
@@ -339,15 +346,18 @@ public struct RFC6455Connection: Sendable {
         } else if messageOpcode != nil {
             return (.protocolError, "new data frame while a fragmented message is in progress")
         }
-        if header.payloadLength > configuration.maxFrameSize {
+        let compressed = header.opcode == .continuation ? messageCompressed : header.reservedBits & deflateBit != 0
+        // A compressed frame may be a little longer than what it carries (incompressible data grows under
+        // deflate): its limit on the wire is the configured one plus deflate's worst-case growth, so a message
+        // within the limits is not refused for being sent compressed. What it inflates to is checked while inflating.
+        let frameLimit = compressed ? Self.withDeflateGrowth(configuration.maxFrameSize) : configuration.maxFrameSize
+        if header.payloadLength > frameLimit {
             return (.messageTooBig, "frame of \(header.payloadLength) bytes exceeds the limit of \(configuration.maxFrameSize)")
         }
-        let compressed = header.opcode == .continuation ? messageCompressed : header.reservedBits & deflateBit != 0
         // A compressed message is bounded on the wire too (its inflated size is checked while inflating):
         // at the limit plus deflate's worst-case growth, so empty deflate blocks cannot stream forever.
         let assembled = header.opcode == .continuation ? (compressed ? compressedBytes : message.readableBytes) : 0
-        let (padded, overflow) = configuration.maxMessageSize.addingReportingOverflow(configuration.maxMessageSize >> 8 + 1024)
-        let wireLimit = compressed ? (overflow ? Int.max : padded) : configuration.maxMessageSize
+        let wireLimit = compressed ? Self.withDeflateGrowth(configuration.maxMessageSize) : configuration.maxMessageSize
         // Written as a subtraction: a 63-bit length must not overflow the sum (found by FuzzFrames).
         if header.payloadLength > wireLimit - assembled {
             return (.messageTooBig, "message exceeds the limit of \(configuration.maxMessageSize) bytes")

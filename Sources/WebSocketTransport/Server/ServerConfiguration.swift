@@ -40,6 +40,10 @@ public struct ServerConfiguration: Sendable {
     /// A WSR session created over HTTP must be opened over RTMP (`connect` … `play`) within this (wsr.md §1.4):
     /// after it the created URL is no longer accepted, and an RTMP connection still setting up is closed.
     public var wsrConnectDeadline: TimeAmount
+    /// `HOST:PORT` that a WSR create names for the session's RTMP leg; nil: the create's `Host` (wsr.md §1.2).
+    /// Behind a load balancer each node advertises its own address, so the RTMP connection reaches the node that
+    /// holds the session rather than whichever node the balancer picks.
+    public var wsrAdvertisedAddress: String?
 
     public init(host: String = "127.0.0.1", port: Int = 8080,
                 engine: RFC6455Connection.Configuration = .default,
@@ -65,5 +69,6 @@ public struct ServerConfiguration: Sendable {
         self.idleTimeout = nil
         self.maxSendQueueBytes = 64 << 20
         self.wsrConnectDeadline = .seconds(60)
+        self.wsrAdvertisedAddress = nil
     }
 }

@@ -32,8 +32,9 @@ extension ServerHandshakeHandler {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
         let id = String(decoding: (0..<32).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self)
-        // The Host header, with the port made explicit (wsr.md §1.2).
-        let authority = host.contains(":") && !host.hasSuffix("]") ? host : host + (secure ? ":443" : ":80")
+        // The advertised address, else the Host header with the port made explicit (wsr.md §1.2).
+        let authority = configuration.wsrAdvertisedAddress
+            ?? (host.contains(":") && !host.hasSuffix("]") ? host : host + (secure ? ":443" : ":80"))
         let url = (secure ? "rtmps://" : "rtmp://") + authority + base + "/" + id + (request.query.map { "?" + $0 } ?? "")
         sessions.register(tcUrl: url, route: route, request: request)
         var fields = HTTPFields([("Content-Type", "text/plain")])

@@ -1,0 +1,255 @@
+import Histogram
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import WebSocketAPI
+import WebSocketEngine
+import WebSocketTransport
+
+/// `wsgate bench --mode broadcast`: `publishers` connections send numbered, timestamped binary messages at
+/// `rate` in total (open loop) to a broadcast topic, `subscribers` connections receive them — spread round-robin
+/// over every URL given, so one run can cover several gateways of a cluster. Each subscriber should get every
+/// message published in the measured window, once, in each publisher's order: what it got counts as delivered,
+/// what it should have got and did not as lost, a repeat or a step back in a publisher's numbers as an error.
+/// Latency: from the publisher's send to the subscriber's receipt, both in this process (one clock).
+public enum BroadcastLoad {
+    public struct Configuration: Sendable {
+        public var urls: [WebSocketURL]
+        public var subscribers = 100
+        public var publishers = 4
+        /// Bytes per message (at least the 24-byte header: publisher, number, send time).
+        public var size = 64
+        /// Messages per second over all publishers.
+        public var rate: Double = 10_000
+        public var duration: Double = 10
+        public var warmup: Double = 1
+        /// Seconds after the window for the last messages to arrive before counting what is lost.
+        public var drain: Double = 2
+        public var threads = System.coreCount
+        public var token: String?
+
+        public init(urls: [WebSocketURL]) { self.urls = urls }
+    }
+
+    /// What `--json` prints for this mode.
+    public struct Result: Codable, Sendable {
+        public var mode = "broadcast"
+        public var urls: [String]
+        public var publishers: Int
+        public var subscribers: Int
+        public var subscribers_established: Int
+        public var size: Int
+        public var rate: Double
+        public var duration_s: Double
+        /// Messages sent in the window.
+        public var published: UInt64
+        /// published × subscribers.
+        public var expected_deliveries: UInt64
+        public var delivered: UInt64
+        public var lost: UInt64
+        public var deliveries_per_second: Double
+        public var latency_p50_us: UInt64
+        public var latency_p99_us: UInt64
+        public var latency_p999_us: UInt64
+        public var latency_max_us: UInt64
+        /// Repeats, steps back in a publisher's numbers, malformed messages, dropped connections.
+        public var errors: UInt64
+    }
+
+    static let headerSize = 24
+
+    public static func run(_ config: Configuration, progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Result {
+        precondition(!config.urls.isEmpty)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.threads))
+        do {
+            let result = try await measure(config, loops: Array(group.makeIterator()), progress: progress)
+            try? await group.shutdownGracefully()
+            return result
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func measure(_ config: Configuration, loops: [any EventLoop],
+                                progress: @escaping @Sendable (String) -> Void) async throws -> Result {
+        let window = Window()
+        var client = WebSocketClientConfiguration(connectTimeout: .seconds(30), compression: nil)
+        client.credential = config.token.map { ClientCredential(token: $0) }
+
+        var subscribers: [SubscriberHandler] = []
+        var connections: [any WebSocketConnection] = []
+        var failed: UInt64 = 0
+        for i in 0..<config.subscribers {
+            let handler = SubscriberHandler(window: window, publishers: config.publishers)
+            do {
+                connections.append(try await WebSocketClient.connect(to: config.urls[i % config.urls.count], configuration: client,
+                                                                     handler: handler, eventLoop: loops[i % loops.count]).get())
+                subscribers.append(handler)
+            } catch {
+                failed += 1
+            }
+        }
+        progress("\(subscribers.count) subscribers open, \(failed) failed")
+        var publishers: [PublisherHandler] = []
+        let interval = TimeAmount.nanoseconds(Int64(Double(config.publishers) / max(config.rate, 0.001) * 1e9))
+        for p in 0..<config.publishers {
+            let handler = PublisherHandler(id: UInt32(p), window: window, size: max(config.size, headerSize), interval: interval)
+            do {
+                connections.append(try await WebSocketClient.connect(to: config.urls[(p + 1) % config.urls.count], configuration: client,
+                                                                     handler: handler, eventLoop: loops[p % loops.count]).get())
+                publishers.append(handler)
+            } catch {
+                failed += 1
+            }
+        }
+        for publisher in publishers { try await publisher.start() }
+
+        try await Task.sleep(for: .milliseconds(Int(config.warmup * 1000)))
+        window.open(at: monotonicNanos())
+        try await Task.sleep(for: .milliseconds(Int(config.duration * 1000)))
+        window.close(at: monotonicNanos())
+        for publisher in publishers { try await publisher.stop() }
+        try await Task.sleep(for: .milliseconds(Int(config.drain * 1000)))
+
+        var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var delivered: UInt64 = 0, errors = failed, established = 0
+        for s in subscribers {
+            let (h, count, e, open) = try await s.snapshot()
+            histogram.add(h)
+            delivered += count
+            errors += e
+            if open { established += 1 }
+        }
+        var published: UInt64 = 0
+        for p in publishers { published += try await p.sentInWindow() }
+        for connection in connections { connection.close(code: .goingAway, reason: "") }
+        try? await Task.sleep(for: .milliseconds(300))
+        let expected = published * UInt64(subscribers.count)
+        let seconds = max(window.seconds, 1e-9)
+        return Result(urls: config.urls.map(\.description), publishers: config.publishers, subscribers: config.subscribers,
+                      subscribers_established: established, size: max(config.size, headerSize), rate: config.rate,
+                      duration_s: window.seconds, published: published, expected_deliveries: expected, delivered: delivered,
+                      lost: expected > delivered ? expected - delivered : 0, deliveries_per_second: Double(delivered) / seconds,
+                      latency_p50_us: histogram.valueAtPercentile(50), latency_p99_us: histogram.valueAtPercentile(99),
+                      latency_p999_us: histogram.valueAtPercentile(99.9), latency_max_us: histogram.max, errors: errors)
+    }
+}
+
+/// The measured window: messages sent inside it are the ones counted, wherever and whenever they arrive.
+final class Window: Sendable {
+    private let bounds = NIOLockedValueBox<(start: UInt64, end: UInt64)>((.max, .max))
+
+    func open(at now: UInt64) { bounds.withLockedValue { $0 = (now, .max) } }
+    func close(at now: UInt64) { bounds.withLockedValue { $0.end = now } }
+    func contains(_ sentAt: UInt64) -> Bool {
+        let b = bounds.withLockedValue { $0 }
+        return sentAt >= b.start && sentAt < b.end
+    }
+    var seconds: Double {
+        let b = bounds.withLockedValue { $0 }
+        return b.end == .max || b.start == .max ? 0 : Double(b.end - b.start) / 1e9
+    }
+}
+
+/// One publisher: a message every `interval` from its event loop, numbered from 0.
+final class PublisherHandler: WebSocketHandler, @unchecked Sendable {
+    // @unchecked Sendable: state touched on the connection's event loop only (start/stop/sentInWindow hop there).
+    private let id: UInt32
+    private let window: Window
+    private let size: Int
+    private let interval: TimeAmount
+    private var connection: (any WebSocketConnection)?
+    private var ticker: RepeatedTask?
+    private var seq: UInt64 = 0
+    private var inWindow: UInt64 = 0
+
+    init(id: UInt32, window: Window, size: Int, interval: TimeAmount) {
+        self.id = id
+        self.window = window
+        self.size = size
+        self.interval = interval
+    }
+
+    func connectionDidOpen(_ connection: any WebSocketConnection) { self.connection = connection }
+
+    func start() async throws {
+        guard let connection else { return }
+        try await connection.eventLoop.submit {
+            let jitter = TimeAmount.nanoseconds(Int64.random(in: 0..<max(1, self.interval.nanoseconds)))
+            self.ticker = connection.eventLoop.scheduleRepeatedTask(initialDelay: jitter, delay: self.interval) { [weak self] _ in
+                self?.sendOne()
+            }
+        }.get()
+    }
+
+    func stop() async throws {
+        guard let connection else { return }
+        try await connection.eventLoop.submit { self.ticker?.cancel() }.get()
+    }
+
+    func sentInWindow() async throws -> UInt64 {
+        guard let connection else { return 0 }
+        return try await connection.eventLoop.submit { self.inWindow }.get()
+    }
+
+    private func sendOne() {
+        guard let connection else { return }
+        let now = monotonicNanos()
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(size)
+        buffer.writeMultipleIntegers(id, UInt32(0), seq, now)
+        buffer.writeRepeatingByte(0x2E, count: size - BroadcastLoad.headerSize)
+        seq += 1
+        if window.contains(now) { inWindow += 1 }
+        connection.send(.binary(buffer), promise: nil)
+    }
+
+    func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {}
+}
+
+/// One subscriber: latency and count of what was sent in the window, and checks each publisher's numbers only go up.
+final class SubscriberHandler: WebSocketHandler, @unchecked Sendable {
+    // @unchecked Sendable: state touched on the connection's event loop only (`snapshot` hops there).
+    private let window: Window
+    private var lastSeq: [UInt64?]
+    private var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    private var received: UInt64 = 0
+    private var errors: UInt64 = 0
+    private var connection: (any WebSocketConnection)?
+    private var open = false
+
+    init(window: Window, publishers: Int) {
+        self.window = window
+        lastSeq = Array(repeating: nil, count: publishers)
+    }
+
+    func connectionDidOpen(_ connection: any WebSocketConnection) {
+        self.connection = connection
+        open = true
+    }
+
+    func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
+        var data = message.data
+        guard let (publisher, _, seq, sentAt) = data.readMultipleIntegers(as: (UInt32, UInt32, UInt64, UInt64).self),
+              Int(publisher) < lastSeq.count else {
+            errors += 1
+            return
+        }
+        if let last = lastSeq[Int(publisher)], seq <= last { errors += 1 } // a repeat or out of order
+        lastSeq[Int(publisher)] = seq
+        guard window.contains(sentAt) else { return }
+        received += 1
+        _ = histogram.record((monotonicNanos() &- sentAt) / 1000)
+    }
+
+    func connectionDidClose(_ connection: any WebSocketConnection, info: WebSocketCloseInfo) {
+        if open, window.seconds == 0 { errors += 1 } // dropped before the end
+        open = false
+    }
+
+    func snapshot() async throws -> (Histogram<UInt64>, UInt64, UInt64, Bool) {
+        guard let connection else { return (histogram, received, errors, false) }
+        return try await connection.eventLoop.submit { (self.histogram, self.received, self.errors, self.open) }.get()
+    }
+}
