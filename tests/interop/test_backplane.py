@@ -329,3 +329,41 @@ def test_a_node_behind_past_the_retention_reports_the_gap(procs, wsgate_bin, pg)
     log = behind.log.read_text(errors="replace")
     assert re.search(r"missed_at_most=\d+", log), tail(behind.log)
     stop_all(nodes)
+
+
+def test_postgres_unreachable_at_start_is_said_clearly(procs, wsgate_bin):
+    """No PostgreSQL at the backplane's address: the node says so, serves its own clients, and keeps trying; with
+    `required: true` it refuses to start instead (exit 1, the reason in its log)."""
+    closed = free_port()  # nothing listens there
+    directory = REPORTS / "bp-unreachable"
+    directory.mkdir(parents=True, exist_ok=True)
+    for required in (False, True):
+        port = free_port()
+        config = directory / f"required-{required}.yaml"
+        config.write_text(f"""
+listeners: [{{host: {HOST}, port: {port}}}]
+services: [{{path: /echo, type: echo}}, {{path: /broadcast, type: broadcast}}]
+cluster:
+  node_id: alone
+  backplane: {{postgres: {{url: "postgres://wsgate@{HOST}:{closed}/wsgate", required: {str(required).lower()}}}}}
+""")
+        p, log = procs.start([wsgate_bin, "serve", "--config", config], f"bp-unreachable-{required}")
+        if required:
+            assert p.wait(30) == 1, tail(log)
+            assert "cannot reach the backplane's PostgreSQL, and the configuration says required: true" in log.read_text()
+            continue
+        wait_port(port, p)
+        node = Server(p, port, log)
+        text = wait_for_log(node, "cannot reach the backplane's PostgreSQL yet: serving this node's clients alone, retrying")
+        assert "backplane reader not connected" in text
+
+        async def local():
+            async with connect(node.url("/broadcast")) as a, connect(node.url("/broadcast")) as b:
+                await a.send("local only")
+                assert await asyncio.wait_for(b.recv(), 5) == "local only"
+
+        run(local())
+        assert metric(node, "wsgate_backplane_connected") == 0
+        assert metric(node, "wsgate_backplane_queued_messages") >= 1, "what was published waits for PostgreSQL"
+        node.assert_alive()
+        Procs.stop(p)
