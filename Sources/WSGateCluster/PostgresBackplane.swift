@@ -216,6 +216,13 @@ public final class PostgresBackplane: BroadcastFanOut, Sendable {
         quiet.logLevel = max(logger.logLevel, .warning)
         let connection = try await PostgresConnection.connect(configuration: pg, id: role.hashValue, logger: quiet)
         try await connection.query(PostgresQuery(unsafeSQL: BackplaneSchema.setup), logger: quiet)
+        if role == "writer" {
+            // A write is answered once PostgreSQL has it, not once its WAL is on disk: commits are then not bound by
+            // the disk's flush rate (the writes are serialised by one lock, so that rate would cap the cluster).
+            // A crash of PostgreSQL itself can lose the last fraction of a second for the other nodes; restarts,
+            // node outages and network cuts lose nothing (README, "Running several gateways").
+            try await connection.query("SET synchronous_commit = off", logger: quiet)
+        }
         return connection
     }
 
@@ -250,8 +257,16 @@ public final class PostgresBackplane: BroadcastFanOut, Sendable {
             setUp("reader", true)
             try await fetchAll(on: connection)
             metrics.setCaughtUp()
-            for try await _ in notifications {
-                try await fetchAll(on: connection)
+            // Notifications are coalesced: every write notifies, but one fetch reads everything written so far,
+            // so the notifications that arrived during a fetch call for one more fetch, not one each.
+            let (due, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    defer { signal.finish() }
+                    for try await _ in notifications { signal.yield() }
+                }
+                for await _ in due { try await self.fetchAll(on: connection) }
+                try await group.next()
             }
         }
         throw PostgresBackplaneError.listenEnded
