@@ -216,6 +216,9 @@ public final class PostgresBackplane: BroadcastFanOut, Sendable {
         quiet.logLevel = max(logger.logLevel, .warning)
         let connection = try await PostgresConnection.connect(configuration: pg, id: role.hashValue, logger: quiet)
         try await connection.query(PostgresQuery(unsafeSQL: BackplaneSchema.setup), logger: quiet)
+        // The page query's cost estimate (a never-analysed singleton table joined to a fast-growing one) crosses
+        // jit_above_cost, and JIT-compiling it took 240 ms of every 1000-row page: measured, so JIT is off here.
+        try await connection.query("SET jit = off", logger: quiet)
         if role == "writer" {
             // A write is answered once PostgreSQL has it, not once its WAL is on disk: commits are then not bound by
             // the disk's flush rate (the writes are serialised by one lock, so that rate would cap the cluster).
@@ -295,8 +298,10 @@ public final class PostgresBackplane: BroadcastFanOut, Sendable {
                 """, logger: logger)
             var page: [BackplaneRow] = []
             var through: Int64 = 0
-            for try await (pruned, id, origin, incarnation, seq, service, topic, binary, payload, storedAt)
-                in rows.decode((Int64, Int64?, String?, Int64?, Int64?, String?, String?, Bool?, ByteBuffer?, Double?).self) {
+            // Collected first, then decoded: iterating the row sequence asynchronously costs a hop per row.
+            for row in try await rows.collect() {
+                let (pruned, id, origin, incarnation, seq, service, topic, binary, payload, storedAt) =
+                    try row.decode((Int64, Int64?, String?, Int64?, Int64?, String?, String?, Bool?, ByteBuffer?, Double?).self)
                 through = pruned
                 guard let id, let origin, let incarnation, let seq, let service, let topic, let binary, let payload,
                       let storedAt else { continue }
