@@ -6,6 +6,7 @@ nothing; a node that falls behind past the retention reports the gap in its log 
 bad input is refused alike on every node.
 """
 import asyncio
+import json
 import os
 import re
 import signal
@@ -205,6 +206,13 @@ def test_large_messages_cross_nodes_and_bad_input_is_refused_alike(procs, wsgate
             with pytest.raises(InvalidStatus) as refused:
                 await connect(f"ws://{HOST}:{n.port}/broadcast/bad%20name")
             assert refused.value.response.status_code == 400
+
+        # The console's live feed says which node this is and how its backplane is.
+        async with connect(f"ws://{HOST}:{nodes[0].port}/console/live") as console:
+            update = json.loads(await asyncio.wait_for(console.recv(), 10))
+            cluster = update["cluster"]
+            assert cluster["node"] == nodes[0].node_id and cluster["state"] == "connected", cluster
+            assert cluster["published"] >= 1 and cluster["url"] == pg.url, cluster
 
     run(go())
     stop_all(nodes)
