@@ -143,10 +143,11 @@ extension GatewayConfiguration {
             throw RuntimeError("cluster.backplane.postgres.url: \(error)")
         }
         if let file = backplane.passwordFile {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            // Read as every secret file is (JWTKeySource: the whitespace at the end trimmed).
+            guard let bytes = JWTKeySource.secret(fromFile: file) else {
                 throw RuntimeError("cannot read the backplane password file \(file)")
             }
-            configuration.password = String(text.reversed().drop(while: { $0.isWhitespace }).reversed())
+            configuration.password = String(decoding: bytes, as: UTF8.self)
         }
         configuration.retentionSeconds = backplane.retention
         configuration.required = backplane.required
@@ -181,11 +182,9 @@ extension GatewayConfiguration {
 
     /// The bytes of a `nonce_secret_file`: whitespace at the end trimmed (an editor's newline), at least 16 left.
     static func readNonceSecret(_ file: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: file) else {
+        guard let bytes = JWTKeySource.secret(fromFile: file) else {
             throw RuntimeError("cannot read the MSRP nonce secret file \(file)")
         }
-        var bytes = [UInt8](data)
-        while let last = bytes.last, [0x20, 0x09, 0x0A, 0x0D].contains(last) { bytes.removeLast() }
         guard bytes.count >= 16 else {
             throw RuntimeError("the MSRP nonce secret file \(file) holds \(bytes.count) bytes; at least 16 are needed")
         }
