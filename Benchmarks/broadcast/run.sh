@@ -7,7 +7,8 @@
 #   2. three wsgate nodes sharing broadcasts through PostgreSQL 15 (its own data directory, pg_ctl, as the postgres
 #      user): published 64-byte messages per second delivered to every node, lost, latency p50/p99/p99.9;
 #   3. the PostgreSQL limit measured the same way: pgbench running the backplane's own write
-#      (`SELECT wsgate_backplane_publish(...)` with the same batch size) and its NOTIFY.
+#      (`SELECT wsgate_backplane_publish_batch(...)`, one batch row of PGBENCH_BATCH encoded 64-byte messages) and
+#      its NOTIFY.
 #
 #     bash Benchmarks/broadcast/run.sh
 #
@@ -123,9 +124,7 @@ done
 # --- 3. the PostgreSQL limit: the backplane's own write under pgbench -----------------------------------
 cat >"$OUT/publish.sql" <<SQL
 SET synchronous_commit = off;
-SELECT wsgate_backplane_publish('pgbench', 1, array(SELECT generate_series(1, $PGBENCH_BATCH)::int8),
-    array_fill('/broadcast'::text, array[$PGBENCH_BATCH]), array_fill('cluster'::text, array[$PGBENCH_BATCH]),
-    array_fill(true, array[$PGBENCH_BATCH]), array_fill(decode(repeat('78', 64), 'hex'), array[$PGBENCH_BATCH]));
+SELECT wsgate_backplane_publish_batch('pgbench', 1, 1, $PGBENCH_BATCH, decode(repeat('010000000a2f62726f61646361737400000007636c757374657200000040' || repeat('78', 64), $PGBENCH_BATCH), 'hex'));
 SQL
 [[ " $PARTS " == *" pgbench "* ]] || ROUNDS_PGBENCH=0
 for round in $(seq "${ROUNDS_PGBENCH:-$ROUNDS}"); do

@@ -2,7 +2,8 @@ import CoreMetrics
 import NIOConcurrencyHelpers
 
 /// The backplane's figures, as swift-metrics (so `/metrics` shows them with the node's id) and as totals for
-/// the console: connected, published, received, lag, caught up, gaps, and messages dropped from a full outbox.
+/// the console: connected, published, received, lag, caught up, gaps, messages dropped from a full outbox, and
+/// batches skipped because their body did not hold what their row said.
 final class BackplaneMetrics: Sendable {
     private let connected: Meter
     private let caughtUp: Meter
@@ -11,8 +12,9 @@ final class BackplaneMetrics: Sendable {
     private let publishedCounter: Counter
     private let receivedCounter: Counter
     private let gapsCounter: Counter
-    private let gapRowsCounter: Counter
+    private let gapMessagesCounter: Counter
     private let droppedCounter: Counter
+    private let malformedCounter: Counter
     private let totals = NIOLockedValueBox(Totals())
 
     /// What the console shows.
@@ -22,7 +24,7 @@ final class BackplaneMetrics: Sendable {
         var published = 0
         var received = 0
         var gaps = 0
-        var gapRows: Int64 = 0
+        var gapMessages: Int64 = 0
         var dropped = 0
         var lagSeconds = 0.0
         var queued = 0
@@ -37,8 +39,9 @@ final class BackplaneMetrics: Sendable {
         publishedCounter = Counter(label: "wsgate_backplane_published_total", dimensions: node, factory: factory)
         receivedCounter = Counter(label: "wsgate_backplane_received_total", dimensions: node, factory: factory)
         gapsCounter = Counter(label: "wsgate_backplane_gaps_total", dimensions: node, factory: factory)
-        gapRowsCounter = Counter(label: "wsgate_backplane_gap_messages_total", dimensions: node, factory: factory)
+        gapMessagesCounter = Counter(label: "wsgate_backplane_gap_messages_total", dimensions: node, factory: factory)
         droppedCounter = Counter(label: "wsgate_backplane_dropped_total", dimensions: node, factory: factory)
+        malformedCounter = Counter(label: "wsgate_backplane_malformed_batches_total", dimensions: node, factory: factory)
         connected.set(0)
         caughtUp.set(0)
     }
@@ -82,14 +85,16 @@ final class BackplaneMetrics: Sendable {
         }
     }
 
-    func gap(rows: Int64) {
+    func gap(messages: Int64) {
         gapsCounter.increment()
-        gapRowsCounter.increment(by: Int(rows))
+        gapMessagesCounter.increment(by: Int(messages))
         totals.withLockedValue {
             $0.gaps += 1
-            $0.gapRows += rows
+            $0.gapMessages += messages
         }
     }
+
+    func malformed() { malformedCounter.increment() }
 
     func dropped(_ count: Int) {
         droppedCounter.increment(by: count)

@@ -5,10 +5,11 @@ import DequeModule
 /// and counted (never silently). A struct that returns what to do; `PostgresBackplane` does it.
 struct BackplaneOutbox {
     struct Limits: Sendable, Hashable {
-        /// Messages in one `INSERT` at most.
+        /// Messages in one batch (one row) at most.
         var maxBatchMessages = 1000
-        /// Bytes in one `INSERT` at most (a single larger message goes alone).
-        var maxBatchBytes = 4 << 20
+        /// Bytes in one batch at most (a single larger message goes alone); with `BackplaneSchema.fetchLimit`
+        /// it bounds what a reader holds per page.
+        var maxBatchBytes = 1 << 20
         /// Bytes held while PostgreSQL does not take them; beyond, the oldest are dropped.
         var maxBufferedBytes = 64 << 20
     }

@@ -53,9 +53,10 @@ public final class BroadcastService: WebSocketService {
         return BroadcastTopicName.parse(path: request.path, mountPath: mountPath == "/" ? "" : mountPath, limits: limits)
     }
 
-    /// A message another gateway's client published to `topic`: to this node's subscribers (encoded once here).
-    public func deliverFromCluster(_ message: WebSocketMessage, topic: BroadcastTopicName) {
-        hub.publish(message, topic: topic)
+    /// Messages other gateways' clients published, in their order, to this node's subscribers of each one's topic
+    /// (each encoded once here, one hop per event loop for all of them).
+    public func deliverFromCluster(_ batch: [(message: WebSocketMessage, topic: BroadcastTopicName)]) {
+        hub.publish(batch)
     }
 
     /// A local client's message: to the local subscribers, then to the other gateways.

@@ -4,15 +4,23 @@ import WebSocketAPI
 @testable import WSGateCluster
 
 /// The backplane's decisions without PostgreSQL: the outbox (order, batches, the bound, a failed write put back
-/// in front) and the inbox (the cursor, own rows not delivered twice, repeats skipped, gaps after an outage).
+/// in front), the batch codec, and the inbox (the cursor, own batches not delivered twice, repeats skipped, gaps
+/// after an outage counted in messages).
 @Suite struct BackplaneStateTests {
     static func message(_ text: String, service: String = "/broadcast", topic: String = "t") -> BackplaneMessage {
         BackplaneMessage(service: service, topic: topic, message: .text(text))
     }
 
-    static func row(_ id: Int64, from origin: String, seq: Int64, incarnation: Int64 = 1, _ text: String = "m") -> BackplaneRow {
-        BackplaneRow(id: id, origin: origin, incarnation: incarnation, seq: seq, message: message(text), storedAt: 0)
+    /// A batch row as the reader gets it: `count` messages numbered from `seq`, through `messages` stored ever.
+    static func batch(_ id: Int64, from origin: String, seq: Int64, count: Int64 = 1, incarnation: Int64 = 1,
+                      through messages: Int64 = 0, _ texts: [String]? = nil) -> BackplaneBatch {
+        let texts = texts ?? (0..<count).map { "m\(seq + $0)" }
+        return BackplaneBatch(id: id, origin: origin, incarnation: incarnation, firstSeq: seq, count: count,
+                              messagesThrough: messages, body: BackplaneBatchCodec.encode(texts.map { message($0) }),
+                              storedAt: 0)
     }
+
+    static func position(_ id: Int64, _ messages: Int64 = 0) -> BackplaneInbox.Position { .init(id: id, messages: messages) }
 
     @Test func theOutboxWritesInPublishOrderInBoundedBatches() {
         var limits = BackplaneOutbox.Limits()
@@ -75,52 +83,71 @@ import WebSocketAPI
         #expect(kept.last == "9", "the newest are kept")
     }
 
-    @Test func theFirstContactReadsFromTheEndAndOwnRowsAreNotDeliveredAgain() {
+    @Test func theFirstContactReadsFromTheEndAndOwnBatchesAreNotDeliveredAgain() {
         var inbox = BackplaneInbox(nodeID: "a")
-        let start = inbox.connected(lastID: 41, prunedThrough: 10)
+        let start = inbox.connected(last: Self.position(41), pruned: Self.position(10))
         #expect(start == .fromEnd(41))
-        let delivered = inbox.received([Self.row(40, from: "b", seq: 1), Self.row(42, from: "b", seq: 2),
-                                        Self.row(43, from: "a", seq: 1), Self.row(44, from: "c", seq: 1)])
-        #expect(delivered.map(\.id) == [42, 44], "rows before the start skipped; this node's own row not delivered back")
-        #expect(inbox.cursor == 44)
-        let again = inbox.received([Self.row(44, from: "c", seq: 1)])
+        let delivered = inbox.received([Self.batch(40, from: "b", seq: 1), Self.batch(42, from: "b", seq: 2),
+                                        Self.batch(43, from: "a", seq: 1), Self.batch(44, from: "c", seq: 1)])
+        #expect(delivered.map(\.batch.id) == [42, 44], "batches before the start skipped; this node's own not delivered back")
+        #expect(inbox.cursor?.id == 44)
+        let again = inbox.received([Self.batch(44, from: "c", seq: 1)])
         #expect(again.isEmpty, "an overlapping fetch delivers nothing twice")
     }
 
-    @Test func aRepeatedWriteIsDeliveredOnce() {
+    @Test func aRepeatedWriteIsDeliveredOnceEvenWhenItGrew() {
         var inbox = BackplaneInbox(nodeID: "a")
-        _ = inbox.connected(lastID: 0, prunedThrough: 0)
-        let delivered = inbox.received([Self.row(1, from: "b", seq: 1, "x"), Self.row(2, from: "b", seq: 2, "y"),
-                                        // node b lost the reply to its write and wrote the batch again:
-                                        Self.row(3, from: "b", seq: 1, "x"), Self.row(4, from: "b", seq: 2, "y"),
-                                        Self.row(5, from: "b", seq: 3, "z"),
+        _ = inbox.connected(last: Self.position(0), pruned: Self.position(0))
+        let delivered = inbox.received([Self.batch(1, from: "b", seq: 1, count: 2),
+                                        // node b lost the reply to its write and wrote the batch again, by then
+                                        // with a third message on the end:
+                                        Self.batch(2, from: "b", seq: 1, count: 3),
+                                        Self.batch(3, from: "b", seq: 1, count: 2),
+                                        Self.batch(4, from: "b", seq: 4, count: 1),
                                         // a restarted b counts from 1 again, under a new incarnation:
-                                        Self.row(6, from: "b", seq: 1, incarnation: 2, "after restart")])
-        #expect(delivered.map(\.id) == [1, 2, 5, 6])
+                                        Self.batch(5, from: "b", seq: 1, incarnation: 2)])
+        #expect(delivered.map(\.batch.id) == [1, 2, 4, 5])
+        #expect(delivered.map(\.from) == [0, 2, 0, 0], "of the grown batch only the third message is new")
     }
 
-    @Test func aReconnectResumesFromTheCursorOrReportsTheGap() {
+    @Test func theCodecCarriesEveryMessageWithItsServiceTopicAndKind() throws {
+        let messages = [BackplaneMessage(service: "/broadcast", topic: "news", message: .text("héllo")),
+                        BackplaneMessage(service: "/chat", topic: "", message: .binary(ByteBuffer(bytes: [0, 1, 2, 255]))),
+                        BackplaneMessage(service: "/chat", topic: "room-7", message: .text(""))]
+        let body = BackplaneBatchCodec.encode(messages)
+        #expect(try BackplaneBatchCodec.decode(body, count: 3) == messages)
+        #expect(throws: BackplaneBatchError.self) { try BackplaneBatchCodec.decode(body, count: 4) }
+        #expect(throws: BackplaneBatchError.self) { try BackplaneBatchCodec.decode(body, count: 2) }
+        var cut = body
+        cut.moveWriterIndex(to: body.writerIndex - 1)
+        #expect(throws: BackplaneBatchError.self) { try BackplaneBatchCodec.decode(cut, count: 3) }
+        var wrongKind = body
+        wrongKind.setInteger(UInt8(9), at: wrongKind.readerIndex)
+        #expect(throws: BackplaneBatchError.self) { try BackplaneBatchCodec.decode(wrongKind, count: 3) }
+    }
+
+    @Test func aReconnectResumesFromTheCursorOrReportsTheGapInMessages() {
         var inbox = BackplaneInbox(nodeID: "a")
-        _ = inbox.connected(lastID: 100, prunedThrough: 0)
-        _ = inbox.received([Self.row(101, from: "b", seq: 1)])
-        let resumed = inbox.connected(lastID: 180, prunedThrough: 90)
+        _ = inbox.connected(last: Self.position(100, 5000), pruned: Self.position(0))
+        _ = inbox.received([Self.batch(101, from: "b", seq: 1, count: 10, through: 5010)])
+        let resumed = inbox.connected(last: Self.position(180, 9000), pruned: Self.position(90, 4000))
         #expect(resumed == .resume(101), "nothing after 101 was pruned")
-        let gap = BackplaneInbox.Gap(rows: 49, after: 101, through: 150)
-        let afterGap = inbox.connected(lastID: 300, prunedThrough: 150)
+        let gap = BackplaneInbox.Gap(messages: 2490, after: 101, through: 150)
+        let afterGap = inbox.connected(last: Self.position(300, 12000), pruned: Self.position(150, 7500))
         #expect(afterGap == .resumeAfterGap(150, gap))
-        #expect(inbox.cursor == 150)
-        let next = inbox.received([Self.row(151, from: "b", seq: 60)])
-        #expect(next.map(\.id) == [151])
+        #expect(inbox.cursor == Self.position(150, 7500))
+        let next = inbox.received([Self.batch(151, from: "b", seq: 600, through: 7501)])
+        #expect(next.map(\.batch.id) == [151])
     }
 
     @Test func fallingBehindPastTheRetentionWhileConnectedIsAGapToo() {
         var inbox = BackplaneInbox(nodeID: "a")
-        _ = inbox.connected(lastID: 10, prunedThrough: 0)
-        let none = inbox.pruned(through: 8)
-        #expect(none == nil, "pruned rows this node had read already: no gap")
-        let gap = inbox.pruned(through: 25)
-        #expect(gap == .init(rows: 15, after: 10, through: 25))
-        let after = inbox.received([Self.row(20, from: "b", seq: 5), Self.row(26, from: "b", seq: 6)])
-        #expect(after.map(\.id) == [26])
+        _ = inbox.connected(last: Self.position(10, 100), pruned: Self.position(0))
+        let none = inbox.pruned(through: Self.position(8, 80))
+        #expect(none == nil, "pruned batches this node had read already: no gap")
+        let gap = inbox.pruned(through: Self.position(25, 400))
+        #expect(gap == .init(messages: 300, after: 10, through: 25))
+        let after = inbox.received([Self.batch(20, from: "b", seq: 5), Self.batch(26, from: "b", seq: 6)])
+        #expect(after.map(\.batch.id) == [26])
     }
 }
