@@ -100,7 +100,7 @@ PGROOT="$(mktemp -d /tmp/wsgate-bench-pg.XXXXXX)"; chown postgres "$PGROOT"
 PGDATA="$PGROOT/data"; PGPORT="$(free_port)"
 runuser -u postgres -- "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust --no-sync >"$OUT/initdb.log" 2>&1
 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGROOT/postgres.log" -w \
-    -o "-p $PGPORT -k $PGROOT -c listen_addresses=$HOST -c max_connections=200" start >/dev/null
+    -o "-p $PGPORT -k $PGROOT -c listen_addresses=$HOST -c max_connections=200 -c log_autovacuum_min_duration=0 -c log_min_duration_statement=50" start >/dev/null
 trap 'cleanup; cp "$PGROOT/postgres.log" "$OUT/" 2>/dev/null || true' EXIT
 runuser -u postgres -- "$PG_BIN/psql" -h "$PGROOT" -p "$PGPORT" -U postgres -qc "CREATE DATABASE wsgate" >/dev/null
 URL="postgres://postgres@$HOST:$PGPORT/wsgate"

@@ -36,6 +36,9 @@ enum BackplaneSchema {
                 body bytea NOT NULL,
                 stored_at timestamptz NOT NULL DEFAULT clock_timestamp()
             );
+            -- Bodies uncompressed: a batch is over TOAST's 2 KB threshold at a few dozen messages, and pglz on
+            -- every write and on every node's read cost PostgreSQL more than the bytes it saved.
+            ALTER TABLE wsgate_backplane_batches ALTER COLUMN body SET STORAGE EXTERNAL;
             CREATE INDEX IF NOT EXISTS wsgate_backplane_batches_stored_at ON wsgate_backplane_batches (stored_at);
             -- How far pruning went: the highest batch id and message count deleted. A node whose cursor is below
             -- it missed batches (a gap, reported with the exact number of messages).

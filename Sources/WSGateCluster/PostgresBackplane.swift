@@ -391,7 +391,9 @@ public final class PostgresBackplane: BroadcastFanOut, Sendable {
     /// how far that went recorded, so a node coming back knows whether it missed any. One node prunes at a time
     /// (a try-lock: the others skip that round): three pruners deleting the same rows wait on each other's row
     /// locks, and a second's worth of rows at a time keeps each delete short (a 15-second batch took 60–90 ms of
-    /// a core in each of three backends at once, the benchmark's worst latency spikes).
+    /// a core in each of three backends at once, the benchmark's worst latency spikes). The cutoff is `now()`
+    /// (the statement's start), not `clock_timestamp()`: a volatile bound cannot use the `stored_at` index, and
+    /// the sequential scan it caused took 50–90 ms a second even with nothing to delete.
     private func prune(on connection: PostgresConnection) async throws {
         let period = Duration.milliseconds(Int64(min(1, max(0.1, configuration.retentionSeconds / 4)) * 1000))
         while true {
@@ -400,7 +402,7 @@ public final class PostgresBackplane: BroadcastFanOut, Sendable {
                 gone AS (
                     DELETE FROM wsgate_backplane_batches
                     WHERE (SELECT locked FROM mine)
-                      AND stored_at < clock_timestamp() - make_interval(secs => \(configuration.retentionSeconds))
+                      AND stored_at < now() - make_interval(secs => \(configuration.retentionSeconds))
                     RETURNING id, messages_through
                 )
                 UPDATE wsgate_backplane_horizon
