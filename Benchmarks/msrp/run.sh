@@ -2,6 +2,9 @@
 # Relayed MSRP SEND throughput and latency, wsgate's relay vs Kamailio 5.6, driven by `wsgate bench --mode msrp`
 # (Swift, NIO) in alternating rounds. Needs a release build and Kamailio (scripts/install-test-deps.sh).
 #   bash Benchmarks/msrp/run.sh [ROUNDS] [PAIRS] [PIPELINE] [SIZE] [SECONDS]
+# Two parts: closed loop (PIPELINE SENDs in flight per pair), then open loop — `--rate` stepped up through
+# MSRP_RATES (default "500 1000 2000 3000 4000 6000 8000") for each relay in turn, printing each relay's highest
+# offered rate held: achieved within 5 % of it, no errors, p99 under 50 ms. MSRP_PARTS="closed open" picks parts.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROUNDS="${1:-3}" PAIRS="${2:-16}" PIPELINE="${3:-4}" SIZE="${4:-200}" SECONDS_="${5:-5}"
@@ -18,7 +21,10 @@ bench() { # name url receiver
         --size "$SIZE" --duration "$SECONDS_" --warmup 1 --json 2>/dev/null >"$OUT/$1-$r.json"
     python3 -c "import json,sys; d=json.load(open('$OUT/$1-$r.json')); print(f\"round $r $1: {d['messages_per_second']:.0f} msg/s p50 {d['latency_p50_us']/1000:.1f} ms p99 {d['latency_p99_us']/1000:.1f} ms errors {d['errors']}\")"
 }
-for r in $(seq 1 "$ROUNDS"); do
+PARTS="${MSRP_PARTS:-closed open}"
+RATES="${MSRP_RATES:-500 1000 2000 3000 4000 6000 8000}"
+[[ " $PARTS " == *" closed "* ]] || ROUNDS_CLOSED=0
+for r in $(seq 1 "${ROUNDS_CLOSED:-$ROUNDS}"); do
     if (( r % 2 )); then
         bench wsgate "ws://127.0.0.1:$WS/msrp" "msrp://127.0.0.1:$MSRP;tcp"
         bench kamailio "ws://127.0.0.1:$K2/" "msrp://127.0.0.1:$K1;tcp"
@@ -27,6 +33,40 @@ for r in $(seq 1 "$ROUNDS"); do
         bench wsgate "ws://127.0.0.1:$WS/msrp" "msrp://127.0.0.1:$MSRP;tcp"
     fi
 done
+open_run() { # name url receiver rate round
+    "$BIN" bench --mode msrp --url "$2" --msrp-receiver "$3" --connections "$PAIRS" --rate "$4" \
+        --size "$SIZE" --duration "$SECONDS_" --warmup 1 --json 2>/dev/null >"$OUT/open-$1-$4-$5.json" || true
+    python3 -c "import json; d=json.load(open('$OUT/open-$1-$4-$5.json')); print(f\"open round $5 $1 at $4/s: {d['messages_per_second']:.0f} msg/s p50 {d['latency_p50_us']/1000:.1f} ms p99 {d['latency_p99_us']/1000:.1f} ms errors {d['errors']}\")" || true
+}
+if [[ " $PARTS " == *" open "* ]]; then
+    for r in $(seq 1 "$ROUNDS"); do
+        for name in wsgate kamailio; do
+            [[ $name == wsgate ]] && args=("ws://127.0.0.1:$WS/msrp" "msrp://127.0.0.1:$MSRP;tcp") ||
+                args=("ws://127.0.0.1:$K2/" "msrp://127.0.0.1:$K1;tcp")
+            for rate in $RATES; do open_run "$name" "${args[@]}" "$rate" "$r"; done
+        done
+    done
+    python3 - "$OUT" "$ROUNDS" "$RATES" <<'PY'
+import json, statistics, sys
+out, rounds, rates = sys.argv[1], int(sys.argv[2]), [int(x) for x in sys.argv[3].split()]
+held = {}
+for name in ("wsgate", "kamailio"):
+    per_round = []
+    for r in range(1, rounds + 1):
+        best = 0
+        for rate in rates:
+            try: d = json.load(open(f"{out}/open-{name}-{rate}-{r}.json"))
+            except (OSError, ValueError): continue
+            if d["errors"] == 0 and d["messages_per_second"] >= 0.95 * rate and d["latency_p99_us"] < 50_000:
+                best = max(best, rate)
+        per_round.append(best)
+    held[name] = statistics.median(per_round)
+    print(f"{name:8}: highest rate held with p99 < 50 ms: {held[name]:.0f} SEND/s (median of rounds {per_round})")
+if held["kamailio"]:
+    print(f"open loop, highest rate held wsgate / kamailio: x{held['wsgate'] / held['kamailio']:.2f}")
+PY
+fi
+[[ " $PARTS " == *" closed "* ]] || exit 0
 python3 - "$OUT" "$ROUNDS" <<'PY'
 import json, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])

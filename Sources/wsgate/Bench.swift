@@ -42,7 +42,8 @@ struct Bench: AsyncParsableCommand {
         if mode == "msrp" {
             guard let msrpReceiver else { throw ValidationError("--mode msrp needs --msrp-receiver msrp://HOST:PORT;tcp") }
             let result = try await MSRPLoad.run(relay: url, receiver: msrpReceiver, pairs: connections, size: size,
-                                                pipeline: pipeline, duration: duration, warmup: warmup) { printError("bench: \($0)") }
+                                                pipeline: pipeline, rate: rate, duration: duration,
+                                                warmup: warmup) { printError("bench: \($0)") }
             return try report(result)
         }
         guard let parsedMode = BenchConfiguration.Mode(rawValue: mode) else {
