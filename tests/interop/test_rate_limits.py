@@ -65,8 +65,14 @@ async def flood(ws, seconds: float, size: int = 32) -> list[float]:
     task = asyncio.create_task(reader())
     payload = "x" * size
     sent = 0
-    while time.monotonic() < stop:
-        await ws.send(payload)  # waits once the socket's buffers are full: the gateway stopped reading
+    while (remaining := stop - time.monotonic()) > 0:
+        # A send waits once the socket's buffers are full (the gateway stopped reading), and the kernel may hold
+        # megabytes that the gateway drains at the limited rate: a send is bounded by the time left, or the flood
+        # would outlast its `seconds` by as long as the kernel's buffers take to drain.
+        try:
+            await asyncio.wait_for(ws.send(payload), remaining)
+        except TimeoutError:
+            break
         sent += 1
         if sent % 64 == 0:
             await asyncio.sleep(0)
