@@ -194,6 +194,7 @@ let package = Package(
         .target(
             name: "WSGateBench",
             dependencies: [
+                "MSRPEngine",
                 "WebSocketEngine",
                 "WebSocketAPI",
                 "WebSocketTransport",

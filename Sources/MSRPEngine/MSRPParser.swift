@@ -73,7 +73,25 @@ public struct MSRPParser: Sendable {
     /// The next event from the bytes given so far (appending `input`, which is consumed), nil when more bytes
     /// are needed. After a failure every call fails again.
     public mutating func next(_ input: inout ByteBuffer) -> Result<Event, Failure>? {
-        if input.readableBytes > 0 { pending.writeBuffer(&input) }
+        if input.readableBytes > 0 {
+            if pending.readableBytes == 0 {
+                // Nothing held: the input becomes what is pending, uncopied, and the bodies handed out are slices
+                // of it. Appending to an emptied buffer instead would keep every byte ever read in its storage.
+                pending = input
+                input.moveReaderIndex(to: input.writerIndex)
+            } else if pending.readerIndex > 0 {
+                // A tail is held (a line's start, or bytes that may start the end-line): it and the input go to a
+                // fresh buffer. Appending would grow storage that never drops what was read before the tail (and
+                // that slices already handed out may still share).
+                var joined = ByteBuffer()
+                joined.reserveCapacity(pending.readableBytes + input.readableBytes)
+                joined.writeBuffer(&pending)
+                joined.writeBuffer(&input)
+                pending = joined
+            } else {
+                pending.writeBuffer(&input)
+            }
+        }
         if let end = pendingEnd {
             pendingEnd = nil
             return .success(.end(end))

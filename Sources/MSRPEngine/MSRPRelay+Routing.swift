@@ -20,7 +20,7 @@ extension MSRPRelay {
             guard toPath.count == 1 else { return respond(head, on: connection, 403, "Forbidden", method: method) }
             return auth(head, from: fromPath, on: connection, now: seconds, ha1For: ha1For, generator: &generator)
         }
-        if method == "SEND", head["Message-ID"] == nil || head["Byte-Range"] == nil {
+        if method == "SEND", head["Message-ID"] == nil || head["Byte-Range"].flatMap(ByteRange.init(parsing:)) == nil {
             return respond(head, on: connection, 400, "Bad Request", method: method)
         }
         guard toPath.count >= 2 else {

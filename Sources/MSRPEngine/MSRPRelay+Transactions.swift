@@ -42,7 +42,7 @@ extension MSRPRelay {
         guard let transaction = pending[response.transactionID], transaction.nextHop == connection else { return [] }
         pending[response.transactionID] = nil
         guard case .response(let code, let comment) = response.startLine, code != 200 else { return [] }
-        return report(transaction.original, toward: transaction.source, code: code, comment: comment ?? "Failed",
+        return reportFailure(transaction.original, toward: transaction.source, code: code, comment: comment ?? "Failed",
                       generator: &generator)
     }
 
@@ -51,7 +51,7 @@ extension MSRPRelay {
     public mutating func forwardFailed(_ original: MSRPHead, from source: ConnectionID, because failure: ForwardFailure,
                                        generator: inout some RandomNumberGenerator) -> [Action] {
         let comment = failure == .unreachable ? "Next Hop Unreachable" : "Session Does Not Exist"
-        return report(original, toward: source, code: 481, comment: comment, generator: &generator)
+        return reportFailure(original, toward: source, code: 481, comment: comment, generator: &generator)
     }
 
     /// Transactions whose deadline passed by `now` are given up: `408` to the sources that asked for it. The I/O
@@ -61,7 +61,7 @@ extension MSRPRelay {
         while let (deadline, transactionID) = deadlines.first, deadline <= now {
             deadlines.removeFirst()
             guard let transaction = pending.removeValue(forKey: transactionID), transaction.silenceIsFailure else { continue }
-            actions += report(transaction.original, toward: transaction.source, code: 408, comment: "Request Timeout",
+            actions += reportFailure(transaction.original, toward: transaction.source, code: 408, comment: "Request Timeout",
                               generator: &generator)
         }
         return actions
@@ -80,7 +80,7 @@ extension MSRPRelay {
     /// How many forwarded requests await their next hop's response.
     public var pendingTransactionCount: Int { pending.count }
 
-    private func report(_ original: MSRPHead, toward source: ConnectionID, code: Int, comment: String,
+    func reportFailure(_ original: MSRPHead, toward source: ConnectionID, code: Int, comment: String,
                         generator: inout some RandomNumberGenerator) -> [Action] {
         guard let head = Self.failureReport(for: original, code: code, comment: comment, generator: &generator) else { return [] }
         return [.report(source, head)]

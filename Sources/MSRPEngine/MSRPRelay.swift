@@ -112,10 +112,21 @@ public struct MSRPRelay: Sendable {
 
     /// A connection closed: its session ends with it. Transactions it was the source of stay until answered or
     /// timed out (their REPORT then names a connection the I/O layer no longer has, and is dropped there).
-    public mutating func connectionClosed(_ connection: ConnectionID) {
+    /// Transactions that went out on it will never be answered: each is a failure now, not at its deadline —
+    /// `408` to the sources that asked (RFC 4975 §7.1.1 treats a transaction the connection failed under as timed
+    /// out), whether its chunk went out whole or the next hop vanished in the middle of it.
+    public mutating func connectionClosed(_ connection: ConnectionID, generator: inout some RandomNumberGenerator) -> [Action] {
         if let sid = sessionOf.removeValue(forKey: connection) { sessions[sid] = nil }
         authFailures[connection] = nil
         handshakeIdentities[connection] = nil
+        let lost = pending.filter { $0.value.nextHop == connection }
+        var actions: [Action] = []
+        for (transactionID, transaction) in lost.sorted(by: { $0.key < $1.key }) {
+            pending[transactionID] = nil
+            actions += reportFailure(transaction.original, toward: transaction.source, code: 408,
+                                     comment: "Next Hop Connection Lost", generator: &generator)
+        }
+        return actions
     }
 
     /// The connection's WebSocket handshake authenticated `subject` (the leg's service has `auth`): its AUTH

@@ -61,14 +61,8 @@ public enum BroadcastLoad {
 
     public static func run(_ config: Configuration, progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Result {
         precondition(!config.urls.isEmpty)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.threads))
-        do {
-            let result = try await measure(config, loops: Array(group.makeIterator()), progress: progress)
-            try? await group.shutdownGracefully()
-            return result
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
+        return try await withLoadGroup(threads: config.threads) { loops in
+            try await measure(config, loops: loops, progress: progress)
         }
     }
 

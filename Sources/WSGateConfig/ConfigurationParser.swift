@@ -192,7 +192,7 @@ struct NodeReader {
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
                                                            "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "nonce_secret_file",
-                                                           "max_websocket_message", "transaction_timeout", "auth", "targets", "target_from",
+                                                           "max_websocket_message", "max_chunk_size", "transaction_timeout", "auth", "targets", "target_from",
                                                            "allow_anonymous", "rate_limit", "topics", "publish", "subscribe"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
@@ -232,6 +232,7 @@ struct NodeReader {
             if let n = m["max_websocket_message"], let v = integer(n, "max_websocket_message", in: 1024...(16 << 20)) {
                 msrp.maxWebSocketMessage = v
             }
+            if let n = m["max_chunk_size"], let v = integer(n, "max_chunk_size", in: 1024...(1 << 40)) { msrp.maxChunkSize = v }
             if let n = m["transaction_timeout"], let v = seconds(n, "transaction_timeout") {
                 if v > 0 { msrp.transactionTimeout = v } else { fail(n, "transaction_timeout must be more than 0 seconds") }
             }
@@ -261,7 +262,7 @@ struct NodeReader {
         if type != "tcp-proxy", let t = m["targets"] ?? m["target_from"] { fail(t, "targets and target_from apply to tcp-proxy services only") }
         if type != "msrp" {
             for key in ["port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "nonce_secret_file", "max_websocket_message",
-                        "transaction_timeout",
+                        "max_chunk_size", "transaction_timeout",
                         "allow_anonymous"] {
                 if let n = m[key] { fail(n, "\(key) applies to msrp services only") }
             }

@@ -125,6 +125,7 @@ extension GatewayConfiguration {
                                              allowPlaintext: true)
             }
             settings.limits.maxBodyBytes = min(limits.maxMessageSize, 16 << 20)
+            settings.maxStreamedChunkBytes = options.maxChunkSize
             if let file = options.htdigest { settings.credentials = try Self.readHTDigest(file) }
             if let file = options.nonceSecretFile { settings.nonceSecret = try Self.readNonceSecret(file) }
             out[service.path] = (try MSRPRelayService(settings: settings, logger: logger), options.port)

@@ -79,8 +79,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var nonceSecretFile: String?
         /// The largest chunk sent as one WebSocket message; bigger chunks are re-chunked for WebSocket legs.
         public var maxWebSocketMessage = 64 << 10
-        /// Seconds a forwarded request waits for the next hop's response before the source gets a `408` REPORT.
+        /// Seconds a forwarded request waits for the next hop's response before the source gets a `408` REPORT
+        /// (and the longest a streamed chunk may pause between two of its bytes).
         public var transactionTimeout: Double = 30
+        /// The largest SEND chunk streamed through from a TCP or TLS leg (its body is never held whole).
+        public var maxChunkSize = 1 << 30
         /// AUTH without Digest and without a WebSocket handshake identity admitted (needed, in a file, for a relay
         /// with neither `auth` nor `realm`).
         public var allowAnonymous = false

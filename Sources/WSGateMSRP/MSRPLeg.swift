@@ -1,12 +1,208 @@
 import MSRPEngine
+import NIOConcurrencyHelpers
 import NIOCore
+import WebSocketAPI
+import WebSocketEngine
 
-/// One connection of the relay — a WebSocket client's, a TCP client's, or an outbound connection to a next
-/// hop — as the relay sees it: somewhere chunks go.
-protocol MSRPLeg: AnyObject, Sendable {
-    var id: MSRPRelay.ConnectionID { get }
+/// One connection of the relay — a WebSocket client's, a TCP client's, or an outbound connection to a next hop —
+/// as the relay sees it: somewhere chunks go, whole or streamed. What goes out is decided by an `MSRPOutbound`
+/// (interruption, re-chunking for WebSocket legs); this class writes its actions, starts the relay's transaction
+/// for each streamed piece, and keeps count of the bytes written but not yet on the socket, which is what pauses a
+/// source that streams faster than this connection drains (`hasRoom`, `whenRoom`).
+///
+/// Called from any event loop (sources stream from their own): the state is behind a lock, and each call's writes
+/// are issued under it, so they reach the connection in the order they were decided. Lock order: a leg's lock may
+/// be held while the relay's is taken (to start a transaction), never the reverse.
+final class MSRPLeg: Sendable {
+    /// The connection under a leg: a TCP/TLS channel (`ChannelLegTransport`) or a WebSocket
+    /// (`WebSocketLegTransport`). Its writes are made on its event loop.
+    typealias Transport = MSRPLegTransport
+
+    /// Bytes queued above which sources pause, and below which they resume: a few hundred KiB per connection,
+    /// whatever the size of the chunks passing through.
+    static let highWater = 256 << 10
+    static let lowWater = 64 << 10
+
+    let id: MSRPRelay.ConnectionID
+    let transport: any Transport
+    /// Strong: the relay drops its legs when their connections go, which breaks the cycle.
+    private let relay: MSRPRelayService
+    private let state: NIOLockedValueBox<State>
+
+    private struct State {
+        var outbound: MSRPOutbound
+        /// Per open stream: what its pieces' transactions answer for.
+        var sources: [MSRPOutbound.StreamID: (original: MSRPHead, source: MSRPRelay.ConnectionID)] = [:]
+        var queued = 0
+        var roomWaiters: [@Sendable () -> Void] = []
+        var closed = false
+    }
+
+    init(id: MSRPRelay.ConnectionID, transport: any Transport, relay: MSRPRelayService) {
+        self.id = id
+        self.transport = transport
+        self.relay = relay
+        let framing: MSRPOutbound.Framing = transport.carriesMessages ? .messages(maxBytes: relay.settings.maxWebSocketMessage) : .stream
+        state = NIOLockedValueBox(State(outbound: MSRPOutbound(framing: framing)))
+    }
+
     /// The largest serialized chunk this leg carries in one piece (a WebSocket leg's message limit); nil: any.
-    var maxChunkBytes: Int? { get }
-    func send(_ chunk: MSRPChunk)
+    var maxChunkBytes: Int? { transport.carriesMessages ? relay.settings.maxWebSocketMessage : nil }
+
+    /// A whole chunk: responses, REPORTs, requests that arrived whole (WebSocket messages). A streamed chunk on
+    /// the wire is interrupted for it.
+    func send(_ chunk: MSRPChunk) {
+        let bytes = chunk.serialized()
+        update { s, _ in s.outbound.send(whole: bytes) }
+    }
+
+    /// Starts forwarding a chunk whose body follows in pieces; nil when the leg is gone or the head's
+    /// `Byte-Range` cannot be read.
+    func beginStream(_ head: MSRPHead, original: MSRPHead, source: MSRPRelay.ConnectionID) -> MSRPOutbound.StreamID? {
+        state.withLockedValue { s in
+            guard !s.closed, let id = try? s.outbound.begin(head) else { return nil }
+            s.sources[id] = (original, source)
+            return id
+        }
+    }
+
+    /// More of a streamed body. False when it cannot go on: the leg is gone, or the body outgrew its
+    /// `Byte-Range` (the stream is then ended with `#`).
+    @discardableResult
+    func streamBody(_ stream: MSRPOutbound.StreamID, _ bytes: ByteBuffer) -> Bool {
+        var ok = true
+        update { s, generator in
+            do {
+                return try s.outbound.body(stream, bytes, generator: &generator)
+            } catch {
+                ok = false
+                s.sources[stream] = nil
+                return s.outbound.end(stream, .aborted, generator: &generator)
+            }
+        }
+        return ok && !isClosed
+    }
+
+    /// The streamed chunk ended at its source with `flag` (`#` when the source aborted or vanished).
+    func endStream(_ stream: MSRPOutbound.StreamID, _ flag: MSRPContinuation) {
+        update { s, generator in
+            defer { s.sources[stream] = nil }
+            return s.outbound.end(stream, flag, generator: &generator)
+        }
+    }
+
+    /// Whether the bytes queued for this connection are few enough for sources to go on streaming (a closed leg
+    /// has room: what is sent to it goes nowhere, and its sources must not wait for it).
+    var hasRoom: Bool { state.withLockedValue { $0.closed || $0.queued < Self.highWater } }
+
+    var isClosed: Bool { state.withLockedValue { $0.closed } }
+
+    /// Calls `resume` (on whatever thread drains the queue) once the queue fell below the low-water mark, or the
+    /// leg closed; at once when that is already so.
+    func whenRoom(_ resume: @escaping @Sendable () -> Void) {
+        let now = state.withLockedValue { s -> Bool in
+            if s.closed || s.queued < Self.lowWater { return true }
+            s.roomWaiters.append(resume)
+            return false
+        }
+        if now { resume() }
+    }
+
+    /// Closes the connection after what was already written to it (a 400's answer goes out before the close).
+    func close() {
+        let transport = transport
+        transport.eventLoop.execute { transport.close() }
+    }
+
+    /// The connection is gone: waiting sources resume (and find it closed).
+    func closed() {
+        let waiters = state.withLockedValue { s -> [@Sendable () -> Void] in
+            s.closed = true
+            defer { s.roomWaiters = [] }
+            return s.roomWaiters
+        }
+        for resume in waiters { resume() }
+    }
+
+    // MARK: Writing
+
+    /// Runs a decision of the outbound machine and carries out its actions: transactions are started under the
+    /// lock, and the writes are handed to the connection's event loop under it too, so they keep the order they
+    /// were decided in whichever thread decided them. They run there, outside the lock: a write that fails at once
+    /// completes its promise on the spot, and that callback takes the lock.
+    private func update(_ decide: (inout State, inout SystemRandomNumberGenerator) -> [MSRPOutbound.Action]) {
+        var generator = SystemRandomNumberGenerator()
+        state.withLockedValue { s in
+            guard !s.closed else { return }
+            var writes: [ByteBuffer] = []
+            for action in decide(&s, &generator) {
+                switch action {
+                case .pieceStarted(let head, let stream):
+                    if let (original, source) = s.sources[stream] {
+                        var quoted = original
+                        quoted["Byte-Range"] = head["Byte-Range"]
+                        relay.pieceSent(head, on: id, original: quoted, from: source)
+                    }
+                case .write(let bytes):
+                    s.queued += bytes.readableBytes
+                    writes.append(bytes)
+                }
+            }
+            guard !writes.isEmpty else { return }
+            let batch = writes
+            let transport = transport
+            transport.eventLoop.execute {
+                for bytes in batch {
+                    let count = bytes.readableBytes
+                    let promise = transport.eventLoop.makePromise(of: Void.self)
+                    promise.futureResult.whenComplete { _ in self.written(count) }
+                    transport.write(bytes, promise: promise)
+                }
+                transport.flush()
+            }
+        }
+    }
+
+    private func written(_ count: Int) {
+        let waiters = state.withLockedValue { s -> [@Sendable () -> Void] in
+            s.queued -= count
+            guard s.queued < Self.lowWater, !s.roomWaiters.isEmpty else { return [] }
+            defer { s.roomWaiters = [] }
+            return s.roomWaiters
+        }
+        for resume in waiters { resume() }
+    }
+}
+
+/// What a leg writes to. Calls are made on `eventLoop`.
+protocol MSRPLegTransport: Sendable {
+    var eventLoop: any EventLoop { get }
+    /// True for a WebSocket: each write is one message, one whole chunk (RFC 7977 §5.1).
+    var carriesMessages: Bool { get }
+    func write(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>)
+    func flush()
     func close()
+}
+
+/// A TCP or TLS connection: the chunks are a byte stream.
+struct ChannelLegTransport: MSRPLegTransport {
+    let channel: any Channel
+    var eventLoop: any EventLoop { channel.eventLoop }
+    var carriesMessages: Bool { false }
+    func write(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>) { channel.write(bytes, promise: promise) }
+    func flush() { channel.flush() }
+    func close() { channel.close(promise: nil) }
+}
+
+/// A WebSocket: one chunk per message, text when it is UTF-8 (RFC 7977 §4.2), binary otherwise.
+struct WebSocketLegTransport: MSRPLegTransport {
+    let connection: any WebSocketConnection
+    var eventLoop: any EventLoop { connection.eventLoop }
+    var carriesMessages: Bool { true }
+    func write(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>) {
+        let text = bytes.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
+        connection.send(WebSocketMessage(kind: text ? .text : .binary, data: bytes), promise: promise)
+    }
+    func flush() {} // a connection flushes at the end of its loop's turn
+    func close() { connection.close(code: .policyViolation, reason: "MSRP protocol error") }
 }

@@ -11,8 +11,8 @@ import WebSocketTransport
 /// cost one connection; a failed attempt is not kept, so the next forward tries again.
 final class MSRPNextHopPool: Sendable {
     private enum Entry {
-        case connecting(EventLoopFuture<any MSRPLeg>)
-        case connected(any MSRPLeg)
+        case connecting(EventLoopFuture<MSRPLeg>)
+        case connected(MSRPLeg)
     }
 
     private let group: any EventLoopGroup
@@ -34,15 +34,15 @@ final class MSRPNextHopPool: Sendable {
 
     /// The connection to `uri`'s next hop, opened when there is none; `handler` makes the connection's leg
     /// handler (which registers it with the relay).
-    func leg(to uri: MSRPURI, handler: @escaping @Sendable () -> MSRPStreamLeg) -> EventLoopFuture<any MSRPLeg> {
+    func leg(to uri: MSRPURI, handler: @escaping @Sendable () -> MSRPStreamLeg) -> EventLoopFuture<MSRPLeg> {
         let key = Self.key(uri)
         let eventLoop = group.next()
-        let (existing, promise) = entries.withLockedValue { entries -> (EventLoopFuture<any MSRPLeg>?, EventLoopPromise<any MSRPLeg>?) in
+        let (existing, promise) = entries.withLockedValue { entries -> (EventLoopFuture<MSRPLeg>?, EventLoopPromise<MSRPLeg>?) in
             switch entries[key] {
             case .connected(let leg): return (eventLoop.makeSucceededFuture(leg), nil)
             case .connecting(let pending): return (pending, nil)
             case nil:
-                let promise = eventLoop.makePromise(of: (any MSRPLeg).self)
+                let promise = eventLoop.makePromise(of: MSRPLeg.self)
                 entries[key] = .connecting(promise.futureResult)
                 return (nil, promise)
             }
@@ -62,6 +62,14 @@ final class MSRPNextHopPool: Sendable {
         return promise.futureResult
     }
 
+    /// The connection to `uri`'s next hop when it is open now (a source can then stream to it without waiting).
+    func connectedLeg(to uri: MSRPURI) -> MSRPLeg? {
+        entries.withLockedValue { entries in
+            if case .connected(let leg) = entries[Self.key(uri)], !leg.isClosed { return leg }
+            return nil
+        }
+    }
+
     /// A connection closed: forwards to its next hop open a new one.
     func forget(_ id: MSRPRelay.ConnectionID) {
         entries.withLockedValue { entries in
@@ -79,7 +87,7 @@ final class MSRPNextHopPool: Sendable {
     }
 
     private func connect(to uri: MSRPURI, on eventLoop: any EventLoop,
-                         handler: @escaping @Sendable () -> MSRPStreamLeg) -> EventLoopFuture<any MSRPLeg> {
+                         handler: @escaping @Sendable () -> MSRPStreamLeg) -> EventLoopFuture<MSRPLeg> {
         let tlsContext: NIOSSLContext?
         do {
             tlsContext = uri.secure ? try clientTLS.makeContext() : nil
@@ -99,7 +107,7 @@ final class MSRPNextHopPool: Sendable {
                 }
             }
             .connect(host: uri.host, port: uri.port ?? 2855)
-            .flatMapThrowing { channel -> any MSRPLeg in
+            .flatMapThrowing { channel -> MSRPLeg in
                 guard channel.isActive, let leg = try channel.pipeline.syncOperations.handler(type: MSRPStreamLeg.self).leg else {
                     throw ClosedAtOnce(nextHop: Self.key(uri))
                 }

@@ -19,7 +19,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
 
     struct State {
         var relay: MSRPRelay
-        var legs: [MSRPRelay.ConnectionID: any MSRPLeg] = [:]
+        var legs: [MSRPRelay.ConnectionID: MSRPLeg] = [:]
         var nextID = 1
         /// The timer set for the relay's next transaction deadline; nil when none is pending.
         var transactionTimer: Scheduled<Void>?
@@ -53,29 +53,38 @@ public final class MSRPRelayService: WebSocketService, Sendable {
     // MARK: Legs come and go
 
     /// `identity`: the subject the leg's WebSocket handshake authenticated, whose AUTH needs no Digest.
-    func register<Leg: MSRPLeg>(identity: String? = nil, _ make: (MSRPRelay.ConnectionID) -> Leg) -> Leg {
+    func register(_ transport: any MSRPLeg.Transport, identity: String? = nil) -> MSRPLeg {
         state.withLockedValue { s in
             let id = s.nextID
             s.nextID += 1
-            let leg = make(id)
+            let leg = MSRPLeg(id: id, transport: transport, relay: self)
             s.legs[id] = leg
             if let identity { s.relay.connectionAuthenticated(id, as: identity) }
             return leg
         }
     }
 
-    func unregister(_ id: MSRPRelay.ConnectionID) {
-        state.withLockedValue { s in
-            s.legs[id] = nil
-            s.relay.connectionClosed(id)
+    /// The leg's connection is gone: its session ends, sources streaming to it resume and find it closed, and
+    /// what went out on it and was not answered is reported failed to its sources.
+    func unregister(_ leg: MSRPLeg) {
+        let reports = decide { relay, _, generator in
+            relay.connectionClosed(leg.id, generator: &generator)
         }
-        nextHops.forget(id)
+        state.withLockedValue { s in s.legs[leg.id] = nil }
+        leg.closed()
+        nextHops.forget(leg.id)
+        if !reports.isEmpty {
+            logger.info("MSRP connection lost with transactions unanswered", metadata: ["reports": "\(reports.count)"])
+        }
+        execute(reports)
     }
 
     // MARK: Input to the relay
 
-    /// A whole chunk arrived on `leg`.
-    func received(_ chunk: MSRPChunk, on leg: MSRPRelay.ConnectionID) {
+    /// A whole chunk arrived on `leg`. Returns the leg it was forwarded to, when that is known at once, so the
+    /// source can pause while that leg's queue is long.
+    @discardableResult
+    func received(_ chunk: MSRPChunk, on leg: MSRPRelay.ConnectionID) -> MSRPLeg? {
         let realm = settings.realm ?? ""
         let credentials = settings.credentials
         let actions = decide { relay, now, generator in
@@ -84,8 +93,104 @@ public final class MSRPRelayService: WebSocketService, Sendable {
                                   generator: &generator)
         }
         execute(actions, body: chunk)
+        logRefusal(chunk.head, actions)
+        for (action, target) in actions {
+            switch action {
+            case .forward(_, .connection, _, _): return target
+            case .forward(_, .remote(let uri), _, _): return nextHops.connectedLeg(to: uri)
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// Where a SEND whose body is still arriving goes (`routeStream`).
+    enum StreamRoute {
+        /// Refused or undeliverable, and answered: its body is read and dropped.
+        case refused
+        /// Streaming to `leg` as `stream`; `success` is the `200` for the source once its chunk has ended.
+        case streaming(MSRPLeg, MSRPOutbound.StreamID, success: MSRPHead?)
+        /// To a next hop whose connection is still being opened: the source waits (reading paused) and calls
+        /// `beginStream` once it is there.
+        case connecting(EventLoopFuture<MSRPLeg>, forwarded: MSRPHead, original: MSRPHead, success: MSRPHead?)
+    }
+
+    /// A SEND's head arrived on `leg` with its body to follow: the relay decides where it goes at once, and the
+    /// body is forwarded as it comes (errors are answered now; the `200` when the chunk has ended).
+    func routeStream(_ head: MSRPHead, on leg: MSRPRelay.ConnectionID) -> StreamRoute {
+        let realm = settings.realm ?? ""
+        let credentials = settings.credentials
+        let actions = decide { relay, now, generator in
+            relay.expireSessions(now: now)
+            return relay.received(head, on: leg, now: now, ha1For: { credentials?.ha1(user: $0, realm: realm) },
+                                  generator: &generator)
+        }
+        var success: MSRPHead?
+        var immediate: [Resolved] = []
+        var forward: (head: MSRPHead, hop: MSRPRelay.NextHop, leg: MSRPLeg?, original: MSRPHead)?
+        for resolved in actions {
+            switch resolved.action {
+            case .respond(_, let response) where response.statusCode == 200: success = response
+            case .forward(let forwarded, let hop, let original, _): forward = (forwarded, hop, resolved.leg, original)
+            default: immediate.append(resolved)
+            }
+        }
+        execute(immediate)
+        logRefusal(head, actions)
+        guard let forward else { return .refused }
+        switch forward.hop {
+        case .connection:
+            guard let target = forward.leg else {
+                execute(decide { relay, _, generator in
+                    relay.forwardFailed(forward.original, from: leg, because: .connectionGone, generator: &generator)
+                })
+                return .refused
+            }
+            return beginStream(forward.head, on: target, original: forward.original, source: leg, success: success)
+        case .remote(let uri):
+            if let target = nextHops.connectedLeg(to: uri) {
+                return beginStream(forward.head, on: target, original: forward.original, source: leg, success: success)
+            }
+            let connecting = nextHops.leg(to: uri, handler: { MSRPStreamLeg(relay: self) })
+            connecting.whenFailure { error in
+                self.logger.info("MSRP next hop unreachable", metadata: ["next_hop": "\(uri)", "error": "\(error)"])
+                self.execute(self.decide { relay, _, generator in
+                    relay.forwardFailed(forward.original, from: leg, because: .unreachable, generator: &generator)
+                })
+            }
+            return .connecting(connecting, forwarded: forward.head, original: forward.original, success: success)
+        }
+    }
+
+    /// Opens the stream on `target` (`routeStream`, or a source whose next hop just connected).
+    func beginStream(_ head: MSRPHead, on target: MSRPLeg, original: MSRPHead, source: MSRPRelay.ConnectionID,
+                     success: MSRPHead?) -> StreamRoute {
+        guard let stream = target.beginStream(head, original: original, source: source) else {
+            execute(decide { relay, _, generator in
+                relay.forwardFailed(original, from: source, because: .connectionGone, generator: &generator)
+            })
+            return .refused
+        }
+        return .streaming(target, stream, success: success)
+    }
+
+    /// A piece of a streamed chunk goes out on `nextHop` (called by the leg, under its lock, before the bytes).
+    func pieceSent(_ head: MSRPHead, on nextHop: MSRPRelay.ConnectionID, original: MSRPHead, from source: MSRPRelay.ConnectionID) {
+        state.withLockedValue { s in
+            s.relay.sent(head, on: nextHop, original: original, from: source, now: Self.now())
+            armTransactionTimer(&s)
+        }
+    }
+
+    /// Sends a response head on `leg` (the `200` a streamed chunk gets when it has ended).
+    func respond(_ response: MSRPHead, on leg: MSRPRelay.ConnectionID) {
+        let target = state.withLockedValue { $0.legs[leg] }
+        target?.send(MSRPChunk(head: response))
+    }
+
+    private func logRefusal(_ head: MSRPHead, _ actions: [Resolved]) {
         if case .respond(_, let h)? = actions.first?.action, let code = h.statusCode, code >= 400 {
-            logger.info("MSRP request refused", metadata: ["method": "\(chunk.head.method ?? "")", "code": "\(code)"])
+            logger.info("MSRP request refused", metadata: ["method": "\(head.method ?? "")", "code": "\(code)"])
         }
     }
 
@@ -96,11 +201,11 @@ public final class MSRPRelayService: WebSocketService, Sendable {
     }
 
     /// An action with the leg it names, looked up under the same lock as the decision.
-    typealias Resolved = (action: MSRPRelay.Action, leg: (any MSRPLeg)?)
+    typealias Resolved = (action: MSRPRelay.Action, leg: MSRPLeg?)
 
     /// Runs `body` on the relay under the lock with the time and a generator, and resolves the legs its actions
     /// name (only those, not a copy of every connection's).
-    private func decide(_ body: (inout MSRPRelay, MSRPInstant, inout SystemRandomNumberGenerator) -> [MSRPRelay.Action]) -> [Resolved] {
+    func decide(_ body: (inout MSRPRelay, MSRPInstant, inout SystemRandomNumberGenerator) -> [MSRPRelay.Action]) -> [Resolved] {
         var generator = SystemRandomNumberGenerator()
         return state.withLockedValue { s in
             let actions = body(&s.relay, Self.now(), &generator)
@@ -122,7 +227,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
 
     // MARK: Carrying actions out
 
-    private func execute(_ actions: [Resolved], body chunk: MSRPChunk? = nil) {
+    func execute(_ actions: [Resolved], body chunk: MSRPChunk? = nil) {
         for (action, leg) in actions {
             switch action {
             case .respond(_, let head), .report(_, let head):
@@ -138,7 +243,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
         }
     }
 
-    private func forward(_ chunk: MSRPChunk, to hop: MSRPRelay.NextHop, via leg: (any MSRPLeg)?, original: MSRPHead,
+    private func forward(_ chunk: MSRPChunk, to hop: MSRPRelay.NextHop, via leg: MSRPLeg?, original: MSRPHead,
                          source: MSRPRelay.ConnectionID) {
         switch hop {
         case .connection:
@@ -165,7 +270,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
 
     /// Sends a chunk (re-chunked to the leg's size limit), telling the relay of each piece before it goes, so a
     /// response can never arrive before its transaction is known.
-    private func deliver(_ chunk: MSRPChunk, on leg: any MSRPLeg, original: MSRPHead, source: MSRPRelay.ConnectionID) {
+    private func deliver(_ chunk: MSRPChunk, on leg: MSRPLeg, original: MSRPHead, source: MSRPRelay.ConnectionID) {
         var generator = SystemRandomNumberGenerator()
         let pieces = leg.maxChunkBytes.flatMap { chunk.split(maxBytes: $0, generator: &generator) } ?? [chunk]
         for piece in pieces {

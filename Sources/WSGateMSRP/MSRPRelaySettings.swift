@@ -18,7 +18,13 @@ public struct MSRPRelaySettings: Sendable {
     public var allowsAnonymousAUTH = true
     /// HA1 by user for `realm` (an htdigest file's entries).
     public var credentials: HTDigestFile?
+    /// Limits of a chunk taken whole: a WebSocket message, or a request other than SEND (bounded by the gateway's
+    /// message size), and of every head.
     public var limits = MSRPParser.Limits()
+    /// The largest SEND chunk a TCP or TLS leg streams through (`--msrp-max-chunk-size`, `max_chunk_size`): its
+    /// body is forwarded as it arrives and never held, so this can be far above `limits.maxBodyBytes`. RFC 4975
+    /// puts no bound on a chunk; a bound still ends a stream that would never end.
+    public var maxStreamedChunkBytes = 1 << 30
     /// How long a forwarded request may wait for the next hop's response before the relay gives up on it and
     /// sends a `408` REPORT (RFC 4975 §7.1.1 suggests 30 s; `transaction_timeout`).
     public var transactionTimeout: Duration = .seconds(30)

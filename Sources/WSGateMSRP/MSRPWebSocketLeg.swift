@@ -8,17 +8,14 @@ import WebSocketEngine
 /// transaction can be named) and the connection closed with 1008.
 final class MSRPWebSocketLeg: WebSocketHandler {
     private let relay: MSRPRelayService
-    private var leg: WebSocketLegSink?
+    private var leg: MSRPLeg?
 
     init(relay: MSRPRelayService) {
         self.relay = relay
     }
 
     func connectionDidOpen(_ connection: any WebSocketConnection) {
-        let maxBytes = relay.settings.maxWebSocketMessage
-        leg = relay.register(identity: connection.request.identity?.subject) { id in
-            WebSocketLegSink(id: id, connection: connection, maxChunkBytes: maxBytes)
-        }
+        leg = relay.register(WebSocketLegTransport(connection: connection), identity: connection.request.identity?.subject)
     }
 
     func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
@@ -27,7 +24,12 @@ final class MSRPWebSocketLeg: WebSocketHandler {
         var data = message.data
         switch reader.next(&data) {
         case .success(let chunk)? where reader.isIdle && data.readableBytes == 0:
-            relay.received(chunk, on: leg.id)
+            // A message is whole when it arrives (bounded by the WebSocket message limit); a next hop that drains
+            // slower than this client sends pauses reading from it.
+            if let target = relay.received(chunk, on: leg.id), !target.hasRoom {
+                connection.setReadingPaused(true)
+                target.whenRoom { connection.setReadingPaused(false) }
+            }
         case .failure(let failure)?:
             relay.malformed(failure, on: leg.id)
         default:
@@ -37,29 +39,7 @@ final class MSRPWebSocketLeg: WebSocketHandler {
     }
 
     func connectionDidClose(_ connection: any WebSocketConnection, info: WebSocketCloseInfo) {
-        if let leg { relay.unregister(leg.id) }
-    }
-}
-
-/// A WebSocket connection as the relay's leg: each chunk one message, cut to `maxChunkBytes` by the relay.
-final class WebSocketLegSink: MSRPLeg {
-    let id: MSRPRelay.ConnectionID
-    let connection: any WebSocketConnection
-    let maxChunkBytes: Int?
-
-    init(id: MSRPRelay.ConnectionID, connection: any WebSocketConnection, maxChunkBytes: Int) {
-        self.id = id
-        self.connection = connection
-        self.maxChunkBytes = maxChunkBytes
-    }
-
-    func send(_ chunk: MSRPChunk) {
-        let bytes = chunk.serialized()
-        let text = bytes.withUnsafeReadableBytes { UTF8Validator.isValid($0) }
-        connection.send(WebSocketMessage(kind: text ? .text : .binary, data: bytes))
-    }
-
-    func close() {
-        connection.close(code: .policyViolation, reason: "MSRP protocol error")
+        if let leg { relay.unregister(leg) }
+        leg = nil
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MSRPEngine
 import NIOCore
 import WSGateBench
 import WebSocketEngine
@@ -41,8 +42,21 @@ struct Bench: AsyncParsableCommand {
         let url = self.url[0]
         if mode == "msrp" {
             guard let msrpReceiver else { throw ValidationError("--mode msrp needs --msrp-receiver msrp://HOST:PORT;tcp") }
+            if let rate {
+                // The open loop: SwiftNIO pairs on a schedule (MSRPOpenLoad), light enough that the relay saturates first.
+                let receiver = try MSRPURI(parsing: msrpReceiver)
+                var configuration = MSRPOpenLoad.Configuration(relay: try WebSocketURL(parsing: url), receiverHost: receiver.host,
+                                                               receiverPort: receiver.port ?? 2855)
+                configuration.pairs = connections
+                configuration.size = size
+                configuration.rate = rate
+                configuration.duration = duration
+                configuration.warmup = warmup
+                configuration.threads = threads
+                return try report(try await MSRPOpenLoad.run(configuration) { printError("bench: \($0)") })
+            }
             let result = try await MSRPLoad.run(relay: url, receiver: msrpReceiver, pairs: connections, size: size,
-                                                pipeline: pipeline, rate: rate, duration: duration,
+                                                pipeline: pipeline, duration: duration,
                                                 warmup: warmup) { printError("bench: \($0)") }
             return try report(result)
         }

@@ -19,6 +19,12 @@ struct MSRP: AsyncParsableCommand {
     @Option(help: "Seconds to keep listening after stdin ends (default 1).") var linger: Double = 1
     @Option(help: "Chunk size in bytes for outgoing messages.") var chunkSize: Int = 2048
 
+    func validate() throws {
+        if (user == nil) != (password == nil) {
+            throw ValidationError("--user and --password go together (Digest AUTH needs both)")
+        }
+    }
+
     func run() async throws {
         let client: MSRPClient
         do {

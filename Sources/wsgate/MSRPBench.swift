@@ -6,20 +6,14 @@ import NIOCore
 import WSGateBench
 import WSGateMSRP
 
-/// `wsgate bench --mode msrp`: relayed SEND throughput and latency through an MSRP relay (wsgate's or another,
-/// e.g. Kamailio). `connections` pairs of a sender on `--url` (the relay's WebSocket leg) and a receiver on
-/// `--msrp-receiver` (its TCP leg, `msrp://host:port;tcp`), all authenticated; each sender keeps `pipeline`
-/// SENDs in flight to its receiver via the relay (closed loop) or, with `rate`, sends its share of `rate` SENDs a
-/// second on a schedule, whatever the answers (open loop: each SEND its own transaction, at most `maxInFlight` per
-/// sender unanswered, past which a due SEND is counted as an error rather than waited for). Latency runs from the
-/// time the SEND was due (closed loop: written) to the receiver's having the message (the time travels in the
-/// body; both ends share this process's clock): in the open loop a late send counts against the latency, as in
-/// wrk2, and the schedule never waits for the relay.
+/// `wsgate bench --mode msrp` without `--rate`: relayed SEND throughput and latency through an MSRP relay (wsgate's
+/// or another, e.g. Kamailio), closed loop. `connections` pairs of a sender on `--url` (the relay's WebSocket leg) and
+/// a receiver on `--msrp-receiver` (its TCP leg, `msrp://host:port;tcp`), all authenticated through `MSRPClient`;
+/// each sender keeps `pipeline` SENDs in flight to its receiver via the relay. Latency runs from the time the SEND
+/// was written to the receiver's having the message (the time travels in the body; both ends share this process's
+/// clock). With `--rate` the open loop runs instead (`MSRPOpenLoad` in WSGateBench).
 enum MSRPLoad {
-    /// Unanswered SENDs a sender may have out in the open loop.
-    static let maxInFlight = 1000
-
-    static func run(relay: String, receiver: String, pairs: Int, size: Int, pipeline: Int, rate: Double? = nil,
+    static func run(relay: String, receiver: String, pairs: Int, size: Int, pipeline: Int,
                     duration: Double, warmup: Double, progress: @escaping @Sendable (String) -> Void) async throws -> BenchResult {
         let clients = try await withThrowingTaskGroup(of: (MSRPClient, MSRPClient, [MSRPURI]).self) { group in
             for _ in 0..<pairs {
@@ -49,22 +43,15 @@ enum MSRPLoad {
                         stats.withLockedValue { $0.record(latency: now - sent, bytes: message.body.readableBytes) }
                     }
                 }
-                if let rate {
+                for _ in 0..<pipeline {
                     group.addTask {
-                        await openLoop(sender, path: path, interval: Double(pairs) / max(rate, 0.001), size: size,
-                                       padding: padding, until: measureTo, stats: stats)
-                    }
-                } else {
-                    for _ in 0..<pipeline {
-                        group.addTask {
-                            while DispatchTime.now().uptimeNanoseconds < measureTo {
-                                let body = stamped(DispatchTime.now().uptimeNanoseconds, padding: padding)
-                                do {
-                                    try await sender.send(body, toPath: path, chunkSize: max(size, 64))
-                                } catch {
-                                    stats.withLockedValue { $0.errors += 1 }
-                                    return
-                                }
+                        while DispatchTime.now().uptimeNanoseconds < measureTo {
+                            let body = stamped(DispatchTime.now().uptimeNanoseconds, padding: padding)
+                            do {
+                                try await sender.send(body, toPath: path, chunkSize: max(size, 64))
+                            } catch {
+                                stats.withLockedValue { $0.errors += 1 }
+                                return
                             }
                         }
                     }
@@ -87,7 +74,7 @@ enum MSRPLoad {
         }
         return BenchResult(
             mode: "msrp", url: relay, connections: pairs, connections_established: pairs, size: size,
-            pipeline: rate == nil ? pipeline : 0, rate: rate, binary: false, duration_s: duration, messages: UInt64(sorted.count),
+            pipeline: pipeline, rate: nil, binary: false, duration_s: duration, messages: UInt64(sorted.count),
             messages_per_second: Double(sorted.count) / duration, bytes_per_second: Double(s.bytes) / duration,
             latency_p50_us: percentile(50), latency_p99_us: percentile(99), latency_p999_us: percentile(99.9),
             latency_max_us: (sorted.last ?? 0) / 1000,
@@ -98,45 +85,6 @@ enum MSRPLoad {
     /// The body: the due time in its first 20 bytes, then padding to the size asked.
     static func stamped(_ time: UInt64, padding: String) -> ByteBuffer {
         ByteBuffer(string: String(time).padding(toLength: 20, withPad: " ", startingAt: 0) + padding)
-    }
-
-    /// One sender of the open loop: SEND `n` is due at `start + n × interval`; each goes out when due (a late wake
-    /// sends everything due by then), its answer awaited by a task of its own.
-    static func openLoop(_ sender: MSRPClient, path: [MSRPURI], interval: Double, size: Int, padding: String,
-                         until end: UInt64, stats: NIOLockedValueBox<Stats>) async {
-        let step = UInt64(max(1, interval * 1e9))
-        let start = DispatchTime.now().uptimeNanoseconds + UInt64.random(in: 0..<step)
-        let inFlight = NIOLockedValueBox(0)
-        var n: UInt64 = 0
-        await withTaskGroup(of: Void.self) { sends in
-            while true {
-                let now = DispatchTime.now().uptimeNanoseconds
-                guard now < end else { break }
-                while start + n * step <= now {
-                    let due = start + n * step
-                    n += 1
-                    let admitted = inFlight.withLockedValue { count -> Bool in
-                        guard count < maxInFlight else { return false }
-                        count += 1
-                        return true
-                    }
-                    guard admitted else {
-                        stats.withLockedValue { $0.errors += 1 }
-                        continue
-                    }
-                    sends.addTask {
-                        do {
-                            try await sender.send(stamped(due, padding: padding), toPath: path, chunkSize: max(size, 64))
-                        } catch {
-                            stats.withLockedValue { $0.errors += 1 }
-                        }
-                        inFlight.withLockedValue { $0 -= 1 }
-                    }
-                }
-                let next = start + n * step
-                if next > now { try? await Task.sleep(for: .nanoseconds(Int64(min(next - now, 1_000_000)))) }
-            }
-        }
     }
 
     struct Stats {

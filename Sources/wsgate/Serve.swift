@@ -73,6 +73,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds a next hop has to answer a forwarded MSRP request before the source gets a 408 REPORT (default 30).",
                                valueName: "S"))
     var msrpTransactionTimeout: Double?
+    @Option(help: ArgumentHelp("The largest MSRP SEND chunk a TCP/TLS leg streams through the relay (default 1 GiB). Chunks are forwarded as they arrive, never held whole; --max-message-size still bounds WebSocket messages.",
+                               valueName: "BYTES"))
+    var msrpMaxChunkSize: Int?
     @Option(help: ArgumentHelp("A file whose bytes (at least 16, whitespace at the end trimmed) key the MSRP relay's Digest nonces. Give every node of a cluster the same file, and a nonce one node issued is accepted by the others (default: a random key per process).",
                                valueName: "FILE"))
     var msrpNonceSecretFile: String?
@@ -120,6 +123,9 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [("--rate-limit-messages", rateLimitMessages), ("--rate-limit-bytes", rateLimitBytes),
                               ("--max-handshake-rate", maxHandshakeRate)] {
             if let value, !(value > 0) { throw ValidationError("\(name) must be more than 0") }
+        }
+        if let msrpMaxChunkSize, !(1024...(1 << 40)).contains(msrpMaxChunkSize) {
+            throw ValidationError("--msrp-max-chunk-size must be between 1024 and 2^40 bytes")
         }
         if let msrpTransactionTimeout, !(msrpTransactionTimeout > 0) {
             throw ValidationError("--msrp-transaction-timeout must be more than 0 seconds")
@@ -171,7 +177,7 @@ struct Serve: AsyncParsableCommand {
         if let logLevel { c.log.level = logLevel }
         if let logFormat { c.log.format = logFormat }
         if msrpPort != nil || msrpHost != nil || msrpRealm != nil || msrpHtdigest != nil || msrpCaFile != nil
-            || msrpTransactionTimeout != nil || msrpNonceSecretFile != nil {
+            || msrpTransactionTimeout != nil || msrpNonceSecretFile != nil || msrpMaxChunkSize != nil {
             // The flags configure the relay on /msrp (added when the file has none).
             if !c.services.contains(where: { if case .msrp = $0.kind { return true } else { return false } }) {
                 var flagged = GatewayConfiguration.MSRP()
@@ -186,6 +192,7 @@ struct Serve: AsyncParsableCommand {
                 if let msrpHtdigest { options.htdigest = msrpHtdigest }
                 if let msrpCaFile { options.caFile = msrpCaFile }
                 if let msrpTransactionTimeout { options.transactionTimeout = msrpTransactionTimeout }
+                if let msrpMaxChunkSize { options.maxChunkSize = msrpMaxChunkSize }
                 if let msrpNonceSecretFile { options.nonceSecretFile = msrpNonceSecretFile }
                 c.services[i].kind = .msrp(options)
             }
@@ -265,7 +272,9 @@ struct Serve: AsyncParsableCommand {
             let channel = try await entry.relay.startTCPListener(host: gateway.listeners[0].host, port: entry.tcpPort)
             let auth = access[path] != nil ? "the WebSocket handshake's identity" + (entry.relay.settings.realm.map { ", or digest, realm \($0)" } ?? "")
                 : entry.relay.settings.realm.map { "digest, realm \($0)" } ?? "none"
-            logger.notice("MSRP relay listening on msrp://\(gateway.listeners[0].host):\(channel.localAddress?.port ?? entry.tcpPort);tcp",
+            // With a certificate the port takes msrps and plain msrp alike; Use-Path names it msrps.
+            let scheme = entry.relay.settings.tls == nil ? "msrp" : "msrps"
+            logger.notice("MSRP relay listening on \(scheme)://\(gateway.listeners[0].host):\(channel.localAddress?.port ?? entry.tcpPort);tcp",
                           metadata: ["websocket": "\(path)", "auth": "\(auth)",
                                      "nonces": "\(entry.relay.settings.nonceSecret == nil ? "key random per process" : "shared key")"])
             if entry.relay.settings.realm == nil, access[path] == nil {

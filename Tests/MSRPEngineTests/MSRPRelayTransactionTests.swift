@@ -123,6 +123,18 @@ import Testing
                           status: "000 481 Session Does Not Exist")
     }
 
+    @Test mutating func aNextHopThatVanishesIsReportedAtOnceNotAtItsDeadline() throws {
+        var (relay, _, _) = try forwarded()
+        // Another connection closing settles nothing; the next hop's connection closing fails what went out on it.
+        #expect(relay.connectionClosed(8, generator: &rng) == [])
+        Self.expectReport(try Self.report(relay.connectionClosed(Self.nextHop, generator: &rng)),
+                          status: "000 408 Next Hop Connection Lost")
+        #expect(relay.pendingTransactionCount == 0)
+        #expect(relay.expireTransactions(now: Self.sentAt + .seconds(30), generator: &rng) == [])
+        var (quiet, _, _) = try forwarded(failureReport: "no")
+        #expect(quiet.connectionClosed(Self.nextHop, generator: &rng) == [])
+    }
+
     @Test mutating func everyPieceOfARechunkedRequestIsAnsweredFor() throws {
         var (relay, sent, original) = try forwarded()
         var second = sent

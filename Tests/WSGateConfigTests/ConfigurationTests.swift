@@ -93,7 +93,7 @@ import WebSocketEngine
         let c = try GatewayConfiguration.parse(yaml: """
         services:
           - {path: /msrp, type: msrp, port: 2856, host: relay.example, realm: r, htdigest: /u, nonce_lifetime: 30, ca_file: /ca,
-             max_websocket_message: 4096, transaction_timeout: 2.5}
+             max_websocket_message: 4096, transaction_timeout: 2.5, max_chunk_size: 4294967296}
         """)
         var expected = GatewayConfiguration.MSRP()
         expected.port = 2856
@@ -104,7 +104,10 @@ import WebSocketEngine
         expected.caFile = "/ca"
         expected.maxWebSocketMessage = 4096
         expected.transactionTimeout = 2.5
+        expected.maxChunkSize = 1 << 32
         #expect(c.services[0].kind == .msrp(expected))
+        #expect(GatewayConfiguration.MSRP().maxChunkSize == 1 << 30)
+        #expect(issues("services: [{path: /e, type: echo, max_chunk_size: 4096}]").first?.message == "max_chunk_size applies to msrp services only")
         #expect(issues("services: [{path: /m, type: msrp, htdigest: /u}]").first?.message == "msrp service /m: htdigest needs a realm")
         #expect(issues("services: [{path: /e, type: echo, realm: r}]").first?.message == "realm applies to msrp services only")
         #expect(issues("services: [{path: /m, type: msrp, transaction_timeout: 0}]").first?.message

@@ -47,7 +47,7 @@ import WebSocketEngine
         let relay = try Self.relay(maxWebSocketMessage: 1024)
         let (connection, _, use) = try Self.openAlice(on: relay)
         // Bob, somewhere else, sends Alice 5000 bytes in one chunk.
-        let bob = relay.register { RecordingLeg(id: $0) }
+        let bob = RecordingLeg(relay: relay)
         let body = String((0..<5000).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
         let send = MSRPHead(transactionID: "bob00001", startLine: .request(method: "SEND"), fields: [
             .init("To-Path", "\(use) \(Self.alice)"), .init("From-Path", "msrp://bob.example:2855/b;tcp"),
@@ -85,7 +85,11 @@ final class RecordingConnection: WebSocketConnection {
     let request = WebSocketRequest(path: "/msrp", wire: .rfc6455, subprotocol: "msrp")
     let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
 
-    var messages: [WebSocketMessage] { state.withLockedValue { $0.messages } }
+    /// What was sent so far: sends are made on the event loop, so this waits for the ones already issued.
+    var messages: [WebSocketMessage] {
+        try? eventLoop.submit {}.wait()
+        return state.withLockedValue { $0.messages }
+    }
     var closeCode: CloseCode? { state.withLockedValue { $0.closeCode } }
 
     func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>?) {

@@ -4,23 +4,50 @@ import NIOCore
 import NIOPosix
 @testable import WSGateMSRP
 
-/// A leg that keeps what the relay sends it: the source of a forward, seen from the relay.
-final class RecordingLeg: MSRPLeg {
-    let id: MSRPRelay.ConnectionID
-    var maxChunkBytes: Int? { nil }
-    private let sent = NIOLockedValueBox<[MSRPChunk]>([])
+/// A connection that keeps what the relay writes to it, completing each write at once: the source of a forward,
+/// seen from the relay.
+final class RecordingTransport: MSRPLegTransport {
+    let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+    var carriesMessages: Bool { false }
+    private let bytes = NIOLockedValueBox(ByteBuffer())
 
-    init(id: MSRPRelay.ConnectionID) {
-        self.id = id
+    func write(_ data: ByteBuffer, promise: EventLoopPromise<Void>) {
+        var data = data
+        bytes.withLockedValue { $0.writeBuffer(&data) }
+        promise.succeed()
     }
 
-    func send(_ chunk: MSRPChunk) {
-        sent.withLockedValue { $0.append(chunk) }
-    }
-
+    func flush() {}
     func close() {}
 
-    var chunks: [MSRPChunk] { sent.withLockedValue { $0 } }
+    /// Everything written so far, as chunks (parsed with the engine's reader).
+    var chunks: [MSRPChunk] {
+        var input = bytes.withLockedValue { $0 }
+        var reader = MSRPChunkReader(limits: .init(maxBodyBytes: 1 << 24))
+        var out: [MSRPChunk] = []
+        while case .success(let chunk)? = reader.next(&input) { out.append(chunk) }
+        return out
+    }
+}
+
+/// A leg of the relay over a `RecordingTransport`.
+struct RecordingLeg {
+    let leg: MSRPLeg
+    let transport: RecordingTransport
+
+    init(relay: MSRPRelayService) {
+        transport = RecordingTransport()
+        leg = relay.register(transport)
+    }
+
+    var id: MSRPRelay.ConnectionID { leg.id }
+
+    /// What reached the connection: writes are made on its event loop, so this waits for the ones already issued.
+    var chunks: [MSRPChunk] {
+        try? transport.eventLoop.submit {}.wait()
+        return transport.chunks
+    }
+
     var reports: [MSRPHead] { chunks.map(\.head).filter { $0.method == "REPORT" } }
 }
 
@@ -116,7 +143,7 @@ struct RelayWithAlice {
         var settings = MSRPRelaySettings(host: "127.0.0.1", tcpPort: 1, webSocketPort: 2)
         settings.transactionTimeout = transactionTimeout
         let service = try MSRPRelayService(settings: settings)
-        let alice = service.register { RecordingLeg(id: $0) }
+        let alice = RecordingLeg(relay: service)
         service.received(MSRPChunk(head: Self.request("auth0001", "AUTH", to: "msrp://127.0.0.1:1;tcp")), on: alice.id)
         guard let ok = alice.chunks.first?.head, ok.statusCode == 200, let use = ok["Use-Path"] else {
             throw RelayTestError("AUTH was not answered 200: \(alice.chunks)")

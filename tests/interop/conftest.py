@@ -158,6 +158,16 @@ def start_server(procs: Procs, wsgate_bin: Path, name: str, *extra) -> Server:
     return Server(p, port, log)
 
 
+def relay_server(procs: Procs, wsgate_bin: Path, name: str, *extra) -> Server:
+    """`wsgate serve --msrp-port` (the MSRP relay), once both its WebSocket port and its MSRP port listen;
+    `.msrp_port` is the latter."""
+    msrp_port = free_port()
+    srv = start_server(procs, wsgate_bin, name, "--msrp-port", msrp_port, *extra)
+    srv.msrp_port = msrp_port
+    wait_port(msrp_port, srv.proc)
+    return srv
+
+
 def start_config_server(procs: Procs, wsgate_bin: Path, name: str, config: Path, yaml: str, port: int) -> Server:
     """`wsgate serve --config` with `yaml` written to `config` (its listener on `port`), once it listens."""
     config.write_text(yaml)

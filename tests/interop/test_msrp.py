@@ -4,23 +4,27 @@
 AUTH with Digest (wrong password, Expires out of bounds); WebSocket → relay → TCP and back; WebSocket →
 WebSocket (seed §8.4); a 10 MB message chunked by the sender and re-chunked by the relay for the WebSocket leg;
 a dead next hop answered with a failure REPORT; Failure-Report no/partial; messages through wsgate and Kamailio
-in both orders; bad input.
+in both orders, over msrp and over msrps (TLS between the relays, certificates checked both ways); `wsgate msrp`
+with Digest credentials against Kamailio; bad input.
 """
 import asyncio
 import os
+import re
 import socket
+import ssl
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import HOST, REPORTS, Procs, free_port, raw_exchange, start_server
+from conftest import HOST, REPORTS, Procs, free_port, raw_exchange, relay_server, start_server
 from rawws import Ended, Reply
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers" / "msrp"))
 import msrp_client as mc  # noqa: E402
-from selftest import Kamailio  # noqa: E402
+from selftest import PASSWORD, USER, Kamailio  # noqa: E402
 
 TIMEOUT = 60
 REALM = "wsgate.test"
@@ -30,13 +34,6 @@ def run(coro, timeout=TIMEOUT):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def relay_server(procs, wsgate_bin, name, *extra):
-    msrp_port = free_port()
-    srv = start_server(procs, wsgate_bin, name, "--msrp-port", msrp_port, *extra)
-    srv.msrp_port = msrp_port
-    from conftest import wait_port
-    wait_port(msrp_port, srv.proc)
-    return srv
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +201,7 @@ def test_through_wsgate_and_kamailio_in_both_orders(relay):
 
 
 def test_bad_input(procs, wsgate_bin):
-    srv = relay_server(procs, wsgate_bin, "wsgate-msrp-bad", "--max-message-size", "4096")
+    srv = relay_server(procs, wsgate_bin, "wsgate-msrp-bad", "--max-message-size", "4096", "--msrp-max-chunk-size", "4096")
 
     async def go():
         bystander = await mc.MsrpClient.connect_tcp(HOST, srv.msrp_port)
@@ -223,11 +220,17 @@ def test_bad_input(procs, wsgate_bin):
         assert reply == Reply(b"", Ended.OPEN), reply
         reply = raw_exchange(srv.msrp_port, partial, half_close=True)
         assert reply.closed and reply.data == b"", reply
-        # A chunk over the limit: 400 for that transaction, then disconnected.
-        head = (f"MSRP abcd SEND\r\nTo-Path: msrp://{HOST}:{srv.msrp_port}/x;tcp msrp://b.example:1/y;tcp\r\n"
-                f"From-Path: msrp://c.example:1/z;tcp\r\nMessage-ID: m\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n")
+        # A request taken whole (not a SEND) over the message limit: 400 for that transaction, then disconnected.
+        head = (f"MSRP abcd FOO\r\nTo-Path: msrp://{HOST}:{srv.msrp_port}/x;tcp msrp://b.example:1/y;tcp\r\n"
+                f"From-Path: msrp://c.example:1/z;tcp\r\nContent-Type: text/plain\r\n\r\n")
         reply = raw_exchange(srv.msrp_port, head.encode() + b"x" * 10000 + b"\r\n-------abcd$\r\n")
         assert reply.data.startswith(b"MSRP abcd 400 ") and reply.closed, reply
+        # A SEND is routed on its head: to a session that does not exist, 481 at once; its body is read and dropped
+        # up to the chunk limit (--msrp-max-chunk-size), past which the connection is closed, with no second answer.
+        head = (f"MSRP abce SEND\r\nTo-Path: msrp://{HOST}:{srv.msrp_port}/x;tcp msrp://b.example:1/y;tcp\r\n"
+                f"From-Path: msrp://c.example:1/z;tcp\r\nMessage-ID: m\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n")
+        reply = raw_exchange(srv.msrp_port, head.encode() + b"x" * 10000 + b"\r\n-------abce$\r\n")
+        assert reply.data.startswith(b"MSRP abce 481 ") and reply.data.count(b"MSRP abce ") == 1 and reply.closed, reply
         # The bystander is unharmed.
         use_path, _ = await bystander.auth()
         assert use_path
@@ -248,6 +251,19 @@ async def wsgate_msrp(wsgate_bin, url, *extra):
     return proc, first[len("Use-Path: "):].split()
 
 
+async def cli_exchange(proc, bob, path: list[str], to_cli: str, from_cli: str):
+    """Bob → the CLI (printed as "<sender>: text"), then the CLI → Bob (each stdin line is a message); stdin's
+    end then ends the CLI with status 0."""
+    await bob.send_message(bob.use_path + path, to_cli)
+    line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+    assert line.rstrip("\n") == f"{bob.uri}: {to_cli}", line
+    proc.stdin.write(f"{from_cli}\n".encode())
+    await proc.stdin.drain()
+    assert (await bob.wait_message(timeout=20)).body == from_cli.encode()
+    proc.stdin.close()
+    assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
 @pytest.mark.parametrize("peer", ["wsgate", "wsgate-over-wsr", "kamailio"])
 def test_wsgate_msrp_client_against_a_relay(relay, wsgate_bin, peer):
     """`wsgate msrp` (the Swift MSRPClient) over a relay's WebSocket leg — wsgate's and Kamailio's, and wsgate's
@@ -262,21 +278,77 @@ def test_wsgate_msrp_client_against_a_relay(relay, wsgate_bin, peer):
             bob = await mc.MsrpClient.connect_tcp(HOST, msrp_port)
             await bob.auth()
             proc, path = await wsgate_msrp(wsgate_bin, ws_url, "--to-path", " ".join(bob.path_for_peers()))
-            # Bob → the CLI: printed as "<sender>: text".
-            await bob.send_message(bob.use_path + path, "hello, shell ✓")
-            line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-            assert line.rstrip("\n") == f"{bob.uri}: hello, shell ✓", line
-            # The CLI → Bob: each stdin line is a message.
-            proc.stdin.write("hello, Bob\n".encode())
-            await proc.stdin.drain()
-            assert (await bob.wait_message(timeout=20)).body == b"hello, Bob"
-            proc.stdin.close()
-            assert await asyncio.wait_for(proc.wait(), 20) == 0
+            await cli_exchange(proc, bob, path, "hello, shell ✓", "hello, Bob")
             await bob.close()
         run(go())
     finally:
         if kam:
             kam.stop()
+
+
+async def wsgate_msrp_refused(wsgate_bin, url, *extra) -> tuple[int, str, str]:
+    """`wsgate msrp` that must not get past AUTH: (exit code, stdout, stderr), within 20 s."""
+    proc = await asyncio.create_subprocess_exec(str(wsgate_bin), "msrp", url, "--linger", "1", *extra,
+                                                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"wsgate msrp {url} {' '.join(extra)} still running after 20 s")
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+@pytest.mark.parametrize("leg", ["ws", "tcp"])
+def test_wsgate_msrp_client_digest_auth_against_kamailio(wsgate_bin, leg):
+    """`wsgate msrp --user --password` against Kamailio with Digest AUTH (RFC 4976 §5.3), over its WebSocket or its
+    TCP leg: it answers the challenge, and a message goes both ways with the Python client (also authenticated) on
+    Kamailio's TCP leg. Without credentials, with a wrong password, or as a user Kamailio does not know, it exits
+    non-zero saying AUTH was refused with Kamailio's code, and prints no Use-Path. Kamailio's config logs every
+    Digest verdict, so the test also sees that the CLI did send credentials (and which user)."""
+    kam = Kamailio(name=f"kamailio-msrp-cli-digest-{leg}", digest=True)
+    url = kam.ws_url if leg == "ws" else f"msrp://{HOST}:{kam.msrp_port};tcp"
+    verdicts = re.compile(r"digest AUTH from \S+ (accepted|refused|forbidden) \(user \[([^\]]*)\]\)")
+    try:
+        async def go():
+            bob = await mc.MsrpClient.connect_tcp(HOST, kam.msrp_port)
+            await bob.auth(username=USER, password=PASSWORD)
+
+            def verdicts_since(n: int) -> list[tuple[str, str]]:
+                return verdicts.findall(kam.log.read_text(errors="replace"))[n:]
+
+            n = len(verdicts_since(0))
+            proc, path = await wsgate_msrp(wsgate_bin, url, "--user", USER, "--password", PASSWORD,
+                                           "--to-path", " ".join(bob.path_for_peers()))
+            try:
+                # the CLI's first AUTH had no credentials, its second answered the challenge
+                await kamailio_log(kam, lambda t: len(verdicts.findall(t)) >= n + 2, "the CLI's two AUTHs")
+                assert verdicts_since(n) == [("refused", "<null>"), ("accepted", USER)], verdicts_since(n)
+                assert path[0].startswith(f"msrp://{HOST}:{kam.msrp_port}/") and path[0] not in bob.use_path, path
+                await cli_exchange(proc, bob, path, "hello, authenticated shell ✓", "hello, Bob, from alice")
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+
+            for creds, verdict in (([], [("refused", "<null>")]),
+                                   (["--user", USER, "--password", "not-" + PASSWORD],
+                                    [("refused", "<null>"), ("refused", USER)]),
+                                   (["--user", "mallory", "--password", PASSWORD],
+                                    [("refused", "<null>"), ("forbidden", "mallory")])):
+                n = len(verdicts_since(0))
+                rc, out, err = await wsgate_msrp_refused(wsgate_bin, url, *creds)
+                code = "403" if verdict[-1][0] == "forbidden" else "401"
+                assert rc != 0 and "Use-Path" not in out, (creds, rc, out, err)
+                assert "AUTH" in err and code in err, (creds, err)
+                await kamailio_log(kam, lambda t: len(verdicts.findall(t)) >= n + len(verdict), f"{creds}: {verdict}")
+                assert verdicts_since(n) == verdict, (creds, verdicts_since(n))
+            await bob.close()
+        run(go())
+        assert kam.alive()
+    finally:
+        kam.stop()
 
 
 def test_msrps_between_two_relays(procs, wsgate_bin, pki, monkeypatch):
@@ -302,6 +374,152 @@ def test_msrps_between_two_relays(procs, wsgate_bin, pki, monkeypatch):
     run(go())
     Procs.stop(plain.proc)
     Procs.stop(secure.proc)
+
+
+async def connect_msrps(host: str, port: int, ca) -> mc.MsrpClient:
+    """The Python client on a relay's msrps leg (MSRP over TLS, RFC 4975 §15), verifying it against `ca`."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    reader, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
+    lh, lp = writer.get_extra_info("sockname")[:2]
+    return mc.MsrpClient(mc.TcpTransport(reader, writer), mc.MsrpUri("msrps", lh, lp, mc.new_session_id(), "tcp"),
+                         relay_uri=f"msrps://{host}:{port};tcp")
+
+
+KAM_FRAME = re.compile(r"MSRP in from [\d.]+:(\d+) \((\w+)\) method=\[([^\]]*)\]")
+
+
+async def kamailio_log(kam: Kamailio, done, what: str, timeout: float = 10.0) -> str:
+    """Kamailio's log once done(text) holds (its config logs each MSRP frame it gets: source, transport, method)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = kam.log.read_text(errors="replace")
+        if done(text):
+            return text
+        assert time.monotonic() < deadline, f"not in {kam.log} after {timeout}s: {what}"
+        await asyncio.sleep(0.1)
+
+
+def kamailio_frames(text: str) -> list[tuple[int, str, str]]:
+    """(source port, transport, method) of each frame Kamailio logged; method "<null>" for a response."""
+    return [(int(port), proto, method) for port, proto, method in KAM_FRAME.findall(text)]
+
+
+def established(pgid: int, port: int) -> list[int]:
+    """Local ports of the established TCP connections to 127.0.0.1:port held by process group pgid (ss)."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", f"{HOST}:{port}"], capture_output=True,
+                         text=True, timeout=10, check=True).stdout
+    ports = []
+    for line in out.splitlines():
+        pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        try:
+            if any(os.getpgid(p) == pgid for p in pids):
+                ports.append(int(line.split()[2].rsplit(":", 1)[1]))
+        except ProcessLookupError:
+            pass
+    return ports
+
+
+def msrps_chain(procs, wsgate_bin, pki, name: str, trust):
+    """Kamailio with a TLS MSRP listener and wsgate with a certificate (its MSRP port speaks msrps), both
+    presenting the test server certificate and verifying the next hop's against `trust`."""
+    kam = Kamailio(name=f"kamailio-{name}", tls_cert=pki.cert, tls_key=pki.key, tls_ca=trust)
+    try:
+        srv = relay_server(procs, wsgate_bin, f"wsgate-{name}", "--tls-cert", pki.cert, "--tls-key", pki.key,
+                           "--msrp-ca-file", trust)
+    except BaseException:
+        kam.stop()
+        raise
+    return kam, srv
+
+
+def test_msrps_through_wsgate_and_kamailio_in_both_orders(procs, wsgate_bin, pki, monkeypatch):
+    """test_through_wsgate_and_kamailio_in_both_orders over msrps: Alice on wsgate's wss leg, Bob on Kamailio's
+    msrps leg. Both Use-Paths say msrps, so each relay reaches the other over TLS, checking its certificate
+    against the test CA: wsgate → Kamailio's TLS port, then Kamailio → wsgate's MSRP port. Kamailio's log tells
+    the transport each frame came in on; ss ties the connections to the processes."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))  # Alice's wss:// handshake trusts the test CA
+    kam, srv = msrps_chain(procs, wsgate_bin, pki, "msrps-chain", pki.ca)
+    try:
+        async def go():
+            alice = await mc.MsrpClient.connect_ws(srv.url("/msrp", "wss"))
+            bob = await connect_msrps(HOST, kam.tls_port, pki.ca)
+            await alice.auth()
+            await bob.auth()
+            assert alice.use_path[0].startswith(f"msrps://{HOST}:{srv.msrp_port}/"), alice.use_path
+            # Kamailio: msrps because Bob's AUTH came over TLS; the host:port of the listener it came in on.
+            assert len(bob.use_path) == 1 and re.fullmatch(rf"msrps://{HOST}:{kam.tls_port}/[^/;]+;tcp",
+                                                           bob.use_path[0]), bob.use_path
+            bob_port = bob.t.local[1]
+
+            # Order 1: wsgate → (msrps) → Kamailio.
+            await alice.send_message(alice.use_path + bob.path_for_peers(), "via wsgate then Kamailio, over msrps")
+            got = await bob.wait_message(timeout=20)
+            assert got.body == b"via wsgate then Kamailio, over msrps"
+            assert got.from_path == [bob.use_path[0], alice.use_path[0], str(alice.uri)], got.from_path
+            links = established(srv.proc.pid, kam.tls_port)
+            assert links, "wsgate holds no connection to Kamailio's TLS port"
+            assert not established(srv.proc.pid, kam.msrp_port) + established(srv.proc.pid, kam.ws_port)
+            text = await kamailio_log(kam, lambda t: any(p in links and m == "SEND" for p, _, m in kamailio_frames(t)),
+                                      f"a SEND from wsgate's connection (port {links})")
+            from_wsgate = [f for f in kamailio_frames(text) if f[0] in links]
+            assert {proto for _, proto, _ in from_wsgate} == {"tls"}, from_wsgate
+            assert bob_port not in links
+
+            # Order 2: Kamailio → (msrps) → wsgate; wsgate's 200 for the SEND comes back on that connection.
+            await bob.send_message(bob.use_path + alice.path_for_peers(), "via Kamailio then wsgate, over msrps")
+            got = await alice.wait_message(timeout=20)
+            assert got.body == b"via Kamailio then wsgate, over msrps"
+            assert got.from_path == [alice.use_path[0], bob.use_path[0], str(bob.uri)], got.from_path
+            assert established(kam.proc.pid, srv.msrp_port), "Kamailio holds no connection to wsgate's MSRP port"
+            text = await kamailio_log(kam, lambda t: any(p == srv.msrp_port for p, _, _ in kamailio_frames(t)),
+                                      f"wsgate's 200 from its MSRP port {srv.msrp_port}")
+            from_wsgate = [f for f in kamailio_frames(text) if f[0] == srv.msrp_port]
+            assert from_wsgate and all(f[1:] == ("tls", "<null>") for f in from_wsgate), from_wsgate
+            # Bob's own frames came over TLS too, and nothing reached Kamailio over plain TCP or WebSocket.
+            assert {proto for _, proto, _ in kamailio_frames(text)} == {"tls"}, kamailio_frames(text)
+            await alice.close()
+            await bob.close()
+        run(go())
+        assert kam.alive()
+        srv.assert_alive()
+    finally:
+        kam.stop()
+        Procs.stop(srv.proc)
+
+
+def test_msrps_between_wsgate_and_kamailio_checks_certificates(procs, wsgate_bin, pki, monkeypatch):
+    """The same chain with both relays trusting only another CA: neither takes the other's certificate, so
+    nothing crosses in either order — wsgate sends Alice a failure REPORT, and Kamailio, which has already
+    answered Bob's SEND with 200, logs the failed verification and drops it."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+    kam, srv = msrps_chain(procs, wsgate_bin, pki, "msrps-untrusting", pki.other_ca)
+    try:
+        async def go():
+            alice = await mc.MsrpClient.connect_ws(srv.url("/msrp", "wss"))
+            bob = await connect_msrps(HOST, kam.tls_port, pki.ca)
+            await alice.auth()
+            await bob.auth()
+            # wsgate → Kamailio: wsgate refuses Kamailio's certificate (OpenSSL on Kamailio's side: the alert).
+            await alice.send_message(alice.use_path + bob.path_for_peers(), "to an untrusted Kamailio")
+            report = (await alice.wait_report(timeout=40))[0]
+            status = report.header("Status") or ""
+            assert re.match(r"000 [45]\d\d", status), status
+            assert report.to_path == [str(alice.uri)]
+            await kamailio_log(kam, lambda t: "alert unknown ca" in t, "wsgate's TLS alert 'unknown ca'")
+            # Kamailio → wsgate: Kamailio refuses wsgate's certificate.
+            await bob.send_message(bob.use_path + alice.path_for_peers(), "to an untrusted wsgate")
+            await kamailio_log(kam, lambda t: "certificate verify failed" in t, "Kamailio's failed verification")
+            await asyncio.sleep(1.0)
+            assert bob.completed.empty() and alice.completed.empty()
+            assert not [m for m in bob.requests_in + alice.requests_in if m.method == "SEND"]
+            await alice.close()
+            await bob.close()
+        run(go())
+        assert kam.alive()
+        srv.assert_alive()
+    finally:
+        kam.stop()
+        Procs.stop(srv.proc)
 
 
 def test_stale_nonce_over_websocket(procs, wsgate_bin, tmp_path):

@@ -55,22 +55,39 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
 
 
 class Kamailio:
-    """run_kamailio.sh in its own process group; .msrp_port (TCP MSRP), .ws_port (WebSocket), .log."""
+    """run_kamailio.sh in its own process group; .msrp_port (TCP MSRP), .ws_port (WebSocket), .log.
 
-    def __init__(self, name: str = "kamailio-msrp", digest: bool = False, env: dict | None = None):
+    With tls_cert and tls_key (PEM files) Kamailio also speaks msrps on .tls_port (None otherwise) with that
+    certificate, and verifies the msrps next hops it connects to against tls_ca (not at all without it).
+    Its use_path_addr is then unset, so a Use-Path names the listener its AUTH came in on."""
+
+    def __init__(self, name: str = "kamailio-msrp", digest: bool = False, env: dict | None = None,
+                 tls_cert: str | os.PathLike | None = None, tls_key: str | os.PathLike | None = None,
+                 tls_ca: str | os.PathLike | None = None):
         self.msrp_port, self.ws_port = free_port(), free_port()
+        self.tls_port = free_port() if tls_cert else None
         self.rundir = REPO / "reports" / "run" / name
         LOGS.mkdir(parents=True, exist_ok=True)
         self.log = LOGS / f"{name}.log"
-        e = dict(os.environ, **(env or {}))
+        e = dict(os.environ)
+        if self.tls_port:
+            e.update(MSRP_TLS_PORT=str(self.tls_port), MSRP_TLS_CERT=str(tls_cert), MSRP_TLS_KEY=str(tls_key))
+            if tls_ca:
+                e.update(MSRP_TLS_CA=str(tls_ca))
+        e.update(env or {})
         if digest:
             e.update(MSRP_DIGEST="1", MSRP_USER=USER, MSRP_PASSWORD=PASSWORD)
         with open(self.log, "wb") as f:
             self.proc = subprocess.Popen(
                 ["nice", str(HERE / "run_kamailio.sh"), str(self.msrp_port), str(self.ws_port), str(self.rundir)],
                 stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, env=e, start_new_session=True)
-        wait_port(self.msrp_port, self.proc)
-        wait_port(self.ws_port, self.proc)
+        try:
+            for port in (self.msrp_port, self.ws_port, self.tls_port):
+                if port:
+                    wait_port(port, self.proc)
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def ws_url(self) -> str:
