@@ -38,9 +38,9 @@ public struct MSRPHead: Sendable, Equatable {
 
     /// The first value of a header, by name without regard to case.
     public subscript(_ name: String) -> String? {
-        get { fields.first { $0.name.lowercased() == name.lowercased() }?.value }
+        get { fields.first { ASCIICase.equal($0.name, name) }?.value }
         set {
-            if let i = fields.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) {
+            if let i = fields.firstIndex(where: { ASCIICase.equal($0.name, name) }) {
                 if let newValue { fields[i].value = newValue } else { fields.remove(at: i) }
             } else if let newValue {
                 fields.append(Field(name, newValue))

@@ -138,12 +138,13 @@ public struct MSRPParser: Sendable {
                 return .success(.head(head, hasBody: false))
             }
             guard head.fields.count < limits.maxFields else { return fail(.tooManyFields) }
-            guard let colon = text.firstIndex(of: ":"), colon != text.startIndex,
-                  text[..<colon].utf8.allSatisfy({ MSRPURI.isTokenCharacter($0) }) else {
+            let utf8 = text.utf8
+            guard let colon = utf8.firstIndex(of: UInt8(ascii: ":")), colon != utf8.startIndex,
+                  utf8[..<colon].allSatisfy({ MSRPURI.isTokenCharacter($0) }) else {
                 return fail(.malformedField(text))
             }
-            let value = text[text.index(after: colon)...].drop(while: { $0 == " " })
-            head.fields.append(.init(String(text[..<colon]), String(value)))
+            let valueStart = utf8[utf8.index(after: colon)...].firstIndex { $0 != UInt8(ascii: " ") } ?? utf8.endIndex
+            head.fields.append(.init(String(text[..<colon]), String(text[valueStart...])))
             state = .fields(head)
             return next(&input)
         case .body(let tid, let delivered):
@@ -203,10 +204,21 @@ public struct MSRPParser: Sendable {
         guard let lf = pending.withUnsafeReadableBytes({ $0.firstIndex(of: 0x0A) }) else { return nil }
         headBytes += lf + 1
         guard headBytes <= limits.maxHeadBytes else { return .failure(.headTooLarge) }
-        let line = pending.readBytes(length: lf + 1)!
-        guard lf >= 1, line[lf - 1] == 0x0D else { return .failure(.malformedField("a line without CRLF")) }
-        let text = String(decoding: line[..<(lf - 1)], as: UTF8.self)
-        guard !text.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 }) else { return .failure(.malformedField("control character")) }
+        // Checked on the buffer's bytes, then one String made of them (the head is parsed for every chunk).
+        let (crlf, control) = pending.withUnsafeReadableBytes { b -> (Bool, Bool) in
+            guard lf >= 1, b[lf - 1] == 0x0D else { return (false, false) }
+            return (true, b[..<(lf - 1)].contains { $0 < 0x20 && $0 != 0x09 })
+        }
+        guard crlf else {
+            pending.moveReaderIndex(forwardBy: lf + 1)
+            return .failure(.malformedField("a line without CRLF"))
+        }
+        guard !control else {
+            pending.moveReaderIndex(forwardBy: lf + 1)
+            return .failure(.malformedField("control character"))
+        }
+        let text = pending.readString(length: lf - 1)!
+        pending.moveReaderIndex(forwardBy: 2)
         return .success(text)
     }
 
@@ -221,25 +233,31 @@ public struct MSRPParser: Sendable {
 
     /// `MSRP SP transact-id SP method` or `MSRP SP transact-id SP status-code [SP comment]`.
     static func parseStartLine(_ line: String) -> Result<MSRPHead, Failure> {
-        let parts = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts[0] == "MSRP" else { return .failure(.malformedStartLine("not an MSRP start line")) }
+        // Split on the UTF-8 view: its indices are the string's, and no Character is formed.
+        let utf8 = line.utf8
+        let parts = utf8.split(separator: UInt8(ascii: " "), maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[0].elementsEqual("MSRP".utf8) else { return .failure(.malformedStartLine("not an MSRP start line")) }
         let tid = parts[1]
         guard isTransactionID(tid) else { return .failure(.malformedStartLine("bad transaction id")) }
         let third = parts[2]
-        if third.count == 3, third.allSatisfy(\.isASCII), let code = Int(third), code >= 100 {
-            let comment = parts.count == 4 ? String(parts[3]) : nil
-            return .success(MSRPHead(transactionID: String(tid), startLine: .response(code: code, comment: comment), fields: []))
+        let tidText = String(line[tid.startIndex..<tid.endIndex])
+        if third.count == 3, third.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+            let code = third.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            if code >= 100 {
+                let comment = parts.count == 4 ? String(line[parts[3].startIndex..<parts[3].endIndex]) : nil
+                return .success(MSRPHead(transactionID: tidText, startLine: .response(code: code, comment: comment), fields: []))
+            }
         }
-        guard parts.count == 3, !third.isEmpty, third.utf8.allSatisfy({ (0x41...0x5A).contains($0) }) else {
+        guard parts.count == 3, !third.isEmpty, third.allSatisfy({ (0x41...0x5A).contains($0) }) else {
             return .failure(.malformedStartLine("bad method or status"))
         }
-        return .success(MSRPHead(transactionID: String(tid), startLine: .request(method: String(third)), fields: []))
+        return .success(MSRPHead(transactionID: tidText, startLine: .request(method: String(line[third.startIndex..<third.endIndex])),
+                                 fields: []))
     }
 
     /// `ident = ALPHANUM 3*31ident-char`, ident-char = ALPHANUM / "." / "-" / "+" / "%" / "=".
-    static func isTransactionID(_ s: Substring) -> Bool {
-        let bytes = Array(s.utf8)
-        guard (4...32).contains(bytes.count), isAlphanumeric(bytes[0]) else { return false }
+    static func isTransactionID(_ bytes: Substring.UTF8View) -> Bool {
+        guard (4...32).contains(bytes.count), let first = bytes.first, isAlphanumeric(first) else { return false }
         return bytes.dropFirst().allSatisfy { isAlphanumeric($0) || ".-+%=".utf8.contains($0) }
     }
 

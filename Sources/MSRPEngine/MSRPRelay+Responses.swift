@@ -23,10 +23,28 @@ extension MSRPRelay {
     }
 
     public static func response(to request: MSRPHead, _ code: Int, _ comment: String, extra: [MSRPHead.Field] = []) -> MSRPHead {
-        let previous = (request["From-Path"] ?? "").split(separator: " ").first.map(String.init) ?? ""
-        let me = (request["To-Path"] ?? "").split(separator: " ").first.map(String.init) ?? ""
+        let previous = firstURI(of: request["From-Path"])
+        let me = firstURI(of: request["To-Path"])
         return MSRPHead(transactionID: request.transactionID, startLine: .response(code: code, comment: comment),
                         fields: [.init("To-Path", previous), .init("From-Path", me)] + extra)
+    }
+
+    /// The first URI of a path header, as written.
+    static func firstURI(of path: String?) -> String {
+        guard let path else { return "" }
+        let utf8 = path.utf8
+        let start = utf8.firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? utf8.endIndex
+        let end = utf8[start...].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") } ?? utf8.endIndex
+        return String(path[start..<end])
+    }
+
+    /// A path header without its first URI (and the spaces after it), as written.
+    static func afterFirstURI(of path: String) -> String {
+        let utf8 = path.utf8
+        let start = utf8.firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? utf8.endIndex
+        let end = utf8[start...].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") } ?? utf8.endIndex
+        let next = utf8[end...].firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? utf8.endIndex
+        return String(path[next...])
     }
 
     /// The REPORT a relay sends back toward the source when a forwarded request failed downstream or timed out
@@ -34,7 +52,7 @@ extension MSRPRelay {
     static func failureReport(for original: MSRPHead, code: Int, comment: String,
                               generator: inout some RandomNumberGenerator) -> MSRPHead? {
         guard original.method == "SEND", wantsFailureReport(original) else { return nil }
-        let me = (original["To-Path"] ?? "").split(separator: " ").first.map(String.init) ?? ""
+        let me = firstURI(of: original["To-Path"])
         var fields: [MSRPHead.Field] = [.init("To-Path", original["From-Path"] ?? ""), .init("From-Path", me)]
         if let id = original["Message-ID"] { fields.append(.init("Message-ID", id)) }
         if let range = original["Byte-Range"] { fields.append(.init("Byte-Range", range)) }

@@ -47,17 +47,21 @@ extension MSRPRelay {
         }
         // The next hop may be this relay again (two clients of one relay, RFC 7977 §8.4): it is handled as the
         // next relay would, without a network round trip.
+        // The paths are rewritten as text — the first To-Path URI moved to the front of the From-Path, as written
+        // — rather than re-serialized from the parsed URIs, for every request the relay forwards.
+        let toText = head["To-Path"] ?? "", fromText = head["From-Path"] ?? ""
+        let me = Self.firstURI(of: toText), rest = Self.afterFirstURI(of: toText)
         var forwarded = head
-        forwarded.transactionID = MSRPHead.makeTransactionID(using: &generator)
-        forwarded["To-Path"] = toPath.dropFirst().map(\.description).joined(separator: " ")
-        forwarded["From-Path"] = ([toPath[0]] + fromPath).map(\.description).joined(separator: " ")
+        forwarded.transactionID = MSRPHead.makeTransactionID(using: &transactionIDs)
+        forwarded["To-Path"] = rest
+        forwarded["From-Path"] = me + " " + fromText
         if case .remote(let uri) = hop, isOwn(uri), let innerSid = uri.sessionID, let inner = sessions[innerSid], inner.expires > seconds {
             let innerTo = Array(toPath.dropFirst())
             guard innerTo.count >= 2, innerTo[1].matches(inner.client) else {
                 return respond(head, on: connection, 481, "Session Does Not Exist", method: method)
             }
-            forwarded["To-Path"] = innerTo.dropFirst().map(\.description).joined(separator: " ")
-            forwarded["From-Path"] = ([innerTo[0], toPath[0]] + fromPath).map(\.description).joined(separator: " ")
+            forwarded["To-Path"] = Self.afterFirstURI(of: rest)
+            forwarded["From-Path"] = Self.firstURI(of: rest) + " " + me + " " + fromText
             hop = .connection(inner.connection)
         } else if case .remote(let uri) = hop, isOwn(uri) {
             return respond(head, on: connection, 481, "Session Does Not Exist", method: method)

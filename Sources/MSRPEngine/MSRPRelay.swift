@@ -89,6 +89,8 @@ public struct MSRPRelay: Sendable {
     /// When each pending transaction times out, in the order they were sent (so, with one timeout for all, in
     /// deadline order); answered transactions leave their entry behind until it is reached or compacted away.
     var deadlines = DeadlineQueue()
+    /// Transaction ids of forwarded requests (session ids use the generator passed in).
+    var transactionIDs = TransactionIDRandom()
 
     public init(configuration: Configuration, nonces: NonceIssuer) {
         self.configuration = configuration

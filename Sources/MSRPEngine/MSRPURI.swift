@@ -46,56 +46,82 @@ public struct MSRPURI: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Parsed on the UTF-8 bytes (every routed request parses its To-Path and From-Path: String.Index walking and
+    /// lowercased copies were a fifth of a relay's CPU).
     public init(parsing text: some StringProtocol) throws(ParseError) {
-        let s = Substring(text)
-        let lower = s.lowercased()
-        let rest: Substring
-        if lower.hasPrefix("msrps://") {
+        let bytes = Array(text.utf8)
+        try self.init(bytes: bytes[...])
+    }
+
+    init(bytes b: ArraySlice<UInt8>) throws(ParseError) {
+        var i = b.startIndex
+        if Self.hasPrefixIgnoringCase(b, "msrps://") {
             secure = true
-            rest = s.dropFirst(8)
-        } else if lower.hasPrefix("msrp://") {
+            i += 8
+        } else if Self.hasPrefixIgnoringCase(b, "msrp://") {
             secure = false
-            rest = s.dropFirst(7)
+            i += 7
         } else {
             throw .scheme
         }
         // authority ends at "/" (session id) or ";" (transport).
-        guard let semicolon = rest.firstIndex(of: ";") else { throw .transport }
-        let beforeParams = rest[..<semicolon]
-        var authority = beforeParams
+        guard let semicolon = b[i...].firstIndex(of: UInt8(ascii: ";")) else { throw .transport }
+        var authority = b[i..<semicolon]
         sessionID = nil
-        if let slash = beforeParams.firstIndex(of: "/") {
-            authority = beforeParams[..<slash]
-            let sid = beforeParams[beforeParams.index(after: slash)...]
-            guard !sid.isEmpty, sid.utf8.allSatisfy(Self.isSessionIDCharacter) else { throw .sessionID }
-            sessionID = String(sid)
+        if let slash = authority.firstIndex(of: UInt8(ascii: "/")) {
+            let sid = b[(slash + 1)..<semicolon]
+            guard !sid.isEmpty, sid.allSatisfy(Self.isSessionIDCharacter) else { throw .sessionID }
+            sessionID = String(decoding: sid, as: UTF8.self)
+            authority = b[i..<slash]
         }
         userinfo = nil
-        if let at = authority.lastIndex(of: "@") {
-            userinfo = String(authority[..<at])
-            authority = authority[authority.index(after: at)...]
+        if let at = authority.lastIndex(of: UInt8(ascii: "@")) {
+            userinfo = String(decoding: authority[..<at], as: UTF8.self)
+            authority = authority[(at + 1)...]
         }
         port = nil
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { throw .authority }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let after = authority[authority.index(after: close)...]
+        let hostBytes: ArraySlice<UInt8>
+        if authority.first == UInt8(ascii: "[") {
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { throw .authority }
+            hostBytes = authority[(authority.startIndex + 1)..<close]
+            let after = authority[(close + 1)...]
             if !after.isEmpty {
-                guard after.hasPrefix(":"), let p = Int(after.dropFirst()), (0...65535).contains(p) else { throw .port }
+                guard after.first == UInt8(ascii: ":"), let p = Self.port(after.dropFirst()) else { throw .port }
                 port = p
             }
-        } else if let colon = authority.firstIndex(of: ":") {
-            host = String(authority[..<colon])
-            guard let p = Int(authority[authority.index(after: colon)...]), (0...65535).contains(p) else { throw .port }
+        } else if let colon = authority.firstIndex(of: UInt8(ascii: ":")) {
+            hostBytes = authority[..<colon]
+            guard let p = Self.port(authority[(colon + 1)...]) else { throw .port }
             port = p
         } else {
-            host = String(authority)
+            hostBytes = authority
         }
-        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" || $0 == "@" }) else { throw .authority }
-        let params = rest[rest.index(after: semicolon)...].split(separator: ";", omittingEmptySubsequences: false)
-        guard let first = params.first, !first.isEmpty, first.utf8.allSatisfy({ Self.isTokenCharacter($0) }) else { throw .transport }
-        transport = String(first)
-        parameters = params.dropFirst().map(String.init)
+        guard !hostBytes.isEmpty, !hostBytes.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "@") }) else {
+            throw .authority
+        }
+        host = String(decoding: hostBytes, as: UTF8.self)
+        let params = b[(semicolon + 1)...].split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false)
+        guard let first = params.first, !first.isEmpty, first.allSatisfy({ Self.isTokenCharacter($0) }) else { throw .transport }
+        transport = String(decoding: first, as: UTF8.self)
+        parameters = params.dropFirst().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// 0...65535 in decimal digits only.
+    private static func port(_ digits: ArraySlice<UInt8>) -> Int? {
+        guard !digits.isEmpty, digits.count <= 5 else { return nil }
+        var value = 0
+        for d in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(d) else { return nil }
+            value = value * 10 + Int(d - UInt8(ascii: "0"))
+        }
+        return value <= 65535 ? value : nil
+    }
+
+    private static func hasPrefixIgnoringCase(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
+        guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
+        return prefix.withUTF8Buffer { p in
+            zip(bytes.prefix(p.count), p).allSatisfy { ASCIICase.fold($0) == $1 }
+        }
     }
 
     static func isTokenCharacter(_ c: UInt8) -> Bool {
@@ -110,7 +136,7 @@ public struct MSRPURI: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var out = secure ? "msrps://" : "msrp://"
         if let userinfo { out += userinfo + "@" }
-        out += host.contains(":") ? "[\(host)]" : host
+        out += host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
         if let port { out += ":\(port)" }
         if let sessionID { out += "/" + sessionID }
         out += ";" + transport
@@ -121,17 +147,18 @@ public struct MSRPURI: Sendable, Hashable, CustomStringConvertible {
     /// RFC 4975 §6.1.
     public func matches(_ other: MSRPURI) -> Bool {
         secure == other.secure
-            && host.lowercased() == other.host.lowercased()
             && port == other.port
             && sessionID == other.sessionID
-            && transport.lowercased() == other.transport.lowercased()
+            && ASCIICase.equal(host, other.host)
+            && ASCIICase.equal(transport, other.transport)
     }
 
     /// A path header's URIs (`To-Path`, `From-Path`, `Use-Path`: URIs separated by spaces).
     public static func parsePath(_ value: some StringProtocol) throws(ParseError) -> [MSRPURI] {
+        let bytes = Array(value.utf8)
         var out: [MSRPURI] = []
-        for part in value.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
-            out.append(try MSRPURI(parsing: part))
+        for part in bytes.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
+            out.append(try MSRPURI(bytes: part))
         }
         guard !out.isEmpty else { throw .authority }
         return out

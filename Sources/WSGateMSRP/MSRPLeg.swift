@@ -36,6 +36,11 @@ final class MSRPLeg: Sendable {
         var queued = 0
         var roomWaiters: [@Sendable () -> Void] = []
         var closed = false
+        /// Bytes decided and not yet handed to the connection, in the order decided; only its event loop drains it.
+        var outbox: [ByteBuffer] = []
+        var drainScheduled = false
+        /// The transaction ids of the pieces this leg cuts.
+        var ids = TransactionIDRandom()
     }
 
     init(id: MSRPRelay.ConnectionID, transport: any Transport, relay: MSRPRelayService) {
@@ -110,8 +115,10 @@ final class MSRPLeg: Sendable {
 
     /// Closes the connection after what was already written to it (a 400's answer goes out before the close).
     func close() {
-        let transport = transport
-        transport.eventLoop.execute { transport.close() }
+        transport.eventLoop.execute {
+            self.drain()
+            self.transport.close()
+        }
     }
 
     /// The connection is gone: waiting sources resume (and find it closed).
@@ -126,16 +133,20 @@ final class MSRPLeg: Sendable {
 
     // MARK: Writing
 
-    /// Runs a decision of the outbound machine and carries out its actions: transactions are started under the
-    /// lock, and the writes are handed to the connection's event loop under it too, so they keep the order they
-    /// were decided in whichever thread decided them. They run there, outside the lock: a write that fails at once
-    /// completes its promise on the spot, and that callback takes the lock.
-    private func update(_ decide: (inout State, inout SystemRandomNumberGenerator) -> [MSRPOutbound.Action]) {
-        var generator = SystemRandomNumberGenerator()
-        state.withLockedValue { s in
-            guard !s.closed else { return }
-            var writes: [ByteBuffer] = []
-            for action in decide(&s, &generator) {
+    /// Runs a decision of the outbound machine and carries out its actions: transactions are started and the
+    /// bytes put in the outbox under the lock, so they keep the order they were decided in whichever thread decided
+    /// them. The connection's event loop drains the outbox — at once when the decision was made there (no task, no
+    /// wake-up), else in a task scheduled for it — and writes outside the lock: a write that fails at once completes
+    /// its promise on the spot, and that callback takes the lock.
+    private func update(_ decide: (inout State, inout TransactionIDRandom) -> [MSRPOutbound.Action]) {
+        let onLoop = transport.eventLoop.inEventLoop
+        let schedule = state.withLockedValue { s -> Bool in
+            guard !s.closed else { return false }
+            let before = s.outbox.count
+            var ids = s.ids
+            let actions = decide(&s, &ids)
+            s.ids = ids
+            for action in actions {
                 switch action {
                 case .pieceStarted(let head, let stream):
                     if let (original, source) = s.sources[stream] {
@@ -145,22 +156,35 @@ final class MSRPLeg: Sendable {
                     }
                 case .write(let bytes):
                     s.queued += bytes.readableBytes
-                    writes.append(bytes)
+                    s.outbox.append(bytes)
                 }
             }
-            guard !writes.isEmpty else { return }
-            let batch = writes
-            let transport = transport
-            transport.eventLoop.execute {
-                for bytes in batch {
-                    let count = bytes.readableBytes
-                    let promise = transport.eventLoop.makePromise(of: Void.self)
-                    promise.futureResult.whenComplete { _ in self.written(count) }
-                    transport.write(bytes, promise: promise)
-                }
-                transport.flush()
-            }
+            guard s.outbox.count > before, !onLoop, !s.drainScheduled else { return false }
+            s.drainScheduled = true
+            return true
         }
+        if onLoop {
+            drain()
+        } else if schedule {
+            transport.eventLoop.execute { self.drain() }
+        }
+    }
+
+    /// Writes what the outbox holds (on the connection's event loop).
+    private func drain() {
+        let batch = state.withLockedValue { s -> [ByteBuffer] in
+            s.drainScheduled = false
+            defer { s.outbox.removeAll(keepingCapacity: true) }
+            return s.outbox
+        }
+        guard !batch.isEmpty else { return }
+        for bytes in batch {
+            let count = bytes.readableBytes
+            let promise = transport.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenComplete { _ in self.written(count) }
+            transport.write(bytes, promise: promise)
+        }
+        transport.flush()
     }
 
     private func written(_ count: Int) {

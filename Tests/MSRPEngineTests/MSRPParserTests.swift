@@ -124,6 +124,6 @@ import Testing
         var g = SystemRandomNumberGenerator()
         let ids = Set((0..<1000).map { _ in MSRPHead.makeTransactionID(using: &g) })
         #expect(ids.count == 1000)
-        #expect(ids.allSatisfy { MSRPParser.isTransactionID(Substring($0)) && $0.count == 16 })
+        #expect(ids.allSatisfy { MSRPParser.isTransactionID(Substring($0).utf8) && $0.count == 16 })
     }
 }

@@ -90,7 +90,10 @@ final class RecordingConnection: WebSocketConnection {
         try? eventLoop.submit {}.wait()
         return state.withLockedValue { $0.messages }
     }
-    var closeCode: CloseCode? { state.withLockedValue { $0.closeCode } }
+    var closeCode: CloseCode? {
+        try? eventLoop.submit {}.wait() // a leg closes on the connection's loop, after what it wrote
+        return state.withLockedValue { $0.closeCode }
+    }
 
     func send(_ message: WebSocketMessage, promise: EventLoopPromise<Void>?) {
         state.withLockedValue { $0.messages.append(message) }
