@@ -20,8 +20,10 @@ public struct MSRPOutbound: Sendable {
     public typealias StreamID = Int
 
     public enum Framing: Sendable, Equatable {
-        /// A TCP or TLS byte stream.
-        case stream
+        /// A TCP or TLS byte stream; a streamed chunk goes out in pieces of at most `maxPieceBytes` of body (nil:
+        /// one piece until something interrupts it). Bounded pieces are what a relay paces a transfer by: each is
+        /// a transaction the next hop answers when it has read it (`MSRPLeg` keeps a few unanswered at most).
+        case stream(maxPieceBytes: Int?)
         /// One chunk per message (a WebSocket leg), each at most `maxBytes` serialized.
         case messages(maxBytes: Int)
     }
@@ -55,6 +57,8 @@ public struct MSRPOutbound: Sendable {
         var gathered = ByteBuffer()
         /// Whether any piece went out yet (a stream that ends before its first byte is one bodiless chunk).
         var started = false
+        /// Body bytes of the piece on the wire.
+        var pieceBytes = 0
     }
 
     public let framing: Framing
@@ -94,22 +98,36 @@ public struct MSRPOutbound: Sendable {
         if let end = stream.range.end, stream.next + bytes.readableBytes - 1 > end { throw .longerThanItsByteRange }
         var actions: [Action] = []
         switch framing {
-        case .stream:
-            if onWire != id {
-                actions += interruptOnWire()
-                stream = streams[id]!
-                let head = pieceHead(of: stream, generator: &generator)
-                actions.append(.pieceStarted(head, stream: id))
-                var out = ByteBuffer()
-                head.write(into: &out)
-                out.writeString("\r\n")
-                actions.append(.write(out))
-                stream.openPiece = head.transactionID
-                stream.started = true
-                onWire = id
+        case .stream(let maxPieceBytes):
+            var bytes = bytes
+            while bytes.readableBytes > 0 {
+                if onWire == id, let limit = maxPieceBytes, stream.pieceBytes >= limit, let tid = stream.openPiece {
+                    // The piece is full and more comes: it ends here with `+`, the rest starts the next one. (A piece
+                    // is closed only when a byte beyond it arrives, so the chunk's own end always has a piece.)
+                    actions.append(.write(Self.endLine(tid, .more, afterBody: true)))
+                    stream.openPiece = nil
+                    onWire = nil
+                }
+                if onWire != id {
+                    streams[id] = stream
+                    actions += interruptOnWire()
+                    stream = streams[id]!
+                    let head = pieceHead(of: stream, generator: &generator)
+                    actions.append(.pieceStarted(head, stream: id))
+                    var out = ByteBuffer()
+                    head.write(into: &out)
+                    out.writeString("\r\n")
+                    actions.append(.write(out))
+                    stream.openPiece = head.transactionID
+                    stream.started = true
+                    stream.pieceBytes = 0
+                    onWire = id
+                }
+                let n = maxPieceBytes.map { min(bytes.readableBytes, max(1, $0 - stream.pieceBytes)) } ?? bytes.readableBytes
+                stream.next += n
+                stream.pieceBytes += n
+                actions.append(.write(bytes.readSlice(length: n)!))
             }
-            stream.next += bytes.readableBytes
-            actions.append(.write(bytes))
         case .messages(let maxBytes):
             var bytes = bytes
             stream.gathered.writeBuffer(&bytes)

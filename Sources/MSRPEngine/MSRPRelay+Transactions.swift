@@ -58,9 +58,12 @@ extension MSRPRelay {
     /// layer calls this when the timer it set for `nextTransactionDeadline()` fires.
     public mutating func expireTransactions(now: MSRPInstant, generator: inout some RandomNumberGenerator) -> [Action] {
         var actions: [Action] = []
+        lastExpired.removeAll()
         while let (deadline, transactionID) = deadlines.first, deadline <= now {
             deadlines.removeFirst()
-            guard let transaction = pending.removeValue(forKey: transactionID), transaction.silenceIsFailure else { continue }
+            guard let transaction = pending.removeValue(forKey: transactionID) else { continue }
+            lastExpired.append((transactionID, transaction.nextHop))
+            guard transaction.silenceIsFailure else { continue }
             actions += reportFailure(transaction.original, toward: transaction.source, code: 408, comment: "Request Timeout",
                               generator: &generator)
         }

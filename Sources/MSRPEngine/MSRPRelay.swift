@@ -89,6 +89,9 @@ public struct MSRPRelay: Sendable {
     /// When each pending transaction times out, in the order they were sent (so, with one timeout for all, in
     /// deadline order); answered transactions leave their entry behind until it is reached or compacted away.
     var deadlines = DeadlineQueue()
+    /// The transactions the last `expireTransactions` gave up on, with the connection each went out on: the I/O
+    /// layer stops waiting for their answers too (a leg's window of streamed pieces).
+    public internal(set) var lastExpired: [(transactionID: String, nextHop: ConnectionID)] = []
     /// Transaction ids of forwarded requests (session ids use the generator passed in).
     var transactionIDs = TransactionIDRandom()
 

@@ -22,6 +22,12 @@ final class MSRPLeg: Sendable {
     /// whatever the size of the chunks passing through.
     static let highWater = 256 << 10
     static let lowWater = 64 << 10
+    /// A streamed chunk goes out on a TCP/TLS leg in pieces of this much body, each a transaction, and at most
+    /// `pieceWindow` of them unanswered: the next hop's `200` to a piece says it has read it, so what sits in the
+    /// kernel's buffers between the relay and a slow reader stays a few pieces — and a chat message that interrupts
+    /// a transfer waits behind that, not behind megabytes (TCP's own buffers alone would hold several).
+    static let pieceBytes = 64 << 10
+    static let pieceWindow = 2
 
     let id: MSRPRelay.ConnectionID
     let transport: any Transport
@@ -41,13 +47,19 @@ final class MSRPLeg: Sendable {
         var drainScheduled = false
         /// The transaction ids of the pieces this leg cuts.
         var ids = TransactionIDRandom()
+        /// Streamed pieces sent and not yet answered (only those whose Failure-Report asks for a response).
+        var unanswered: Set<String> = []
+
+        var hasRoom: Bool { closed || (queued < MSRPLeg.highWater && unanswered.count < MSRPLeg.pieceWindow) }
+        var mayResume: Bool { closed || (queued < MSRPLeg.lowWater && unanswered.count < MSRPLeg.pieceWindow) }
     }
 
     init(id: MSRPRelay.ConnectionID, transport: any Transport, relay: MSRPRelayService) {
         self.id = id
         self.transport = transport
         self.relay = relay
-        let framing: MSRPOutbound.Framing = transport.carriesMessages ? .messages(maxBytes: relay.settings.maxWebSocketMessage) : .stream
+        let framing: MSRPOutbound.Framing = transport.carriesMessages
+            ? .messages(maxBytes: relay.settings.maxWebSocketMessage) : .stream(maxPieceBytes: Self.pieceBytes)
         state = NIOLockedValueBox(State(outbound: MSRPOutbound(framing: framing)))
     }
 
@@ -98,7 +110,7 @@ final class MSRPLeg: Sendable {
 
     /// Whether the bytes queued for this connection are few enough for sources to go on streaming (a closed leg
     /// has room: what is sent to it goes nowhere, and its sources must not wait for it).
-    var hasRoom: Bool { state.withLockedValue { $0.closed || $0.queued < Self.highWater } }
+    var hasRoom: Bool { state.withLockedValue { $0.hasRoom } }
 
     var isClosed: Bool { state.withLockedValue { $0.closed } }
 
@@ -106,7 +118,7 @@ final class MSRPLeg: Sendable {
     /// leg closed; at once when that is already so.
     func whenRoom(_ resume: @escaping @Sendable () -> Void) {
         let now = state.withLockedValue { s -> Bool in
-            if s.closed || s.queued < Self.lowWater { return true }
+            if s.mayResume { return true }
             s.roomWaiters.append(resume)
             return false
         }
@@ -119,6 +131,17 @@ final class MSRPLeg: Sendable {
             self.drain()
             self.transport.close()
         }
+    }
+
+    /// A response to `transactionID` came from this leg's peer, or the relay gave up waiting for one: if it was a
+    /// streamed piece, the window has room for another.
+    func answered(_ transactionID: String) {
+        let waiters = state.withLockedValue { s -> [@Sendable () -> Void] in
+            guard s.unanswered.remove(transactionID) != nil, s.mayResume, !s.roomWaiters.isEmpty else { return [] }
+            defer { s.roomWaiters = [] }
+            return s.roomWaiters
+        }
+        for resume in waiters { resume() }
     }
 
     /// The connection is gone: waiting sources resume (and find it closed).
@@ -149,6 +172,7 @@ final class MSRPLeg: Sendable {
             for action in actions {
                 switch action {
                 case .pieceStarted(let head, let stream):
+                    if !transport.carriesMessages, MSRPRelay.wantsSuccessResponse(head) { s.unanswered.insert(head.transactionID) }
                     if let (original, source) = s.sources[stream] {
                         var quoted = original
                         quoted["Byte-Range"] = head["Byte-Range"]
@@ -190,7 +214,7 @@ final class MSRPLeg: Sendable {
     private func written(_ count: Int) {
         let waiters = state.withLockedValue { s -> [@Sendable () -> Void] in
             s.queued -= count
-            guard s.queued < Self.lowWater, !s.roomWaiters.isEmpty else { return [] }
+            guard s.mayResume, !s.roomWaiters.isEmpty else { return [] }
             defer { s.roomWaiters = [] }
             return s.roomWaiters
         }

@@ -295,10 +295,12 @@ public final class MSRPRelayService: WebSocketService, Sendable {
 
     private func transactionTimerFired() {
         let reports = decide { relay, now, generator in relay.expireTransactions(now: now, generator: &generator) }
-        state.withLockedValue { s in
+        let given = state.withLockedValue { s -> [(MSRPLeg, String)] in
             s.transactionTimer = nil
             armTransactionTimer(&s)
+            return s.relay.lastExpired.compactMap { expired in s.legs[expired.nextHop].map { ($0, expired.transactionID) } }
         }
+        for (leg, transactionID) in given { leg.answered(transactionID) }
         for (action, _) in reports {
             if case .report(_, let head) = action {
                 logger.info("MSRP next hop did not answer", metadata: ["message_id": "\(head["Message-ID"] ?? "")"])

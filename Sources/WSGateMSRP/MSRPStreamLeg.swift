@@ -179,6 +179,8 @@ final class MSRPStreamLeg: ChannelInboundHandler, @unchecked Sendable {
         stallTimer = nil
         switch finished {
         case .whole(let head, let body):
+            // A response from this connection's peer: if it answers a streamed piece, the piece window moves.
+            if head.statusCode != nil { leg.answered(head.transactionID) }
             relay.received(MSRPChunk(head: head, body: body, continuation: flag), on: leg.id)
         case .streaming(_, let target, let stream, let success):
             target.endStream(stream, flag)

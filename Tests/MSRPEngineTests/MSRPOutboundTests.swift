@@ -44,7 +44,7 @@ import Testing
     static func text(_ chunk: MSRPChunk) -> String { chunk.body.map { String(buffer: $0) } ?? "" }
 
     @Test mutating func aStreamAloneGoesOutAsOneChunk() throws {
-        var out = MSRPOutbound(framing: .stream)
+        var out = MSRPOutbound(framing: .stream(maxPieceBytes: nil))
         var wire = Wire()
         let id = try out.begin(Self.send("m1", range: "1-10/10"))
         wire.take(try out.body(id, ByteBuffer(string: "hello"), generator: &rng))
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test mutating func aWholeChunkInterruptsTheStreamOnTheWire() throws {
-        var out = MSRPOutbound(framing: .stream)
+        var out = MSRPOutbound(framing: .stream(maxPieceBytes: nil))
         var wire = Wire()
         let id = try out.begin(Self.send("big", range: "1-8/8"))
         wire.take(try out.body(id, ByteBuffer(string: "aaaa"), generator: &rng))
@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test mutating func twoStreamsInterleaveWithoutMixingTheirBytes() throws {
-        var out = MSRPOutbound(framing: .stream)
+        var out = MSRPOutbound(framing: .stream(maxPieceBytes: nil))
         var wire = Wire()
         let a = try out.begin(Self.send("A", range: "1-*/*"))
         let b = try out.begin(Self.send("B", range: "1-6/6"))
@@ -98,8 +98,28 @@ import Testing
         #expect(Set(chunks.map(\.head.transactionID)).count == chunks.count)
     }
 
+    @Test mutating func boundedPiecesCutAStreamWhereTheyFillAndKeepItsEndForTheLast() throws {
+        var out = MSRPOutbound(framing: .stream(maxPieceBytes: 4))
+        var wire = Wire()
+        let id = try out.begin(Self.send("m", range: "1-10/10"))
+        for text in ["abc", "defgh", "ij"] { wire.take(try out.body(id, ByteBuffer(string: text), generator: &rng)) }
+        wire.take(out.end(id, .complete, generator: &rng))
+        let chunks = try wire.chunks()
+        #expect(chunks.map(Self.text) == ["abcd", "efgh", "ij"])
+        #expect(chunks.map(\.continuation) == [.more, .more, .complete])
+        #expect(chunks.map { $0.head["Byte-Range"] } == ["1-10/10", "5-10/10", "9-10/10"])
+        #expect(wire.announced.count == 3)
+        // Exactly full at the end: no empty piece after it.
+        var exact = MSRPOutbound(framing: .stream(maxPieceBytes: 4))
+        var wire2 = Wire()
+        let e = try exact.begin(Self.send("e", range: "1-8/8"))
+        wire2.take(try exact.body(e, ByteBuffer(string: "abcdefgh"), generator: &rng))
+        wire2.take(exact.end(e, .complete, generator: &rng))
+        #expect(try wire2.chunks().map(Self.text) == ["abcd", "efgh"])
+    }
+
     @Test mutating func moreBodyThanTheByteRangeSaysIsRefused() throws {
-        var out = MSRPOutbound(framing: .stream)
+        var out = MSRPOutbound(framing: .stream(maxPieceBytes: nil))
         let id = try out.begin(Self.send("m", range: "1-4/4"))
         _ = try out.body(id, ByteBuffer(string: "abcd"), generator: &rng)
         #expect(throws: MSRPOutbound.Failure.longerThanItsByteRange) { try out.body(id, ByteBuffer(string: "e"), generator: &rng) }
@@ -107,7 +127,7 @@ import Testing
     }
 
     @Test mutating func anAbortedStreamEndsWithHash() throws {
-        var out = MSRPOutbound(framing: .stream)
+        var out = MSRPOutbound(framing: .stream(maxPieceBytes: nil))
         var wire = Wire()
         let id = try out.begin(Self.send("m", range: "1-100/100"))
         wire.take(try out.body(id, ByteBuffer(string: "part"), generator: &rng))
