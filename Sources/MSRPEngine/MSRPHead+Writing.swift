@@ -29,6 +29,11 @@ extension MSRPHead {
     }
 
     public func writeEndLine(_ continuation: MSRPContinuation, into out: inout ByteBuffer) {
+        Self.writeEndLine(transactionID, continuation, into: &out)
+    }
+
+    /// `-------<tid><flag>` CRLF (RFC 4975 §9), for a transaction id without its head (a streamed piece's end).
+    static func writeEndLine(_ transactionID: String, _ continuation: MSRPContinuation, into out: inout ByteBuffer) {
         out.writeString("-------" + transactionID)
         out.writeInteger(continuation.rawValue)
         out.writeString("\r\n")

@@ -240,9 +240,7 @@ public struct MSRPOutbound: Sendable {
     static func endLine(_ transactionID: String, _ flag: MSRPContinuation, afterBody: Bool) -> ByteBuffer {
         var out = ByteBuffer()
         if afterBody { out.writeString("\r\n") }
-        out.writeString("-------" + transactionID)
-        out.writeInteger(flag.rawValue)
-        out.writeString("\r\n")
+        MSRPHead.writeEndLine(transactionID, flag, into: &out)
         return out
     }
 }

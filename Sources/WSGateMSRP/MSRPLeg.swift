@@ -136,18 +136,22 @@ final class MSRPLeg: Sendable {
     /// A response to `transactionID` came from this leg's peer, or the relay gave up waiting for one: if it was a
     /// streamed piece, the window has room for another.
     func answered(_ transactionID: String) {
-        let waiters = state.withLockedValue { s -> [@Sendable () -> Void] in
-            guard s.unanswered.remove(transactionID) != nil, s.mayResume, !s.roomWaiters.isEmpty else { return [] }
-            defer { s.roomWaiters = [] }
-            return s.roomWaiters
-        }
-        for resume in waiters { resume() }
+        resumeWaiters { s in s.unanswered.remove(transactionID) != nil }
     }
 
     /// The connection is gone: waiting sources resume (and find it closed).
     func closed() {
-        let waiters = state.withLockedValue { s -> [@Sendable () -> Void] in
+        resumeWaiters { s in
             s.closed = true
+            return true
+        }
+    }
+
+    /// Applies `change` under the lock; when it changed something and there is room now, the waiting sources are
+    /// taken from the state and resumed outside the lock.
+    private func resumeWaiters(after change: (inout State) -> Bool) {
+        let waiters = state.withLockedValue { s -> [@Sendable () -> Void] in
+            guard change(&s), s.mayResume, !s.roomWaiters.isEmpty else { return [] }
             defer { s.roomWaiters = [] }
             return s.roomWaiters
         }
@@ -212,13 +216,10 @@ final class MSRPLeg: Sendable {
     }
 
     private func written(_ count: Int) {
-        let waiters = state.withLockedValue { s -> [@Sendable () -> Void] in
+        resumeWaiters { s in
             s.queued -= count
-            guard s.mayResume, !s.roomWaiters.isEmpty else { return [] }
-            defer { s.roomWaiters = [] }
-            return s.roomWaiters
+            return true
         }
-        for resume in waiters { resume() }
     }
 }
 

@@ -85,13 +85,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
     /// source can pause while that leg's queue is long.
     @discardableResult
     func received(_ chunk: MSRPChunk, on leg: MSRPRelay.ConnectionID) -> MSRPLeg? {
-        let realm = settings.realm ?? ""
-        let credentials = settings.credentials
-        let actions = decide { relay, now, generator in
-            relay.expireSessions(now: now)
-            return relay.received(chunk.head, on: leg, now: now, ha1For: { credentials?.ha1(user: $0, realm: realm) },
-                                  generator: &generator)
-        }
+        let actions = decideReceived(chunk.head, on: leg)
         execute(actions, body: chunk)
         logRefusal(chunk.head, actions)
         for (action, target) in actions {
@@ -102,6 +96,17 @@ public final class MSRPRelayService: WebSocketService, Sendable {
             }
         }
         return nil
+    }
+
+    /// The relay's decision on a head that arrived on `leg` (sessions expired first; credentials from the htdigest).
+    private func decideReceived(_ head: MSRPHead, on leg: MSRPRelay.ConnectionID) -> [Resolved] {
+        let realm = settings.realm ?? ""
+        let credentials = settings.credentials
+        return decide { relay, now, generator in
+            relay.expireSessions(now: now)
+            return relay.received(head, on: leg, now: now, ha1For: { credentials?.ha1(user: $0, realm: realm) },
+                                  generator: &generator)
+        }
     }
 
     /// Where a SEND whose body is still arriving goes (`routeStream`).
@@ -118,13 +123,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
     /// A SEND's head arrived on `leg` with its body to follow: the relay decides where it goes at once, and the
     /// body is forwarded as it comes (errors are answered now; the `200` when the chunk has ended).
     func routeStream(_ head: MSRPHead, on leg: MSRPRelay.ConnectionID) -> StreamRoute {
-        let realm = settings.realm ?? ""
-        let credentials = settings.credentials
-        let actions = decide { relay, now, generator in
-            relay.expireSessions(now: now)
-            return relay.received(head, on: leg, now: now, ha1For: { credentials?.ha1(user: $0, realm: realm) },
-                                  generator: &generator)
-        }
+        let actions = decideReceived(head, on: leg)
         var success: MSRPHead?
         var immediate: [Resolved] = []
         var forward: (head: MSRPHead, hop: MSRPRelay.NextHop, leg: MSRPLeg?, original: MSRPHead)?
@@ -141,9 +140,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
         switch forward.hop {
         case .connection:
             guard let target = forward.leg else {
-                execute(decide { relay, _, generator in
-                    relay.forwardFailed(forward.original, from: leg, because: .connectionGone, generator: &generator)
-                })
+                forwardFailed(forward.original, from: leg, because: .connectionGone)
                 return .refused
             }
             return beginStream(forward.head, on: target, original: forward.original, source: leg, success: success)
@@ -154,9 +151,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
             let connecting = nextHops.leg(to: uri, handler: { MSRPStreamLeg(relay: self) })
             connecting.whenFailure { error in
                 self.logger.info("MSRP next hop unreachable", metadata: ["next_hop": "\(uri)", "error": "\(error)"])
-                self.execute(self.decide { relay, _, generator in
-                    relay.forwardFailed(forward.original, from: leg, because: .unreachable, generator: &generator)
-                })
+                self.forwardFailed(forward.original, from: leg, because: .unreachable)
             }
             return .connecting(connecting, forwarded: forward.head, original: forward.original, success: success)
         }
@@ -166,9 +161,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
     func beginStream(_ head: MSRPHead, on target: MSRPLeg, original: MSRPHead, source: MSRPRelay.ConnectionID,
                      success: MSRPHead?) -> StreamRoute {
         guard let stream = target.beginStream(head, original: original, source: source) else {
-            execute(decide { relay, _, generator in
-                relay.forwardFailed(original, from: source, because: .connectionGone, generator: &generator)
-            })
+            forwardFailed(original, from: source, because: .connectionGone)
             return .refused
         }
         return .streaming(target, stream, success: success)
@@ -248,9 +241,7 @@ public final class MSRPRelayService: WebSocketService, Sendable {
         switch hop {
         case .connection:
             guard let leg else {
-                return execute(decide { relay, _, generator in
-                    relay.forwardFailed(original, from: source, because: .connectionGone, generator: &generator)
-                })
+                return forwardFailed(original, from: source, because: .connectionGone)
             }
             deliver(chunk, on: leg, original: original, source: source)
         case .remote(let uri):
@@ -260,12 +251,15 @@ public final class MSRPRelayService: WebSocketService, Sendable {
                     self.deliver(chunk, on: leg, original: original, source: source)
                 case .failure(let error):
                     self.logger.info("MSRP next hop unreachable", metadata: ["next_hop": "\(uri)", "error": "\(error)"])
-                    self.execute(self.decide { relay, _, generator in
-                        relay.forwardFailed(original, from: source, because: .unreachable, generator: &generator)
-                    })
+                    self.forwardFailed(original, from: source, because: .unreachable)
                 }
             }
         }
+    }
+
+    /// A forward that never reached its next hop: the relay's REPORT to the source, sent.
+    private func forwardFailed(_ original: MSRPHead, from source: MSRPRelay.ConnectionID, because failure: MSRPRelay.ForwardFailure) {
+        execute(decide { relay, _, generator in relay.forwardFailed(original, from: source, because: failure, generator: &generator) })
     }
 
     /// Sends a chunk (re-chunked to the leg's size limit), telling the relay of each piece before it goes, so a
