@@ -36,10 +36,11 @@ struct InboundRateLimiter {
     let limit: InboundRateLimit
     var messages: TokenBucket?
     var bytes: TokenBucket?
-    /// When the current run of throttles began: a throttle that follows the end of the previous one at once
-    /// continues the run (the client had more waiting), a later one starts a new run.
+    /// When the current run of throttles began: a throttle that continues the previous one (see `delivered`)
+    /// keeps the run going, a later one starts a new run.
     private var excessSince: NIODeadline?
     private var throttleEnds: NIODeadline?
+    private var lastThrottle: TimeAmount = .zero
 
     init(_ limit: InboundRateLimit, now: NIODeadline) {
         self.limit = limit
@@ -47,18 +48,24 @@ struct InboundRateLimiter {
         bytes = limit.bytesPerSecond.map { TokenBucket(rate: $0, burst: limit.burst, now: now) }
     }
 
-    /// A message of `size` bytes was delivered at `now`.
-    mutating func delivered(size: Int, now: NIODeadline) -> Verdict {
+    /// A message of `size` bytes was delivered at `now`; `waited` says it was read before the last throttle
+    /// ended (it was held), so a throttle it causes continues the run however late the throttle's timer fired.
+    ///
+    /// A throttle also continues the run when it begins within one throttle's length of the last one's end: the
+    /// client, read again, was over the limit at once. Timers on a loaded machine fire late by milliseconds, so the
+    /// scheduled end alone would let a flooder start a new run every few throttles and never reach the ceiling.
+    mutating func delivered(size: Int, now: NIODeadline, waited: Bool = false) -> Verdict {
         let wait = max(messages?.take(1, now: now) ?? 0, bytes?.take(Double(size), now: now) ?? 0)
         guard wait > 0 else { return .within }
-        // Within a millisecond of the last throttle's end: the client was still over the limit.
-        if let ends = throttleEnds, now < ends + .milliseconds(1), let since = excessSince {
+        let continues = waited || throttleEnds.map { now < $0 + max(lastThrottle, .milliseconds(1)) } ?? false
+        if continues, let since = excessSince {
             if let closeAfter = limit.closeAfter, now - since >= .nanoseconds(Int64(closeAfter * 1e9)) { return .exceeded }
         } else {
             excessSince = now
         }
         let amount = TimeAmount.nanoseconds(max(Int64(wait * 1e9), 1_000_000))
         throttleEnds = now + amount
+        lastThrottle = amount
         return .throttle(amount)
     }
 }

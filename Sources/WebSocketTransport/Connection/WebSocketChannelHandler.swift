@@ -448,15 +448,16 @@ extension WebSocketChannelHandler {
             heldInput!.writeBuffer(&input)
             return
         }
-        deliverRateLimited(&input, context: context)
+        deliverRateLimited(&input, held: false, context: context)
     }
 
     /// Delivers messages from `input` while the limiter allows; holds the rest and pauses reading otherwise.
-    private func deliverRateLimited(_ input: inout ByteBuffer, context: ChannelHandlerContext) {
+    /// `held`: `input` was read before the last throttle ended.
+    private func deliverRateLimited(_ input: inout ByteBuffer, held: Bool, context: ChannelHandlerContext) {
         while let event = wire.read(from: &input) {
             perform(event, context: context)
             guard case .message(_, let data) = event, lifecycle.state == .open, rateLimiter != nil else { continue }
-            switch rateLimiter!.delivered(size: data.readableBytes, now: .now()) {
+            switch rateLimiter!.delivered(size: data.readableBytes, now: .now(), waited: held) {
             case .within:
                 continue
             case .throttle(let wait):
@@ -487,7 +488,7 @@ extension WebSocketChannelHandler {
         guard var input = heldInput else { return }
         heldInput = nil
         inReadBatch = true
-        deliverRateLimited(&input, context: context)
+        deliverRateLimited(&input, held: true, context: context)
         inReadBatch = false
         flushOutput(context: context)
         if heldInput == nil, readGate.setPausedByRateLimit(false) { context.read() }
