@@ -3,43 +3,43 @@ import NIOCore
 import WebSocketAPI
 import WebSocketEngine
 
-/// The WebSocket leg (RFC 7977): one MSRP chunk per WebSocket message, either way. A chunk that is valid UTF-8
-/// goes out as text, others as binary; a message that is not exactly one chunk is refused (400 when its
-/// transaction can be named) and the connection closed with 1008.
-final class MSRPWebSocketLeg: WebSocketHandler {
+/// The WebSocket leg (RFC 7977): one MSRP chunk per WebSocket message, either way. What a client sends is read by
+/// an `MSRPIntake`, as a TCP leg's stream is: a message larger than a piece arrives in pieces while its frames come
+/// in (`WebSocketStreamingHandler`), so a SEND of a gigabyte in one chunk streams through the relay like one over
+/// TCP, bounded by `--msrp-max-chunk-size` rather than the listener's message limit. A message that is not exactly
+/// one chunk is refused (400 when its transaction can be named) and the connection closed with 1008. What goes to
+/// the client is re-chunked to messages of at most `maxWebSocketMessage` bytes (`MSRPLeg`).
+final class MSRPWebSocketLeg: WebSocketStreamingHandler {
     private let relay: MSRPRelayService
-    private var leg: MSRPLeg?
+    private var intake: MSRPIntake?
 
     init(relay: MSRPRelayService) {
         self.relay = relay
     }
 
+    var streaming: WebSocketMessageStreaming {
+        // Room for the head and the end-line around the largest body: the parser bounds each part itself.
+        WebSocketMessageStreaming(pieceBytes: MSRPLeg.pieceBytes,
+                                  maxMessageBytes: relay.settings.maxStreamedChunkBytes + relay.settings.limits.maxHeadBytes + 256)
+    }
+
     func connectionDidOpen(_ connection: any WebSocketConnection) {
-        leg = relay.register(WebSocketLegTransport(connection: connection), identity: connection.request.identity?.subject)
+        let leg = relay.register(WebSocketLegTransport(connection: connection), identity: connection.request.identity?.subject)
+        intake = MSRPIntake(relay: relay, leg: leg, framing: .oneChunkPerMessage, eventLoop: connection.eventLoop,
+                            setReading: { connection.setReadingPaused(!$0) },
+                            close: { connection.close(code: .policyViolation, reason: "MSRP chunk stalled") })
     }
 
     func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
-        guard let leg else { return }
-        var reader = MSRPChunkReader(limits: relay.settings.limits)
-        var data = message.data
-        switch reader.next(&data) {
-        case .success(let chunk)? where reader.isIdle && data.readableBytes == 0:
-            // A message is whole when it arrives (bounded by the WebSocket message limit); a next hop that drains
-            // slower than this client sends pauses reading from it.
-            if let target = relay.received(chunk, on: leg.id), !target.hasRoom {
-                connection.setReadingPaused(true)
-                target.whenRoom { connection.setReadingPaused(false) }
-            }
-        case .failure(let failure)?:
-            relay.malformed(failure, on: leg.id)
-        default:
-            relay.malformed(.init(reason: .malformedStartLine("a WebSocket message must carry exactly one MSRP chunk"), partialHead: nil),
-                            on: leg.id)
-        }
+        intake?.receive(message.data, startsMessage: true, endsMessage: true)
+    }
+
+    func connection(_ connection: any WebSocketConnection, didReceivePiece piece: WebSocketMessagePiece) {
+        intake?.receive(piece.data, startsMessage: piece.isFirst, endsMessage: piece.isLast)
     }
 
     func connectionDidClose(_ connection: any WebSocketConnection, info: WebSocketCloseInfo) {
-        if let leg { relay.unregister(leg) }
-        leg = nil
+        intake?.connectionGone()
+        intake = nil
     }
 }

@@ -1,6 +1,7 @@
 import MSRPEngine
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Testing
 import WebSocketAPI
@@ -43,6 +44,51 @@ import WebSocketEngine
         #expect(relay.sessionCount == 0)
     }
 
+    /// Authenticates `leg` (a TCP endpoint of its own URI) and returns the To-Path tail that reaches it: its
+    /// Use-Path and its URI.
+    static func sessionPath(of leg: RecordingLeg, on relay: MSRPRelayService) -> String? {
+        let uri = "msrp://bob.invalid:2855/b1;tcp"
+        relay.received(MSRPChunk(head: MSRPHead(transactionID: "bobauth1", startLine: .request(method: "AUTH"), fields: [
+            .init("To-Path", "msrp://127.0.0.1:1;tcp"), .init("From-Path", uri),
+        ])), on: leg.id)
+        return leg.chunks.first?.head["Use-Path"].map { "\($0) \(uri)" }
+    }
+
+    /// A message larger than a piece comes in pieces (the transport's `WebSocketStreamingHandler`): its chunk is
+    /// streamed on as they come, and a piece that begins a second chunk in the same message closes with 1008.
+    @Test func aChunkArrivingInPiecesIsStreamedAndASecondChunkInTheMessageIsRefused() throws {
+        let relay = try Self.relay()
+        let (connection, handler, use) = try Self.openAlice(on: relay)
+        let streaming = try #require(handler as? any WebSocketStreamingHandler)
+        #expect(streaming.streaming.maxMessageBytes > relay.settings.maxStreamedChunkBytes)
+        let bob = RecordingLeg(relay: relay)
+        // Bob's leg is a URI of the relay's own: Alice sends to it as to any session of the relay.
+        let bobPath = try #require(Self.sessionPath(of: bob, on: relay))
+        let body = String(repeating: "0123456789", count: 30_000)
+        let head = "MSRP s1s1s1s1 SEND\r\nTo-Path: \(use) \(bobPath)\r\nFrom-Path: \(Self.alice)\r\nMessage-ID: m1\r\n"
+            + "Byte-Range: 1-\(body.utf8.count)/\(body.utf8.count)\r\nContent-Type: text/plain\r\n\r\n"
+        let whole = Array((head + body + "\r\n-------s1s1s1s1$\r\n").utf8)
+        let cuts = [0, 70_000, 140_000, 210_000, whole.count]
+        for i in 0..<cuts.count - 1 {
+            streaming.connection(connection, didReceivePiece: WebSocketMessagePiece(
+                kind: .text, data: ByteBuffer(bytes: whole[cuts[i]..<cuts[i + 1]]), isFirst: i == 0, isLast: i == cuts.count - 2))
+        }
+        let got = bob.chunks.filter { $0.head["Message-ID"] == "m1" }
+        #expect(got.map { String(buffer: $0.body ?? ByteBuffer()) }.joined() == body)
+        #expect(got.last?.continuation == .complete)
+        #expect(connection.messages.dropFirst().contains { String(buffer: $0.data).hasPrefix("MSRP s1s1s1s1 200 OK") })
+
+        let second = "MSRP s2s2s2s2 SEND\r\nTo-Path: \(use) \(bobPath)\r\nFrom-Path: \(Self.alice)\r\nMessage-ID: m2\r\n"
+            + "Byte-Range: 1-3/3\r\nContent-Type: text/plain\r\n\r\nabc\r\n-------s2s2s2s2$\r\n"
+        let two = Array((head + body + "\r\n-------s1s1s1s1$\r\n" + second).utf8)
+        streaming.connection(connection, didReceivePiece: WebSocketMessagePiece(
+            kind: .text, data: ByteBuffer(bytes: two[..<100_000]), isFirst: true, isLast: false))
+        streaming.connection(connection, didReceivePiece: WebSocketMessagePiece(
+            kind: .text, data: ByteBuffer(bytes: two[100_000...]), isFirst: false, isLast: true))
+        #expect(connection.closeCode == .policyViolation)
+        #expect(!bob.chunks.contains { $0.head["Message-ID"] == "m2" })
+    }
+
     @Test func aChunkTooBigForTheLegIsRechunked() throws {
         let relay = try Self.relay(maxWebSocketMessage: 1024)
         let (connection, _, use) = try Self.openAlice(on: relay)
@@ -79,19 +125,21 @@ import WebSocketEngine
     }
 }
 
-/// A WebSocket connection that keeps what it is sent and how it was closed.
+/// A WebSocket connection that keeps what it is sent and how it was closed. Its event loop is an embedded one on
+/// the test's thread, so the test calls the handler on the connection's loop, as the transport does.
 final class RecordingConnection: WebSocketConnection {
     private let state = NIOLockedValueBox((messages: [WebSocketMessage](), closeCode: CloseCode?.none))
     let request = WebSocketRequest(path: "/msrp", wire: .rfc6455, subprotocol: "msrp")
-    let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+    private let loop = EmbeddedEventLoop()
+    var eventLoop: any EventLoop { loop }
 
-    /// What was sent so far: sends are made on the event loop, so this waits for the ones already issued.
+    /// What was sent so far: sends are made on the event loop, so this runs what it has queued first.
     var messages: [WebSocketMessage] {
-        try? eventLoop.submit {}.wait()
+        loop.run()
         return state.withLockedValue { $0.messages }
     }
     var closeCode: CloseCode? {
-        try? eventLoop.submit {}.wait() // a leg closes on the connection's loop, after what it wrote
+        loop.run() // a leg closes on the connection's loop, after what it wrote
         return state.withLockedValue { $0.closeCode }
     }
 

@@ -75,86 +75,141 @@ def pieces_are_contiguous(pieces: list[Piece], total: int) -> None:
     assert at == total + 1
 
 
-def test_a_200_mb_chunk_streams_through_in_bounded_memory_and_chat_interrupts_it(relay):
-    """A sends 200 MB as ONE chunk over TCP to B (TCP) while C, a WebSocket client of the independent MSRP client,
-    sends a chat message to B every 100 ms on the same relay → B connection. B's own parser reads the raw stream:
-    the transfer arrives whole (SHA-256), interrupted (`+` endings, continued Byte-Ranges) with each chat within
-    200 ms; the relay's RSS grows by less than 32 MiB."""
-    size = 200 << 20
+def ws_send_head(a: "mc.MsrpClient", to_path: list[str], message_id: str, size: int) -> tuple[str, bytes]:
+    """The head of a SEND of `size` bytes in one chunk from the WebSocket client `a`, and its end-line."""
+    tid = mc.new_tid()
+    head = (f"MSRP {tid} SEND\r\nTo-Path: {' '.join(to_path)}\r\nFrom-Path: {a.uri}\r\nMessage-ID: {message_id}\r\n"
+            f"Byte-Range: 1-{size}/{size}\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    return tid, head
+
+
+async def transfer_with_chats(relay, sender: str, size: int) -> None:
+    """`sender` (`tcp`: a raw TCP endpoint; `ws`: the independent client over a WebSocket, the chunk as ONE
+    message of one frame; `ws-fragments`: the same message in 1 MiB frames) sends `size` bytes as ONE chunk to B
+    (TCP) while C, another WebSocket client, sends a chat message to B every 20 ms on the same relay → B connection.
+    B's own parser reads the raw stream: the transfer arrives whole (SHA-256), interrupted (`+` endings, continued
+    Byte-Ranges) with each chat within 200 ms; the relay's RSS grows by less than 32 MiB."""
     block = os.urandom(1 << 20)
-
-    async def go():
-        a, b = await sender_and_receiver(relay.msrp_port)
-        c = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
-        await c.auth()
-        # Warm the relay's paths up with one small chunk each way, then measure from there.
+    b = await RawPeer.connect(relay.msrp_port)
+    await b.auth()
+    if sender == "tcp":
+        a = await RawPeer.connect(relay.msrp_port)
+    else:
+        a = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+    await a.auth()
+    c = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+    await c.auth()
+    # Warm the relay's paths up with one small chunk each way, then measure from there.
+    if sender == "tcp":
         send(a, b, "warm", b"warm", "1-4/4")
-        await c.send_message(c.use_path + b.path_for_peers(), "warm-chat")
-        await b.wait_for(lambda: len(b.of("warm")) == 1 and any(p.flag == "$" for p in b.pieces if p.length == 9))
-        base = rss_bytes(relay.proc.pid)
-        peak = base
+    else:
+        await a.send_message(a.use_path + b.path_for_peers(), "warm", message_id="warm")
+    await c.send_message(c.use_path + b.path_for_peers(), "warm-chat")
+    await b.wait_for(lambda: len(b.of("warm")) == 1 and any(p.flag == "$" for p in b.pieces if p.length == 9))
+    base = rss_bytes(relay.proc.pid)
+    peak = base
 
-        expected = hashlib.sha256()
+    expected = hashlib.sha256()
+    if sender == "tcp":
         tid = a.send_head(a.use_path + b.path_for_peers(), "big", f"1-{size}/{size}")
-        marker = f"-------{tid}".encode()
-        assert marker not in block + block[:len(marker)]
+    else:
+        tid, head = ws_send_head(a, a.use_path + b.path_for_peers(), "big", size)
+    marker = f"-------{tid}".encode()
+    assert marker not in block + block[:len(marker)]
 
-        async def send_big():
+    async def send_big():
+        if sender == "tcp":
             for _ in range(size // len(block)):
                 a.writer.write(block)
                 expected.update(block)
                 await a.writer.drain()
             a.end(tid)
             await a.writer.drain()
+            return
+        for _ in range(size // len(block)):
+            expected.update(block)
+        end = f"\r\n-------{tid}$\r\n".encode()
+        if sender == "ws":
+            # One WebSocket message of one frame, as a browser sends it (websockets masks it in C).
+            await a.t.ws.send(head + block * (size // len(block)) + end)
+        else:
+            async def fragments():
+                yield head
+                for _ in range(size // len(block)):
+                    yield block
+                yield end
+            await a.t.ws.send(fragments())
 
-        sent_chats: dict[str, float] = {}
+    sent_chats: dict[str, float] = {}
 
-        async def chat():
-            n = 0
-            while not big.done():
-                mid = f"chat{n}"
-                sent_chats[mid] = time.monotonic()
-                await c.send_message(c.use_path + b.path_for_peers(), f"chat message {n}", message_id=mid)
-                n += 1
-                await asyncio.sleep(0.1)
-
-        big = asyncio.create_task(send_big())
-        chats = asyncio.create_task(chat())
+    async def chat():
+        n = 0
         while not big.done():
-            peak = max(peak, rss_bytes(relay.proc.pid))
-            await asyncio.sleep(0.05)
-        await big
-        await chats
-        await b.wait_for(lambda: any(p.flag == "$" for p in b.of("big")), timeout=60)
-        await b.wait_for(lambda: all(b.of(m) for m in sent_chats))
+            mid = f"chat{n}"
+            sent_chats[mid] = time.monotonic()
+            await c.send_message(c.use_path + b.path_for_peers(), f"chat message {n}", message_id=mid)
+            n += 1
+            await asyncio.sleep(0.02)
+
+    big = asyncio.create_task(send_big())
+    chats = asyncio.create_task(chat())
+    while not big.done():
         peak = max(peak, rss_bytes(relay.proc.pid))
+        await asyncio.sleep(0.05)
+    await big
+    await b.wait_for(lambda: any(p.flag == "$" for p in b.of("big")), timeout=60)
+    await chats
+    await b.wait_for(lambda: all(b.of(m) for m in sent_chats))
+    peak = max(peak, rss_bytes(relay.proc.pid))
 
-        pieces = b.of("big")
-        assert b.sizes["big"] == size and b.hashes["big"].hexdigest() == expected.hexdigest()
-        pieces_are_contiguous(pieces, size)
-        assert len({p.tid for p in pieces}) == len(pieces), "each continued chunk has a transaction of its own"
-        # The relay sends a chunk on in pieces of at most 64 KiB (its pacing); a chat cuts the piece on the wire
-        # short: the wire shows chats between pieces of the transfer, and pieces ended early with `+`.
-        order = [p.headers.get("message-id") for p in b.pieces]
-        first, last = order.index("big"), len(order) - 1 - order[::-1].index("big")
-        between = [m for m in order[first:last] if m and m.startswith("chat")]
-        assert len(between) >= 3, (len(sent_chats), between)
-        assert all(p.length <= 65536 for p in pieces)
-        cut_short = [n for n, p in enumerate(pieces[:-1]) if p.length < 65536]
-        assert cut_short, "no piece of the transfer was interrupted"
-        # Chats were sent during the transfer; each arrived within 200 ms.
-        during = [m for m in sent_chats if b.of(m)[0].ended_at < pieces[-1].ended_at]
-        assert len(during) >= 3, (len(sent_chats), len(during))
-        late = {m: round(b.of(m)[0].ended_at - sent_chats[m], 3) for m in sent_chats if b.of(m)[0].ended_at - sent_chats[m] > 0.2}
-        assert not late, late
-        assert peak - base < 32 << 20, f"relay RSS grew by {(peak - base) >> 20} MiB"
-        # A has its 200 for the big chunk, once it ended.
+    pieces = b.of("big")
+    assert b.sizes["big"] == size and b.hashes["big"].hexdigest() == expected.hexdigest()
+    pieces_are_contiguous(pieces, size)
+    assert len({p.tid for p in pieces}) == len(pieces), "each continued chunk has a transaction of its own"
+    # The relay sends a chunk on in pieces of at most 64 KiB (its pacing); a chat cuts the piece on the wire
+    # short: the wire shows chats between pieces of the transfer, and pieces ended early with `+`.
+    order = [p.headers.get("message-id") for p in b.pieces]
+    first, last = order.index("big"), len(order) - 1 - order[::-1].index("big")
+    between = [m for m in order[first:last] if m and m.startswith("chat")]
+    assert len(between) >= 3, (len(sent_chats), between)
+    assert all(p.length <= 65536 for p in pieces)
+    cut_short = [n for n, p in enumerate(pieces[:-1]) if p.length < 65536]
+    assert cut_short, "no piece of the transfer was interrupted"
+    # Chats were sent during the transfer; each arrived within 200 ms.
+    during = [m for m in sent_chats if b.of(m)[0].ended_at < pieces[-1].ended_at]
+    assert len(during) >= 3, (len(sent_chats), len(during))
+    late = {m: round(b.of(m)[0].ended_at - sent_chats[m], 3) for m in sent_chats if b.of(m)[0].ended_at - sent_chats[m] > 0.2}
+    assert not late, late
+    assert peak - base < 32 << 20, f"relay RSS grew by {(peak - base) >> 20} MiB"
+    # A has its 200 for the big chunk, once it ended.
+    if sender == "tcp":
         assert (await a.response(tid)).code == 200
-        for p in (a, b):
-            await p.close()
-        await c.close()
+    else:
+        deadline = time.monotonic() + 10
+        while not any(r.tid == tid for r in a.responses_in) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert [r.code for r in a.responses_in if r.tid == tid] == [200]
+    for p in (a, b, c):
+        await p.close()
 
-    run(go(), timeout=300)
+
+def test_a_200_mb_chunk_streams_through_in_bounded_memory_and_chat_interrupts_it(relay):
+    """TCP → relay → TCP: `transfer_with_chats` with a raw TCP sender."""
+    run(transfer_with_chats(relay, "tcp", 200 << 20), timeout=300)
+    relay.assert_alive()
+
+
+def test_a_200_mb_chunk_in_one_websocket_message_streams_through_to_tcp(relay):
+    """WebSocket → relay → TCP (the issue's path): the independent client sends the 200 MB chunk as one WebSocket
+    message of one frame — far over the listener's 16 MiB message limit, which the MSRP leg replaces by
+    `--msrp-max-chunk-size` since it never holds a message whole — and it streams through like a TCP one."""
+    run(transfer_with_chats(relay, "ws", 200 << 20), timeout=300)
+    relay.assert_alive()
+
+
+def test_a_chunk_in_a_fragmented_websocket_message_streams_through_to_tcp(relay):
+    """The same with the message in 1 MiB frames (the fragments of one message: still one chunk)."""
+    run(transfer_with_chats(relay, "ws-fragments", 200 << 20), timeout=300)
     relay.assert_alive()
 
 
@@ -314,6 +369,41 @@ def test_a_byte_range_that_lies_about_the_length_is_refused_and_the_receivers_me
         await a.close()
         await b.close()
     run(go())
+
+
+def test_a_websocket_message_that_ends_inside_its_chunk_or_carries_two_is_refused_with_1008(relay):
+    """RFC 7977 §5.1: one chunk per WebSocket message. A 300 KiB message (streamed in pieces) whose chunk has no
+    end-line: B's partial message is ended with `#` and A is closed with 1008; a message carrying a second chunk
+    after its first: the second never reaches B, and A is closed with 1008. Another client's chat goes on."""
+    async def go():
+        b = await RawPeer.connect(relay.msrp_port)
+        await b.auth()
+        for case in ("truncated", "two"):
+            a = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+            await a.auth()
+            tid, head = ws_send_head(a, a.use_path + b.path_for_peers(), case, 300 << 10)
+            body = b"y" * (300 << 10)
+            if case == "truncated":
+                message = head + body[:200 << 10]
+            else:
+                second, second_head = ws_send_head(a, a.use_path + b.path_for_peers(), "second", 3)
+                message = head + body + f"\r\n-------{tid}$\r\n".encode() + second_head + f"abc\r\n-------{second}$\r\n".encode()
+            await a.t.ws.send(message)
+            await asyncio.wait_for(a.closed.wait(), 10)
+            assert a.t.ws.close_code == 1008, (case, a.t.ws.close_code)
+            if case == "truncated":
+                await b.wait_for(lambda: b.of(case) and b.of(case)[-1].flag is not None)
+                assert b.of(case)[-1].flag == "#" and b.sizes[case] <= 200 << 10
+        await asyncio.sleep(0.3)
+        assert not b.of("second"), "a second chunk in one WebSocket message was forwarded"
+        c = await mc.MsrpClient.connect_ws(relay.url("/msrp"))
+        await c.auth()
+        await c.send_message(c.use_path + b.path_for_peers(), "still here", message_id="after")
+        await b.wait_for(lambda: b.of("after") and b.of("after")[-1].flag == "$")
+        await c.close()
+        await b.close()
+    run(go())
+    assert "a WebSocket message must carry exactly one MSRP chunk" in relay.log.read_text(errors="replace")
 
 
 def test_max_chunk_size_bounds_a_streamed_chunk(procs, wsgate_bin):

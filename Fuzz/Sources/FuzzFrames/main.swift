@@ -18,6 +18,8 @@
 //   * a `.message` is text or binary, at most maxMessageSize bytes, and valid UTF-8 when text;
 //     ping/pong payloads are at most 125 bytes;
 //   * the result (actions, output bytes, final state) does not depend on how the stream was split;
+//   * with `streamedPieceBytes` set, the pieces make up exactly the messages of the unstreamed run (a failure
+//     drops the message in progress either way), with the same output and final state;
 //   * the output (pongs, close replies) parses cleanly at a peer of the other role: one pong per ping with
 //     the same payload, then the close frame carrying the failure code or the echoed close code; once we
 //     sent a close, nothing at all follows it;
@@ -68,6 +70,12 @@ public func fuzz(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
             invariant(split.output == whole.output, "\(role): output depends on the split \(lengths)")
             invariant(split.state == whole.state, "\(role): final state depends on the split")
         }
+        // Streaming changes how a large message is delivered, never what: the pieces make up the same messages.
+        var streaming = configuration
+        streaming.streamedPieceBytes = 256
+        let streamed = run(role: role, configuration: streaming, deflate: deflate, closeFirst: closeFirst, chunks: chunks)
+        invariant(streamed.actions == split.actions, "\(role): streamed pieces differ: \(streamed.actions) vs \(split.actions)")
+        invariant(streamed.output == split.output && streamed.state == split.state, "\(role): streaming changes the output")
         checkOutput(role: role, closeFirst: closeFirst, split)
         checkRewrite(role: role, configuration: configuration, deflate: deflate, split.actions)
     }
@@ -95,6 +103,8 @@ func run(role: WebSocketRole, configuration: RFC6455Connection.Configuration, de
     var connection = RFC6455Connection(role: role, configuration: configuration, compression: codec(deflate, role: role),
                                        maskSeed: 0x5EED)
     var result = Run()
+    /// The message whose pieces are arriving (streaming runs).
+    var streamed: ByteBuffer?
     if closeFirst {
         invariant(connection.writeClose(ourCloseFrame, into: &result.output) == .written, "\(role): writeClose refused at start")
         invariant(connection.state == .closeSent, "\(role): state \(connection.state) after writeClose")
@@ -103,9 +113,19 @@ func run(role: WebSocketRole, configuration: RFC6455Connection.Configuration, de
     for chunk in chunks {
         var input = ByteBuffer(bytes: chunk)
         var reads = 0
-        while let action = connection.read(from: &input, output: &result.output) {
+        while var action = connection.read(from: &input, output: &result.output) {
             reads += 1
             invariant(reads <= chunk.count + 1, "\(role): more actions than bytes in one read")
+            if case .messagePiece(let opcode, var piece, let isFirst, let isLast) = action {
+                // Pieces are checked as the message they make up (which must equal the unstreamed run's).
+                invariant(configuration.streamedPieceBytes != nil, "\(role): a piece without streaming")
+                invariant(isFirst == (streamed == nil), "\(role): piece isFirst \(isFirst) with \(streamed?.readableBytes ?? -1) bytes before")
+                streamed = streamed ?? ByteBuffer()
+                streamed!.writeBuffer(&piece)
+                guard isLast else { continue }
+                action = .message(opcode, streamed!)
+                streamed = nil
+            }
             switch action {
             case .message(let opcode, let payload):
                 invariant(opcode == .text || opcode == .binary, "\(role): message with opcode \(opcode)")
@@ -117,6 +137,8 @@ func run(role: WebSocketRole, configuration: RFC6455Connection.Configuration, de
                 }
             case .ping(let payload), .pong(let payload):
                 invariant(payload.readableBytes <= 125, "\(role): control payload of \(payload.readableBytes) bytes")
+            case .messagePiece:
+                break // merged above
             case .closed(_, let initiatedByPeer):
                 invariant(connection.state == .closed, "\(role): state \(connection.state) after .closed")
                 invariant(initiatedByPeer == !closeFirst, "\(role): .closed(initiatedByPeer: \(initiatedByPeer))")

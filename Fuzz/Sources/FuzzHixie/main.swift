@@ -71,6 +71,8 @@ func fuzzFraming(_ bytes: [UInt8], draft: HixieDraft, role: WebSocketRole, seed:
             invariant(i == once.count - 1, "an action after a failure or close")
         case .ping, .pong:
             invariant(false, "hixie has no ping")
+        case .messagePiece:
+            invariant(false, "hixie does not stream messages")
         }
     }
     // Whatever was read, writing stays well-formed: text frames are 0x00 … 0xFF with no 0xFF inside.

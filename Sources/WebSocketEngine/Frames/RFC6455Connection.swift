@@ -22,13 +22,18 @@ public struct RFC6455Connection: Sendable {
         /// Assembly buffers above this capacity are released after each message, so a connection that once
         /// carried a large message does not keep its memory while idle.
         public var retainedBufferCapacity: Int
+        /// nil: every message is assembled whole. Set: a message that outgrows this many bytes is delivered in
+        /// pieces of about this size as it arrives (`.messagePiece`), so `maxMessageSize` can be far larger than
+        /// what the connection holds — for a service that forwards what it reads (the MSRP relay's chunks).
+        public var streamedPieceBytes: Int?
 
         public init(maxFrameSize: Int = 16 << 20, maxMessageSize: Int = 16 << 20,
-                    allowedReservedBits: UInt8 = 0, retainedBufferCapacity: Int = 16 << 10) {
+                    allowedReservedBits: UInt8 = 0, retainedBufferCapacity: Int = 16 << 10, streamedPieceBytes: Int? = nil) {
             self.maxFrameSize = maxFrameSize
             self.maxMessageSize = maxMessageSize
             self.allowedReservedBits = allowedReservedBits
             self.retainedBufferCapacity = retainedBufferCapacity
+            self.streamedPieceBytes = streamedPieceBytes
         }
 
         public static let `default` = Configuration()
@@ -60,6 +65,9 @@ public struct RFC6455Connection: Sendable {
     private var message: ByteBuffer
     /// The opcode (text or binary) of the message in progress, nil between messages.
     private var messageOpcode: WebSocketOpcode?
+    /// Payload bytes of the message in progress already delivered as pieces (inflated bytes when compressed);
+    /// 0 while the message is held whole.
+    private var streamedBytes = 0
     private var utf8 = UTF8Validator()
     private var maskGenerator: MaskGenerator
     /// permessage-deflate, when the handshake agreed to it; RSV1 then marks compressed messages.
@@ -142,7 +150,7 @@ public struct RFC6455Connection: Sendable {
                             if messageCompressed {
                                 messageBufferGrew = true // the inflater sizes its own writes
                             } else if header.payloadLength > input.readableBytes || !header.fin {
-                                reserveMessageCapacity(header.payloadLength)
+                                reserveMessageCapacity(min(header.payloadLength, configuration.streamedPieceBytes ?? .max))
                             }
                         }
                         readState = .dataPayload(remaining: header.payloadLength, key: header.maskingKey, phase: 0)
@@ -174,9 +182,10 @@ public struct RFC6455Connection: Sendable {
                 let left = remaining - available
                 if left > 0 {
                     readState = .dataPayload(remaining: left, key: key, phase: (phase + available) & 3)
-                    return nil
+                    return takeDuePiece()
                 }
                 if let action = finishDataFrame(output: &output) { return action }
+                if let piece = takeDuePiece() { return piece }
 
             case .controlPayload(let header):
                 guard input.readableBytes >= header.payloadLength else { return nil }
@@ -232,7 +241,7 @@ public struct RFC6455Connection: Sendable {
     /// when the data is not valid DEFLATE or inflates past `maxMessageSize` (a decompression bomb).
     private mutating func inflatePiece(from input: inout ByteBuffer, count: Int, key: MaskingKey?, phase: Int) -> (CloseCode, String)? {
         guard let codec = compression else { return (.internalServerError, "compressed message without a codec") }
-        let limit = configuration.maxMessageSize - message.readableBytes
+        let limit = configuration.maxMessageSize - streamedBytes - message.readableBytes
         let outcome: RawInflater.Outcome
         if let key {
             compressedPiece.clear()
@@ -276,7 +285,7 @@ public struct RFC6455Connection: Sendable {
             messageCompressed = false
             let start = message.writerIndex
             let outcome = codec.finishMessage(compressedBytes: compressedBytes, into: &message,
-                                              limit: configuration.maxMessageSize - message.readableBytes)
+                                              limit: configuration.maxMessageSize - streamedBytes - message.readableBytes)
             if opcode == .text, !validateText(from: start) {
                 return fail(.invalidFramePayloadData, "invalid UTF-8 in text message", output: &output)
             }
@@ -291,7 +300,26 @@ public struct RFC6455Connection: Sendable {
         let delivered = message
         // The slice shares storage; the buffer is cleared on the next header, and only copied if retained.
         message.moveReaderIndex(to: message.writerIndex)
+        if streamedBytes > 0 {
+            streamedBytes = 0
+            return .messagePiece(opcode, delivered, isFirst: false, isLast: true)
+        }
         return .message(opcode, delivered)
+    }
+
+    /// The message so far as a piece, when the connection streams and a piece's worth has arrived; the next
+    /// piece starts in a buffer of its own, so the one handed out is never copied on write. A compressed piece is
+    /// cut after each read's inflation, so it may exceed the piece size by what one read inflates to.
+    private mutating func takeDuePiece() -> InboundAction? {
+        guard let pieceBytes = configuration.streamedPieceBytes, message.readableBytes >= pieceBytes,
+              let opcode = messageOpcode else { return nil }
+        let piece = message
+        let isFirst = streamedBytes == 0
+        streamedBytes += piece.readableBytes
+        message = ByteBuffer()
+        messageBufferGrew = false
+        reserveMessageCapacity(pieceBytes)
+        return .messagePiece(opcode, piece, isFirst: isFirst, isLast: false)
     }
 
     /// Set when the message buffer may have grown past `retainedBufferCapacity` (a reservation asked for more);
@@ -356,7 +384,7 @@ public struct RFC6455Connection: Sendable {
         }
         // A compressed message is bounded on the wire too (its inflated size is checked while inflating):
         // at the limit plus deflate's worst-case growth, so empty deflate blocks cannot stream forever.
-        let assembled = header.opcode == .continuation ? (compressed ? compressedBytes : message.readableBytes) : 0
+        let assembled = header.opcode == .continuation ? (compressed ? compressedBytes : streamedBytes + message.readableBytes) : 0
         let wireLimit = compressed ? Self.withDeflateGrowth(configuration.maxMessageSize) : configuration.maxMessageSize
         // Written as a subtraction: a 63-bit length must not overflow the sum (found by FuzzFrames).
         if header.payloadLength > wireLimit - assembled {

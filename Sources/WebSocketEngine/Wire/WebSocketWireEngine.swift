@@ -36,6 +36,9 @@ package protocol WebSocketWireEngine: Sendable {
     mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult
     mutating func writeClose(_ frame: CloseFrame, into output: inout ByteBuffer) -> WebSocketWriteResult
     mutating func connectionEnded()
+    /// Delivers messages larger than `pieceBytes` in pieces as they arrive (`.messagePiece`), up to
+    /// `maxMessageBytes`; false when the wire cannot (it then assembles messages whole, as configured).
+    mutating func streamMessages(pieceBytes: Int, maxMessageBytes: Int) -> Bool
 
     /// The key under which a message encoded for this wire can be shared between connections (a broadcast
     /// encodes it once per wire); nil when frames are specific to the connection (masked, compressed).
@@ -46,6 +49,9 @@ package protocol WebSocketWireEngine: Sendable {
 }
 
 extension WebSocketWireEngine {
+    /// The hixie drafts and WSR carry small messages whole.
+    package mutating func streamMessages(pieceBytes: Int, maxMessageBytes: Int) -> Bool { false }
+
     /// The wire's name in logs and metrics (`rfc6455`, `hixie75`, `hixie76`, `wsr`).
     package var wireName: String { wire.rawValue }
 }
@@ -56,6 +62,13 @@ extension RFC6455Connection: WebSocketWireEngine {
     public var closeAtEndOfStream: (code: UInt16, clean: Bool) { (CloseCode.abnormalClosure.rawValue, false) }
     public var closesByDroppingConnection: Bool { false }
     public var sharedEncodingKey: String? { role == .server && compression == nil ? "rfc6455-server" : nil }
+
+    public mutating func streamMessages(pieceBytes: Int, maxMessageBytes: Int) -> Bool {
+        configuration.streamedPieceBytes = pieceBytes
+        configuration.maxMessageSize = maxMessageBytes
+        configuration.maxFrameSize = maxMessageBytes
+        return true
+    }
 
     public static func encodeShared(_ opcode: WebSocketOpcode, payload: ByteBuffer) -> ByteBuffer? {
         var bytes = ByteBuffer()

@@ -4,6 +4,11 @@ import NIOCore
 public enum WebSocketWireEvent: Sendable, Hashable {
     /// A complete data message: `.text` (already validated UTF-8) or `.binary`.
     case message(WebSocketOpcode, ByteBuffer)
+    /// A piece of a data message too large to hold whole, delivered as it arrives — only on a connection asked to
+    /// stream (`RFC6455Connection.Configuration.streamedPieceBytes`), only for messages that outgrow one piece (the
+    /// others still come as `.message`). `isFirst` / `isLast` mark the message's ends; a text piece may end inside
+    /// a UTF-8 sequence (the whole message is still validated, and a failure ends the connection as ever).
+    case messagePiece(WebSocketOpcode, ByteBuffer, isFirst: Bool, isLast: Bool)
     /// A ping arrived; its pong has been appended to the output already.
     case ping(ByteBuffer)
     /// A pong arrived (a reply to our ping, or unsolicited).

@@ -48,14 +48,15 @@ struct InboundRateLimiter {
         bytes = limit.bytesPerSecond.map { TokenBucket(rate: $0, burst: limit.burst, now: now) }
     }
 
-    /// A message of `size` bytes was delivered at `now`; `waited` says it was read before the last throttle
+    /// `messages` (1, or 0 for a piece of a streamed message before its last) of `size` bytes were delivered at
+    /// `now`; `waited` says it was read before the last throttle
     /// ended (it was held), so a throttle it causes continues the run however late the throttle's timer fired.
     ///
     /// A throttle also continues the run when it begins within one throttle's length of the last one's end: the
     /// client, read again, was over the limit at once. Timers on a loaded machine fire late by milliseconds, so the
     /// scheduled end alone would let a flooder start a new run every few throttles and never reach the ceiling.
-    mutating func delivered(size: Int, now: NIODeadline, waited: Bool = false) -> Verdict {
-        let wait = max(messages?.take(1, now: now) ?? 0, bytes?.take(Double(size), now: now) ?? 0)
+    mutating func delivered(size: Int, messages count: Int = 1, now: NIODeadline, waited: Bool = false) -> Verdict {
+        let wait = max(messages?.take(Double(count), now: now) ?? 0, bytes?.take(Double(size), now: now) ?? 0)
         guard wait > 0 else { return .within }
         let continues = waited || throttleEnds.map { now < $0 + max(lastThrottle, .milliseconds(1)) } ?? false
         if continues, let since = excessSince {

@@ -48,6 +48,8 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     /// The wire's engine and the frames written to it, not yet handed to the channel.
     @exclusivity(unchecked) private var wire: EngineWithOutput<Engine>
     private let handler: any WebSocketHandler
+    /// `handler`, when it takes large messages in pieces and the wire can stream them.
+    private let streamingHandler: (any WebSocketStreamingHandler)?
     private let options: Options
     private let logger: Logger
 
@@ -73,6 +75,13 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
          eventLoop: any EventLoop, options: Options, logger: Logger) {
         self.request = request
         self.eventLoop = eventLoop
+        var engine = engine
+        if let streaming = handler as? any WebSocketStreamingHandler,
+           engine.streamMessages(pieceBytes: streaming.streaming.pieceBytes, maxMessageBytes: streaming.streaming.maxMessageBytes) {
+            streamingHandler = streaming
+        } else {
+            streamingHandler = nil
+        }
         self.wire = EngineWithOutput(engine)
         self.handler = handler
         var options = options
@@ -164,6 +173,11 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
             liveness.dataMessage()
             traffic.received(bytes: data.readableBytes)
             handler.connection(self, didReceive: WebSocketMessage(kind: opcode == .text ? .text : .binary, data: data))
+        case .messagePiece(let opcode, let data, let isFirst, let isLast):
+            if isLast { liveness.dataMessage() }
+            traffic.received(bytes: data.readableBytes)
+            streamingHandler?.connection(self, didReceivePiece: WebSocketMessagePiece(
+                kind: opcode == .text ? .text : .binary, data: data, isFirst: isFirst, isLast: isLast))
         case .ping, .pong:
             break // the engine queued the pong already
         case .closed(let frame, let initiatedByPeer):
@@ -456,8 +470,15 @@ extension WebSocketChannelHandler {
     private func deliverRateLimited(_ input: inout ByteBuffer, held: Bool, context: ChannelHandlerContext) {
         while let event = wire.read(from: &input) {
             perform(event, context: context)
-            guard case .message(_, let data) = event, lifecycle.state == .open, rateLimiter != nil else { continue }
-            switch rateLimiter!.delivered(size: data.readableBytes, now: .now(), waited: held) {
+            // A streamed message counts once, at its last piece; its bytes as they come.
+            let size: Int, messages: Int
+            switch event {
+            case .message(_, let data): (size, messages) = (data.readableBytes, 1)
+            case .messagePiece(_, let data, _, let isLast): (size, messages) = (data.readableBytes, isLast ? 1 : 0)
+            default: continue
+            }
+            guard lifecycle.state == .open, rateLimiter != nil else { continue }
+            switch rateLimiter!.delivered(size: size, messages: messages, now: .now(), waited: held) {
             case .within:
                 continue
             case .throttle(let wait):
