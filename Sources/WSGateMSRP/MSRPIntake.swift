@@ -57,6 +57,9 @@ final class MSRPIntake {
         case betweenChunks
         /// Taken whole: its head and the body so far.
         case whole(MSRPHead, body: ByteBuffer?)
+        /// A SEND whose body has begun in this read: forwarded whole if its end-line comes in the same read (and
+        /// within `wholeSendBytes`), streamed otherwise.
+        case pending(MSRPHead, body: ByteBuffer)
         /// A SEND streaming to `target`; `success` goes back to this connection when it has ended.
         case streaming(MSRPHead, target: MSRPLeg, stream: MSRPOutbound.StreamID, success: MSRPHead?)
         /// A SEND waiting for its next hop's connection (reading paused).
@@ -107,11 +110,6 @@ final class MSRPIntake {
                     return fail(Self.notOneChunk)
                 }
                 began(head, hasBody: hasBody)
-                if case .connecting = chunk {
-                    // Reading is paused; what is left waits for the next hop.
-                    stalled = [Input(bytes: input, startsMessage: false, endsMessage: unit.endsMessage)]
-                    return
-                }
             case .success(.body(let piece)):
                 body(piece)
             case .success(.end(let flag)):
@@ -119,25 +117,43 @@ final class MSRPIntake {
                 ended(flag)
             }
             if failed { return }
+            if case .connecting = chunk {
+                // Reading is paused; what is left waits for the next hop.
+                stalled = [Input(bytes: input, startsMessage: false, endsMessage: unit.endsMessage)]
+                return
+            }
         }
         if unit.endsMessage, chunksInMessage != 1 || !parser.isIdle {
-            fail(Self.notOneChunk)
+            return fail(Self.notOneChunk)
         }
+        // The read is over with a SEND still coming: it streams from here.
+        if case .pending(let head, let body) = chunk { startStreaming(head, held: body) }
+        if case .connecting = chunk { stalled = [] }
+        if case .betweenChunks = chunk {} else { armStallTimer() }
     }
 
     private static let notOneChunk = MSRPParser.Failure.malformedStartLine("a WebSocket message must carry exactly one MSRP chunk")
 
+    /// A SEND whose body is at most this long when its end-line arrives in the same read goes on whole (one decision,
+    /// one write: a chat message); a longer one, or one that outlasts the read, streams.
+    private static let wholeSendBytes = MSRPLeg.pieceBytes
+
     private func began(_ head: MSRPHead, hasBody: Bool) {
-        armStallTimer()
         guard head.method == "SEND", hasBody else {
             chunk = .whole(head, body: hasBody ? ByteBuffer() : nil)
             return
         }
+        chunk = .pending(head, body: ByteBuffer())
+    }
+
+    /// Routes a SEND on its head and forwards `held`, the body read so far.
+    private func startStreaming(_ head: MSRPHead, held: ByteBuffer) {
         switch relay.routeStream(head, on: leg.id) {
         case .refused:
             chunk = .discarding(head)
         case .streaming(let target, let stream, let success):
             chunk = .streaming(head, target: target, stream: stream, success: success)
+            if held.readableBytes > 0 { body(held) }
         case .connecting(let future, let forwarded, let original, let success):
             chunk = .connecting(head)
             setReading(false)
@@ -151,6 +167,7 @@ final class MSRPIntake {
                     switch self.relay.beginStream(forwarded, on: target, original: original, source: source, success: success) {
                     case .streaming(let target, let stream, let success):
                         self.chunk = .streaming(head, target: target, stream: stream, success: success)
+                        if held.readableBytes > 0 { self.body(held) }
                     default:
                         self.chunk = .discarding(head, success: success)
                     }
@@ -171,25 +188,49 @@ final class MSRPIntake {
                 return fail(.bodyTooLarge)
             }
             chunk = .whole(head, body: body)
+        case .pending(let head, var body):
+            chunk = .betweenChunks // the held body is not shared while it grows
+            var piece = piece
+            body.writeBuffer(&piece)
+            if body.readableBytes > Self.wholeSendBytes {
+                startStreaming(head, held: body)
+            } else {
+                chunk = .pending(head, body: body)
+            }
         case .streaming(let head, let target, let stream, _):
             guard target.streamBody(stream, piece) else {
                 if target.isClosed {
                     chunk = .discarding(head)
                 } else {
-                    relay.logger.info("MSRP chunk longer than its Byte-Range", metadata: ["byte_range": "\(head["Byte-Range"] ?? "")"])
-                    relay.respond(MSRPRelay.response(to: head, 400, "Bad Request"), on: leg.id)
+                    refuseLongerThanByteRange(head)
                     chunk = .discarding(head)
                 }
                 return
             }
-            if !target.hasRoom {
-                setReading(false)
-                let me = NIOLoopBound(self, eventLoop: eventLoop)
-                target.whenRoom { me.eventLoop.execute { me.value.setReading(true) } }
-            }
+            if !target.hasRoom { pauseUntilRoom(on: target) }
         case .whole, .betweenChunks, .connecting, .discarding:
             return
         }
+    }
+
+    /// A body longer than its Byte-Range says: `400`, and nothing more of it goes on (a streamed chunk is ended
+    /// downstream by `MSRPOutbound`).
+    private func refuseLongerThanByteRange(_ head: MSRPHead) {
+        relay.logger.info("MSRP chunk longer than its Byte-Range", metadata: ["byte_range": "\(head["Byte-Range"] ?? "")"])
+        relay.respond(MSRPRelay.response(to: head, 400, "Bad Request"), on: leg.id)
+    }
+
+    /// Whether a whole body is no longer than its Byte-Range's end allows (the routing checked the range parses).
+    private static func fitsItsByteRange(_ head: MSRPHead, bodyLength: Int) -> Bool {
+        guard let range = head["Byte-Range"].flatMap(ByteRange.init(parsing:)), let end = range.end else { return true }
+        return bodyLength <= end - range.start + 1
+    }
+
+    /// Stops reading from this connection until `target`'s queue has drained.
+    private func pauseUntilRoom(on target: MSRPLeg) {
+        setReading(false)
+        let me = NIOLoopBound(self, eventLoop: eventLoop)
+        target.whenRoom { me.eventLoop.execute { me.value.setReading(true) } }
     }
 
     private func ended(_ flag: MSRPContinuation) {
@@ -202,6 +243,14 @@ final class MSRPIntake {
             // A response from this connection's peer: if it answers a streamed piece, the piece window moves.
             if head.statusCode != nil { leg.answered(head.transactionID) }
             relay.received(MSRPChunk(head: head, body: body, continuation: flag), on: leg.id)
+        case .pending(let head, let body):
+            // A SEND whole in one read: forwarded whole; a next hop that drains slower than this sender pauses it.
+            guard Self.fitsItsByteRange(head, bodyLength: body.readableBytes) else {
+                return refuseLongerThanByteRange(head)
+            }
+            if let target = relay.received(MSRPChunk(head: head, body: body, continuation: flag), on: leg.id), !target.hasRoom {
+                pauseUntilRoom(on: target)
+            }
         case .streaming(_, let target, let stream, let success):
             target.endStream(stream, flag)
             if let success { relay.respond(success, on: leg.id) }
@@ -216,7 +265,7 @@ final class MSRPIntake {
     private func fail(_ reason: MSRPParser.Failure) {
         let partialHead: MSRPHead?
         switch chunk {
-        case .whole(let head, _), .connecting(let head): partialHead = head
+        case .whole(let head, _), .pending(let head, _), .connecting(let head): partialHead = head
         case .discarding: partialHead = nil // answered already
         case .streaming(let head, let target, let stream, _):
             target.endStream(stream, .aborted)

@@ -363,9 +363,14 @@ def test_a_byte_range_that_lies_about_the_length_is_refused_and_the_receivers_me
         assert (await a.response(tid)).code == 400
         await b.wait_for(lambda: b.of("liar1") and b.of("liar1")[-1].flag is not None)
         assert b.of("liar1")[-1].flag == "#" and b.sizes.get("liar1", 0) <= 10
+        # A small one arrives whole in one read and is refused before anything of it goes on.
+        tid = send(a, b, "liar2", b"z" * 20, "1-10/10")
+        assert (await a.response(tid)).code == 400
         # Nothing else harmed: the same connection goes on.
         tid = send(a, b, "honest", b"abc", "1-3/3")
         assert (await a.response(tid)).code == 200
+        await b.wait_for(lambda: b.of("honest"))
+        assert not b.of("liar2"), "a whole chunk longer than its Byte-Range was forwarded"
         await a.close()
         await b.close()
     run(go())
