@@ -43,13 +43,23 @@ import Testing
         settings.maxStreamedChunkBytes = 16
         let relay = try MSRPRelayService(settings: settings)
         let channel = EmbeddedChannel(handler: MSRPStreamLeg(relay: relay))
-        let send = "MSRP big1 SEND\r\nTo-Path: msrp://127.0.0.1:1/x;tcp msrp://b.example:1/y;tcp\r\nFrom-Path: msrp://c.example:1/z;tcp\r\n"
-            + "Message-ID: m\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n" + String(repeating: "x", count: 100) + "\r\n-------big1$\r\n"
+        let head = "MSRP big1 SEND\r\nTo-Path: msrp://127.0.0.1:1/x;tcp msrp://b.example:1/y;tcp\r\nFrom-Path: msrp://c.example:1/z;tcp\r\n"
+            + "Message-ID: m\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n"
+        let rest = String(repeating: "x", count: 100) + "\r\n-------big1$\r\n"
+        let send = head + rest
+        // Whole in one read: refused for its size before it is routed, once.
         try channel.writeInbound(ByteBuffer(string: send))
-        // Its session does not exist (481, at its head); past the limit the connection is closed without a
-        // second answer to the same transaction.
         let answer = try Self.outbound(channel)
-        #expect(answer.hasPrefix("MSRP big1 481 Session Does Not Exist\r\n") && !answer.contains(" 400 "), "\(answer)")
+        #expect(answer.hasPrefix("MSRP big1 400 Bad Request\r\n") && answer.components(separatedBy: "MSRP big1 ").count == 2, "\(answer)")
         #expect(!channel.isActive)
+
+        // Its head in a read of its own: routed on the head (its session does not exist: 481); past the limit the
+        // connection is closed without a second answer to the same transaction.
+        let streamed = EmbeddedChannel(handler: MSRPStreamLeg(relay: relay))
+        try streamed.writeInbound(ByteBuffer(string: head + "xxxx"))
+        try streamed.writeInbound(ByteBuffer(string: rest))
+        let first = try Self.outbound(streamed)
+        #expect(first.hasPrefix("MSRP big1 481 Session Does Not Exist\r\n") && !first.contains(" 400 "), "\(first)")
+        #expect(!streamed.isActive)
     }
 }
