@@ -126,8 +126,9 @@ final class MSRPIntake {
         if unit.endsMessage, chunksInMessage != 1 || !parser.isIdle {
             return fail(Self.notOneChunk)
         }
-        // The read is over with a SEND still coming: it streams from here.
-        if case .pending(let head, let body) = chunk { startStreaming(head, held: body) }
+        // The read is over with a SEND still coming: it streams from here, unless its Byte-Range says it is small
+        // (then it is waited for whole, so a lie about its length is refused before any of it goes on).
+        if case .pending(let head, let body) = chunk, !Self.declaresWholeSend(head) { startStreaming(head, held: body) }
         if case .connecting = chunk { stalled = [] }
         if case .betweenChunks = chunk {} else { armStallTimer() }
     }
@@ -135,8 +136,15 @@ final class MSRPIntake {
     private static let notOneChunk = MSRPParser.Failure.malformedStartLine("a WebSocket message must carry exactly one MSRP chunk")
 
     /// A SEND whose body is at most this long when its end-line arrives in the same read goes on whole (one decision,
-    /// one write: a chat message); a longer one, or one that outlasts the read, streams.
+    /// one write: a chat message); a longer one, or one that outlasts the read, streams — except one whose Byte-Range
+    /// declares it this short, which is waited for whole however the reads split it.
     private static let wholeSendBytes = MSRPLeg.pieceBytes
+
+    /// Whether a SEND's Byte-Range declares a chunk short enough to be taken whole (`1-10/10`, not `1-*/*`).
+    private static func declaresWholeSend(_ head: MSRPHead) -> Bool {
+        guard let range = head["Byte-Range"].flatMap(ByteRange.init(parsing:)), let end = range.end else { return false }
+        return end - range.start + 1 <= wholeSendBytes
+    }
 
     private func began(_ head: MSRPHead, hasBody: Bool) {
         guard head.method == "SEND", hasBody else {
@@ -192,7 +200,10 @@ final class MSRPIntake {
             chunk = .betweenChunks // the held body is not shared while it grows
             var piece = piece
             body.writeBuffer(&piece)
-            if body.readableBytes > Self.wholeSendBytes {
+            if !Self.fitsItsByteRange(head, bodyLength: body.readableBytes) {
+                refuseLongerThanByteRange(head)
+                chunk = .discarding(head)
+            } else if body.readableBytes > Self.wholeSendBytes {
                 startStreaming(head, held: body)
             } else {
                 chunk = .pending(head, body: body)
@@ -244,10 +255,8 @@ final class MSRPIntake {
             if head.statusCode != nil { leg.answered(head.transactionID) }
             relay.received(MSRPChunk(head: head, body: body, continuation: flag), on: leg.id)
         case .pending(let head, let body):
-            // A SEND whole in one read: forwarded whole; a next hop that drains slower than this sender pauses it.
-            guard Self.fitsItsByteRange(head, bodyLength: body.readableBytes) else {
-                return refuseLongerThanByteRange(head)
-            }
+            // A SEND taken whole (its body checked against its Byte-Range as it grew): forwarded whole; a next hop
+            // that drains slower than this sender pauses it.
             if let target = relay.received(MSRPChunk(head: head, body: body, continuation: flag), on: leg.id), !target.hasRoom {
                 pauseUntilRoom(on: target)
             }

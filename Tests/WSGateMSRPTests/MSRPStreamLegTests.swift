@@ -11,6 +11,14 @@ import Testing
         try MSRPRelayService(settings: MSRPRelaySettings(host: "127.0.0.1", tcpPort: 1, webSocketPort: 2))
     }
 
+    /// A leg on an embedded channel that is connected (active), so that a test can see the leg close it.
+    static func connected(_ relay: MSRPRelayService) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel(handler: MSRPStreamLeg(relay: relay))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2855)).wait()
+        #expect(channel.isActive)
+        return channel
+    }
+
     static func outbound(_ channel: EmbeddedChannel) throws -> String {
         channel.embeddedEventLoop.run() // the leg writes on the channel's loop
         var text = ""
@@ -22,7 +30,7 @@ import Testing
 
     @Test func anAuthSplitAcrossReadsIsAnswered() throws {
         let relay = try Self.relay()
-        let channel = EmbeddedChannel(handler: MSRPStreamLeg(relay: relay))
+        let channel = try Self.connected(relay)
         let auth = "MSRP a1b2c3d4 AUTH\r\nTo-Path: msrp://127.0.0.1:1;tcp\r\nFrom-Path: msrp://alice.invalid:2855/s1;tcp\r\n-------a1b2c3d4$\r\n"
         let bytes = Array(auth.utf8)
         try channel.writeInbound(ByteBuffer(bytes: bytes[..<30]))
@@ -42,7 +50,7 @@ import Testing
         settings.limits.maxBodyBytes = 16
         settings.maxStreamedChunkBytes = 16
         let relay = try MSRPRelayService(settings: settings)
-        let channel = EmbeddedChannel(handler: MSRPStreamLeg(relay: relay))
+        let channel = try Self.connected(relay)
         let head = "MSRP big1 SEND\r\nTo-Path: msrp://127.0.0.1:1/x;tcp msrp://b.example:1/y;tcp\r\nFrom-Path: msrp://c.example:1/z;tcp\r\n"
             + "Message-ID: m\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n"
         let rest = String(repeating: "x", count: 100) + "\r\n-------big1$\r\n"
@@ -55,11 +63,27 @@ import Testing
 
         // Its head in a read of its own: routed on the head (its session does not exist: 481); past the limit the
         // connection is closed without a second answer to the same transaction.
-        let streamed = EmbeddedChannel(handler: MSRPStreamLeg(relay: relay))
+        let streamed = try Self.connected(relay)
         try streamed.writeInbound(ByteBuffer(string: head + "xxxx"))
         try streamed.writeInbound(ByteBuffer(string: rest))
         let first = try Self.outbound(streamed)
         #expect(first.hasPrefix("MSRP big1 481 Session Does Not Exist\r\n") && !first.contains(" 400 "), "\(first)")
         #expect(!streamed.isActive)
+    }
+
+    /// A chunk whose Byte-Range declares it short is taken whole however the reads split it, so a body longer than
+    /// declared is refused (400) before it is routed — the same answer as when it arrives in one read.
+    @Test func aShortByteRangeThatLiesIsRefusedBeforeRoutingHoweverTheReadsSplit() throws {
+        let relay = try Self.relay()
+        let channel = try Self.connected(relay)
+        let head = "MSRP lie1 SEND\r\nTo-Path: msrp://127.0.0.1:1/x;tcp msrp://b.example:1/y;tcp\r\nFrom-Path: msrp://c.example:1/z;tcp\r\n"
+            + "Message-ID: m\r\nByte-Range: 1-10/10\r\nContent-Type: text/plain\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: head + "xxxx"))
+        #expect(try Self.outbound(channel) == "", "a short chunk is not routed before it is whole")
+        try channel.writeInbound(ByteBuffer(string: String(repeating: "x", count: 20) + "\r\n-------lie1$\r\n"))
+        let answer = try Self.outbound(channel)
+        #expect(answer.hasPrefix("MSRP lie1 400 Bad Request\r\n") && answer.components(separatedBy: "MSRP lie1 ").count == 2, "\(answer)")
+        #expect(channel.isActive, "a refused chunk does not end the connection")
+        _ = try channel.finish()
     }
 }

@@ -359,18 +359,26 @@ def test_a_chunk_whose_end_line_never_comes_is_ended_and_its_sender_closed(relay
 def test_a_byte_range_that_lies_about_the_length_is_refused_and_the_receivers_message_ended(relay):
     async def go():
         a, b = await sender_and_receiver(relay.msrp_port)
-        tid = send(a, b, "liar1", b"z" * 5000, "1-10/10")
+        # A long chunk streams; past the length its Byte-Range declares it is refused and the receiver's part ended.
+        tid = send(a, b, "liar1", b"z" * 300_000, "1-100000/100000")
         assert (await a.response(tid)).code == 400
         await b.wait_for(lambda: b.of("liar1") and b.of("liar1")[-1].flag is not None)
-        assert b.of("liar1")[-1].flag == "#" and b.sizes.get("liar1", 0) <= 10
-        # A small one arrives whole in one read and is refused before anything of it goes on.
+        assert b.of("liar1")[-1].flag == "#" and 0 < b.sizes.get("liar1", 0) <= 100_000
+        # A chunk whose Byte-Range declares it short is taken whole, so its lie is refused before anything of it
+        # goes on — whether it arrives in one read or, with a pause in the middle, in two.
         tid = send(a, b, "liar2", b"z" * 20, "1-10/10")
+        assert (await a.response(tid)).code == 400
+        tid = send(a, b, "liar3", b"z" * 5, "1-10/10", end=False)
+        await a.writer.drain()
+        await asyncio.sleep(0.2)
+        a.writer.write(b"z" * 5000)
+        a.end(tid)
         assert (await a.response(tid)).code == 400
         # Nothing else harmed: the same connection goes on.
         tid = send(a, b, "honest", b"abc", "1-3/3")
         assert (await a.response(tid)).code == 200
         await b.wait_for(lambda: b.of("honest"))
-        assert not b.of("liar2"), "a whole chunk longer than its Byte-Range was forwarded"
+        assert not b.of("liar2") and not b.of("liar3"), "a chunk longer than its short Byte-Range was forwarded"
         await a.close()
         await b.close()
     run(go())
