@@ -492,7 +492,7 @@ struct NodeReader {
     mutating func readCompression(_ node: Node) -> PerMessageDeflate.ServerSettings? {
         if node.scalar != nil { return bool(node, "compression") == false ? nil : .default } // compression: off
         let keys: Set<String> = ["enabled", "server_max_window_bits", "client_max_window_bits", "server_no_context_takeover",
-                                 "client_no_context_takeover", "level", "memory_level", "min_size"]
+                                 "client_no_context_takeover", "level", "memory_level", "min_size", "rest_after", "rest_history"]
         guard let m = mapping(node, "compression", allowed: keys) else { return .default }
         if let n = m["enabled"], bool(n, "compression.enabled") == false { return nil }
         var s = PerMessageDeflate.ServerSettings.default
@@ -503,6 +503,10 @@ struct NodeReader {
         if let n = m["level"], let v = integer(n, "compression level", in: 1...9) { s.tuning.compressionLevel = v }
         if let n = m["memory_level"], let v = integer(n, "memory_level", in: 1...9) { s.tuning.memoryLevel = v }
         if let n = m["min_size"], let v = integer(n, "min_size", in: 0...Int.max) { s.tuning.minimumMessageSize = v }
+        if let n = m["rest_after"], let v = seconds(n, "compression.rest_after") {
+            s.tuning.restAfter = v == 0 ? nil : .milliseconds(Int64((v * 1000).rounded()))
+        }
+        if let n = m["rest_history"], let v = integer(n, "compression.rest_history", in: 0...32768) { s.tuning.restHistoryBytes = v }
         return s
     }
 

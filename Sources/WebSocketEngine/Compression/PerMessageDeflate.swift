@@ -43,11 +43,20 @@ public enum PerMessageDeflate {
         /// Messages shorter than this are sent uncompressed (RSV1 clear): deflate cannot shrink them, and
         /// skipping them is allowed message by message.
         public var minimumMessageSize: Int
+        /// A connection without a compressed message in either direction for this long rests its codec: its zlib
+        /// streams are ended, keeping only the history context takeover needs (`PerMessageDeflateCodec.rest()`).
+        /// nil never rests. Read by the transport, which has the clock.
+        public var restAfter: Duration?
+        /// How much of what this side sent a resting codec keeps for its next compressor to refer back to.
+        public var restHistoryBytes: Int
 
-        public init(compressionLevel: Int = -1, memoryLevel: Int = 8, minimumMessageSize: Int = 32) {
+        public init(compressionLevel: Int = -1, memoryLevel: Int = 8, minimumMessageSize: Int = 32,
+                    restAfter: Duration? = .seconds(5), restHistoryBytes: Int = 4096) {
             self.compressionLevel = compressionLevel
             self.memoryLevel = memoryLevel
             self.minimumMessageSize = minimumMessageSize
+            self.restAfter = restAfter
+            self.restHistoryBytes = restHistoryBytes
         }
     }
 

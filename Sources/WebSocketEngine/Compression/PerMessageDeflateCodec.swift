@@ -4,6 +4,12 @@ import NIOCore
 /// the messages it receives, each created on first use (a connection that never sends a compressed message
 /// never pays for a compressor) and reset after every message when the agreement says "no context takeover".
 ///
+/// A quiet connection's codec can `rest()`: its zlib streams (~300 KiB at the defaults) are ended and only the
+/// history that context takeover refers back to is kept — the peer's window of what it sent (2^client_max_window_bits
+/// at most) and the last `Tuning.restHistoryBytes` of what this side sent. The next message re-creates the stream
+/// with that history as its dictionary, so the wire cannot tell: the peer's window is never contradicted, and the
+/// compressor only refers back less far than it could.
+///
 /// A class: zlib streams must not move and must be freed. Used only from its connection's event loop.
 public final class PerMessageDeflateCodec: @unchecked Sendable {
     public let parameters: PerMessageDeflate.Parameters
@@ -14,6 +20,9 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
     private let inboundNoContextTakeover: Bool
     private var deflater: RawDeflater?
     private var inflater: RawInflater?
+    /// While resting: the history each re-created stream starts from (empty without context takeover).
+    private var outboundHistory: [UInt8] = []
+    private var inboundHistory: [UInt8] = []
     /// Compressed bytes of the outgoing message, reused between messages.
     private var scratch = ByteBuffer()
 
@@ -45,9 +54,7 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
     /// The compressed payload of a whole message (tail stripped). The buffer is reused: read it before the
     /// next call.
     func compress(_ payload: ByteBuffer) -> ByteBuffer {
-        let deflater = self.deflater ?? RawDeflater(windowBits: outboundWindowBits, memoryLevel: tuning.memoryLevel,
-                                                     level: tuning.compressionLevel)
-        self.deflater = deflater
+        let deflater = self.deflater ?? makeDeflater()
         scratch.clear()
         payload.withUnsafeReadableBytes { deflater.compress($0, into: &scratch) }
         // §7.2.1: remove the 4-octet tail; Z_SYNC_FLUSH always ends with it.
@@ -68,8 +75,7 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
 
     /// Inflates one piece of a compressed message, appending at most `limit` bytes to `output`.
     func decompress(_ piece: UnsafeRawBufferPointer, into output: inout ByteBuffer, limit: Int) -> RawInflater.Outcome {
-        let inflater = self.inflater ?? RawInflater(windowBits: inboundWindowBits)
-        self.inflater = inflater
+        let inflater = self.inflater ?? makeInflater()
         return inflater.inflate(piece, into: &output, limit: limit)
     }
 
@@ -80,6 +86,46 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
         let outcome = compressedBytes == 0 ? .ok : Self.tail.withUnsafeBytes { decompress($0, into: &output, limit: limit) }
         if inboundNoContextTakeover { inflater?.reset() }
         return outcome
+    }
+
+    // MARK: Resting
+
+    /// Whether zlib streams are held (a resting or unused codec holds none).
+    public var holdsStreams: Bool { deflater != nil || inflater != nil }
+
+    /// Ends the zlib streams, keeping the history the next message needs (see the type's comment). Only between
+    /// messages: the caller makes sure no compressed message is half received.
+    func rest() {
+        if let deflater {
+            // A Huffman-only compressor (window 8) never refers back; no history to keep.
+            let keep = outboundNoContextTakeover || outboundWindowBits <= 8 ? 0 : min(tuning.restHistoryBytes, 1 << outboundWindowBits)
+            outboundHistory = keep > 0 ? deflater.history(maxBytes: keep) : []
+            self.deflater = nil
+        }
+        if let inflater {
+            // The peer may refer back a whole window: all of it is kept.
+            inboundHistory = inboundNoContextTakeover ? [] : inflater.history(maxBytes: 1 << max(inboundWindowBits, 9))
+            self.inflater = nil
+        }
+        scratch = ByteBuffer()
+    }
+
+    /// Bytes held while resting (the kept histories).
+    public var restingBytes: Int { outboundHistory.count + inboundHistory.count }
+
+    private func makeDeflater() -> RawDeflater {
+        let made = RawDeflater(windowBits: outboundWindowBits, memoryLevel: tuning.memoryLevel, level: tuning.compressionLevel,
+                               history: outboundHistory)
+        outboundHistory = []
+        deflater = made
+        return made
+    }
+
+    private func makeInflater() -> RawInflater {
+        let made = RawInflater(windowBits: inboundWindowBits, history: inboundHistory)
+        inboundHistory = []
+        inflater = made
+        return made
     }
 
     /// Releases the compressed-output buffer when a large message left it big.

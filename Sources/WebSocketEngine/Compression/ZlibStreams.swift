@@ -21,6 +21,31 @@ final class RawDeflater {
         precondition(rc == Z_OK, "deflateInit2 failed (\(rc)): invalid parameters or out of memory")
     }
 
+    /// A compressor that goes on from `history`, the last bytes an earlier one compressed: its next messages may
+    /// refer back into them, as the peer's decompressor — which kept its window — expects of context takeover.
+    convenience init(windowBits: Int, memoryLevel: Int, level: Int, history: [UInt8]) {
+        self.init(windowBits: windowBits, memoryLevel: memoryLevel, level: level)
+        guard !history.isEmpty else { return }
+        let rc = history.withUnsafeBufferPointer { deflateSetDictionary(stream, $0.baseAddress, uInt($0.count)) }
+        precondition(rc == Z_OK, "deflateSetDictionary failed (\(rc))")
+    }
+
+    /// The last `maxBytes` (or fewer) bytes of what was compressed since the last reset: the history that
+    /// `init(…history:)` restores.
+    func history(maxBytes: Int) -> [UInt8] {
+        Self.window(maxBytes: maxBytes) { deflateGetDictionary(stream, $0, $1) }
+    }
+
+    /// Reads a stream's window through zlib's get-dictionary call (which writes up to 32 KiB) and keeps its tail.
+    static func window(maxBytes: Int, _ read: (UnsafeMutablePointer<Bytef>, UnsafeMutablePointer<uInt>) -> Int32) -> [UInt8] {
+        var window = [UInt8](repeating: 0, count: 1 << 15)
+        var length: uInt = 0
+        let rc = window.withUnsafeMutableBufferPointer { read($0.baseAddress!, &length) }
+        guard rc == Z_OK else { return [] }
+        let kept = min(Int(length), maxBytes)
+        return Array(window[(Int(length) - kept)..<Int(length)])
+    }
+
     deinit {
         deflateEnd(stream)
         stream.deinitialize(count: 1)
@@ -76,6 +101,20 @@ final class RawInflater {
         stream.initialize(to: z_stream())
         let rc = CZlib_inflateInitRaw(stream, Int32(max(windowBits, 9)))
         precondition(rc == Z_OK, "inflateInit2 failed (\(rc)): out of memory")
+    }
+
+    /// A decompressor that goes on from `history`, the last bytes an earlier one produced: the window the peer's
+    /// compressor may still refer back into (raw inflate takes a dictionary at any time).
+    convenience init(windowBits: Int, history: [UInt8]) {
+        self.init(windowBits: windowBits)
+        guard !history.isEmpty else { return }
+        let rc = history.withUnsafeBufferPointer { inflateSetDictionary(stream, $0.baseAddress, uInt($0.count)) }
+        precondition(rc == Z_OK, "inflateSetDictionary failed (\(rc))")
+    }
+
+    /// The last `maxBytes` (or fewer) bytes this decompressor produced since its last reset.
+    func history(maxBytes: Int) -> [UInt8] {
+        RawDeflater.window(maxBytes: maxBytes) { inflateGetDictionary(stream, $0, $1) }
     }
 
     deinit {

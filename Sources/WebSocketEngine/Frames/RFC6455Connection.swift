@@ -89,6 +89,18 @@ public struct RFC6455Connection: Sendable {
         self.maskGenerator = MaskGenerator(seed: maskSeed)
     }
 
+    // MARK: Compression at rest
+
+    /// The agreed compression's rest period, when it has one.
+    public var compressionRestAfter: Duration? { compression?.tuning.restAfter }
+
+    /// Rests the codec (`PerMessageDeflateCodec.rest()`), unless a compressed message is half received.
+    public mutating func restCompression() -> Bool {
+        guard let compression, !messageCompressed, compression.holdsStreams else { return false }
+        compression.rest()
+        return true
+    }
+
     // MARK: Reading
 
     /// Consumes bytes from `input` until one action is ready, or until `input` is exhausted (nil).

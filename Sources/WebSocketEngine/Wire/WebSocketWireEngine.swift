@@ -39,6 +39,12 @@ package protocol WebSocketWireEngine: Sendable {
     /// Delivers messages larger than `pieceBytes` in pieces as they arrive (`.messagePiece`), up to
     /// `maxMessageBytes`; false when the wire cannot (it then assembles messages whole, as configured).
     mutating func streamMessages(pieceBytes: Int, maxMessageBytes: Int) -> Bool
+    /// How long the connection may go without a compressed message before `restCompression()` is worth calling;
+    /// nil when the wire holds no compression state that could rest.
+    var compressionRestAfter: Duration? { get }
+    /// Releases compression state while the connection is quiet (kept: what the next message needs). Between
+    /// messages only: returns false, doing nothing, while a compressed message is half received.
+    mutating func restCompression() -> Bool
 
     /// The key under which a message encoded for this wire can be shared between connections (a broadcast
     /// encodes it once per wire); nil when frames are specific to the connection (masked, compressed).
@@ -51,6 +57,10 @@ package protocol WebSocketWireEngine: Sendable {
 extension WebSocketWireEngine {
     /// The hixie drafts and WSR carry small messages whole.
     package mutating func streamMessages(pieceBytes: Int, maxMessageBytes: Int) -> Bool { false }
+
+    /// The hixie drafts and WSR have no compression.
+    package var compressionRestAfter: Duration? { nil }
+    package mutating func restCompression() -> Bool { false }
 
     /// The wire's name in logs and metrics (`rfc6455`, `hixie75`, `hixie76`, `wsr`).
     package var wireName: String { wire.rawValue }

@@ -14,11 +14,15 @@ struct Liveness {
         var pongTimeout: TimeAmount
         /// Close (1001) after this long without a data message in either direction; nil never.
         var idleTimeout: TimeAmount?
+        /// Rest the connection's compression after this long without a data message; nil never (no compression,
+        /// or resting off).
+        var compressionRestAfter: TimeAmount?
 
         /// How often the timer fires: the finest of the configured periods (an idle timeout is checked four
         /// times per period), so each deadline is met within one tick.
         var tickInterval: TimeAmount? {
-            let periods = [pingInterval, idleTimeout.map { .nanoseconds($0.nanoseconds / 4) }, pingInterval.map { _ in pongTimeout }]
+            let periods = [pingInterval, idleTimeout.map { .nanoseconds($0.nanoseconds / 4) }, pingInterval.map { _ in pongTimeout },
+                           compressionRestAfter]
                 .compactMap { $0 }
             guard let finest = periods.min() else { return nil }
             return max(finest, .milliseconds(10))
@@ -39,6 +43,8 @@ struct Liveness {
     private var lastHeard: NIODeadline
     private var lastData: NIODeadline
     private var pingSentAt: NIODeadline?
+    /// The compression was rested (or had nothing to rest) since the last data message.
+    private var compressionRested = false
 
     init(configuration: Configuration, now: NIODeadline) {
         self.configuration = configuration
@@ -58,6 +64,7 @@ struct Liveness {
         if carriedData {
             carriedData = false
             lastData = now
+            compressionRested = false
         }
         if let idle = configuration.idleTimeout, now - lastData >= idle {
             return .close(.goingAway, reason: "idle timeout")
@@ -70,5 +77,14 @@ struct Liveness {
             return .ping
         }
         return .nothing
+    }
+
+    /// Whether the compression should rest now: quiet for `compressionRestAfter` since the last data message seen by
+    /// `tick` (call it after `tick`), once per quiet spell — a connection is rested between one and two tick intervals
+    /// after its last message.
+    mutating func compressionRestDue(now: NIODeadline) -> Bool {
+        guard let after = configuration.compressionRestAfter, !compressionRested, now - lastData >= after else { return false }
+        compressionRested = true
+        return true
     }
 }

@@ -87,6 +87,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
         var options = options
         // A wire without pings (the hixie drafts) cannot be kept alive or probed; the idle timeout still applies.
         if !engine.canPing { options.liveness.pingInterval = nil }
+        options.liveness.compressionRestAfter = engine.compressionRestAfter.map { TimeAmount($0) }
         self.options = options
         self.logger = logger
         self.liveness = Liveness(configuration: options.liveness, now: .now())
@@ -298,7 +299,11 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
 
     /// Pings a quiet peer, or closes a dead or idle connection (see `Liveness`).
     private func livenessTick() {
-        switch liveness.tick(now: .now()) {
+        let now = NIODeadline.now()
+        defer {
+            if liveness.compressionRestDue(now: now) { _ = wire.engine.restCompression() }
+        }
+        switch liveness.tick(now: now) {
         case .nothing:
             break
         case .ping:
