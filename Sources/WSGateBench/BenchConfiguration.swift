@@ -12,8 +12,19 @@ public struct BenchConfiguration: Sendable {
         case idle
     }
 
+    /// What the messages of the echo and idle modes carry.
+    public enum Payload: String, Sendable, CaseIterable {
+        /// `size` bytes of `x`: framing and I/O, nothing for a compressor to work at.
+        case filler
+        /// `ChatCorpus`: chat-like JSON of 100 B–2 KiB, cycled; for permessage-deflate figures.
+        case chat
+    }
+
     public var url: WebSocketURL
     public var mode: Mode = .echo
+    public var payload: Payload = .filler
+    /// Idle mode: messages each connection sends (each waiting for its echo) before it idles.
+    public var idleMessages = 0
     public var connections: Int = 100
     public var size: Int = 64
     /// Seconds of measurement (after the warm-up).

@@ -5,17 +5,21 @@ import WebSocketAPI
 /// fixed interval (open loop), and times each echo from the moment its message was queued.
 final class EchoLoadHandler: WebSocketHandler {
     private let stats: LoopStats
-    private let message: WebSocketMessage
+    /// Sent in turn (one message for filler payloads, a corpus for chat).
+    private let messages: [WebSocketMessage]
+    private var next = 0
     private let pipeline: Int
     private let interval: TimeAmount?
-    /// Send times of the messages in flight; echoes come back in order.
-    private var sentAt = CircularBuffer<UInt64>(initialCapacity: 16)
+    /// Send times and sizes of the messages in flight; echoes come back in order.
+    private var sentAt = CircularBuffer<(time: UInt64, size: Int)>(initialCapacity: 16)
     private weak var connection: (any WebSocketConnection)?
     private var ticker: RepeatedTask?
 
-    init(stats: LoopStats, message: WebSocketMessage, pipeline: Int, interval: TimeAmount?) {
+    init(stats: LoopStats, messages: [WebSocketMessage], pipeline: Int, interval: TimeAmount?) {
         self.stats = stats
-        self.message = message
+        self.messages = messages
+        // Connections start at different places in the corpus, as different users would.
+        self.next = messages.count > 1 ? Int.random(in: 0..<messages.count) : 0
         self.pipeline = pipeline
         self.interval = interval
     }
@@ -36,7 +40,9 @@ final class EchoLoadHandler: WebSocketHandler {
 
     private func sendOne() {
         guard stats.phase != .stopping, let connection else { return }
-        sentAt.append(monotonicNanos())
+        let message = messages[next]
+        next = next + 1 == messages.count ? 0 : next + 1
+        sentAt.append((monotonicNanos(), message.data.readableBytes))
         connection.send(message)
     }
 
@@ -45,10 +51,10 @@ final class EchoLoadHandler: WebSocketHandler {
             stats.errors += 1 // an echo nobody asked for
             return
         }
-        if received.data.readableBytes != message.data.readableBytes || received.kind != message.kind {
+        if received.data.readableBytes != sent.size || received.kind != messages[0].kind {
             stats.errors += 1
         }
-        stats.recordMessage(latencyNanos: monotonicNanos() &- sent, bytes: received.data.readableBytes)
+        stats.recordMessage(latencyNanos: monotonicNanos() &- sent.time, bytes: received.data.readableBytes)
         if interval == nil { sendOne() }
     }
 

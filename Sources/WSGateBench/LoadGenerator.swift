@@ -26,8 +26,12 @@ public final class LoadGenerator: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.threads))
         let loops = Array(group.makeIterator())
         let stats = loops.map { LoopStats(eventLoop: $0) }
-        let payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: config.size)
-        let message = WebSocketMessage(kind: config.binary ? .binary : .text, data: payload)
+        let kind: WebSocketMessage.Kind = config.binary ? .binary : .text
+        let messages: [WebSocketMessage] = switch config.payload {
+        case .filler: [WebSocketMessage(kind: kind, data: ByteBuffer(repeating: UInt8(ascii: "x"), count: config.size))]
+        case .chat: ChatCorpus.messages(count: 1024).map { WebSocketMessage(kind: kind, data: ByteBuffer(bytes: $0)) }
+        }
+        let message = messages[0]
         var connectErrors: UInt64 = 0
         var connections: [any WebSocketConnection] = []
 
@@ -38,8 +42,8 @@ public final class LoadGenerator: Sendable {
             }
             (connections, connectErrors) = await openConnections(loops: loops, stats: stats) { stats in
                 config.mode == .idle
-                    ? IdleHandler(stats: stats) as any WebSocketHandler
-                    : EchoLoadHandler(stats: stats, message: message, pipeline: max(1, config.pipeline), interval: interval)
+                    ? IdleHandler(stats: stats, messages: messages, count: config.idleMessages) as any WebSocketHandler
+                    : EchoLoadHandler(stats: stats, messages: messages, pipeline: max(1, config.pipeline), interval: interval)
             }
             progress("\(connections.count) connections open, \(connectErrors) failed")
         case .handshake:

@@ -30,6 +30,10 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a summary.") var json = false
     @Flag(help: "Offer permessage-deflate (off by default, so figures compare framing, not zlib).") var compression = false
     @Option(help: "Bearer token every connection presents (Authorization: Bearer), for a service with access control.") var token: String?
+    @Option(help: "echo and idle modes: what the messages carry: filler (--size bytes of 'x', the default) or chat (chat-like JSON of 100 B-2 KiB from a fixed corpus, for compression figures; --size is then ignored).")
+    var payload = "filler"
+    @Option(help: "idle mode: messages each connection sends (one at a time, each waiting for its echo) once open, before it idles.")
+    var idleMessages = 0
 
     func validate() throws {
         if url.isEmpty { throw ValidationError("--url is required") }
@@ -76,6 +80,11 @@ struct Bench: AsyncParsableCommand {
         configuration.threads = threads
         configuration.compression = compression
         configuration.token = token
+        guard let parsedPayload = BenchConfiguration.Payload(rawValue: payload) else {
+            throw ValidationError("--payload must be one of \(BenchConfiguration.Payload.allCases.map(\.rawValue))")
+        }
+        configuration.payload = parsedPayload
+        configuration.idleMessages = idleMessages
 
         let result = try await LoadGenerator(configuration: configuration) { printError("bench: \($0)") }.run()
         try report(result)

@@ -250,8 +250,13 @@ import Testing
 
     @Test func chromiumOffer() throws {
         let (response, p) = try #require(PerMessageDeflate.accept(offers: offers("permessage-deflate; client_max_window_bits"), settings: .default))
-        #expect(response.headerValue == "permessage-deflate") // 15 is the default: nothing to say
-        #expect(p == .init())
+        // The client may be limited, and is (12 by default), so that a resting connection keeps 4 KiB of its window.
+        #expect(response.headerValue == "permessage-deflate; client_max_window_bits=12")
+        #expect(p == .init(clientMaxWindowBits: 12))
+        let wide = PerMessageDeflate.ServerSettings(clientMaxWindowBits: 15)
+        let (wideResponse, q) = try #require(PerMessageDeflate.accept(offers: offers("permessage-deflate; client_max_window_bits"), settings: wide))
+        #expect(wideResponse.headerValue == "permessage-deflate") // 15: nothing to say
+        #expect(q == .init())
     }
 
     @Test func requestedParametersAreHonoured() throws {

@@ -10,7 +10,8 @@ import WebSocketEngine
     @Test func clientOffersByDefaultAndServerAccepts() async throws {
         try await withServer { port in
             let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo")
-            #expect(ws.request.compression == PerMessageDeflate.Parameters())
+            // The client offers client_max_window_bits (as browsers do); the server asks for 12.
+            #expect(ws.request.compression == PerMessageDeflate.Parameters(clientMaxWindowBits: 12))
             var iterator = ws.messages.makeAsyncIterator()
             let prose = String(repeating: "permessage-deflate over loopback, ✓ ", count: 20_000)
             for message in [WebSocketMessage.text("short"), .text(prose), .binary(ByteBuffer(repeating: 0xAB, count: 300_000)), .text("")] {

@@ -41,6 +41,35 @@ import WebSocketEngine
         #expect(l.tick(now: at(300)) == .close(.goingAway, reason: "idle timeout"))
     }
 
+    /// A quiet connection's compression rests once per quiet spell, between one and two ticks after its last
+    /// data message; a data message starts a new spell.
+    @Test func compressionRestsOncePerQuietSpell() {
+        var l = Liveness(configuration: .init(pingInterval: nil, pongTimeout: .seconds(1), idleTimeout: nil,
+                                              compressionRestAfter: .milliseconds(100)), now: start)
+        #expect(l.configuration.tickInterval == .milliseconds(100))
+        l.dataMessage()
+        _ = l.tick(now: at(100))
+        let due1 = l.compressionRestDue(now: at(100))
+        #expect(!due1, "data in the last tick")
+        _ = l.tick(now: at(200))
+        let due2 = l.compressionRestDue(now: at(200))
+        #expect(due2)
+        _ = l.tick(now: at(300))
+        let due3 = l.compressionRestDue(now: at(300))
+        #expect(!due3, "rested already")
+        l.dataMessage()
+        _ = l.tick(now: at(400))
+        let due4 = l.compressionRestDue(now: at(400))
+        #expect(!due4)
+        _ = l.tick(now: at(500))
+        let due5 = l.compressionRestDue(now: at(500))
+        #expect(due5)
+        var never = Liveness(configuration: .init(pingInterval: nil, pongTimeout: .seconds(1), idleTimeout: nil), now: start)
+        _ = never.tick(now: at(10_000))
+        let due6 = never.compressionRestDue(now: at(10_000))
+        #expect(!due6)
+    }
+
     @Test func tickIntervalIsTheFinestPeriod() {
         #expect(Liveness.Configuration(pingInterval: .seconds(30), pongTimeout: .seconds(20), idleTimeout: nil).tickInterval == .seconds(20))
         #expect(Liveness.Configuration(pingInterval: nil, pongTimeout: .seconds(20), idleTimeout: .seconds(60)).tickInterval == .seconds(15))

@@ -64,7 +64,9 @@ public enum PerMessageDeflate {
     public struct ServerSettings: Sendable, Hashable {
         /// The largest window the server compresses with; a client's `server_max_window_bits` may lower it.
         public var serverMaxWindowBits: Int
-        /// The largest window the server lets the client use, when the client offered `client_max_window_bits`.
+        /// The largest window the server lets the client use, when the client offered `client_max_window_bits`
+        /// (browsers do). 12 by default: a resting connection keeps the client's whole window (4 KiB, not 32), at a
+        /// cost of ~8 % in the size of chat-like messages (BENCHMARKS.md, "Compression at rest").
         public var clientMaxWindowBits: Int
         /// Reset the server's compressor after each message (less memory between messages, worse ratio).
         public var serverNoContextTakeover: Bool
@@ -72,7 +74,7 @@ public enum PerMessageDeflate {
         public var clientNoContextTakeover: Bool
         public var tuning: Tuning
 
-        public init(serverMaxWindowBits: Int = 15, clientMaxWindowBits: Int = 15, serverNoContextTakeover: Bool = false,
+        public init(serverMaxWindowBits: Int = 15, clientMaxWindowBits: Int = 12, serverNoContextTakeover: Bool = false,
                     clientNoContextTakeover: Bool = false, tuning: Tuning = Tuning()) {
             self.serverMaxWindowBits = serverMaxWindowBits
             self.clientMaxWindowBits = clientMaxWindowBits

@@ -94,10 +94,16 @@ public struct RFC6455Connection: Sendable {
     /// The agreed compression's rest period, when it has one.
     public var compressionRestAfter: Duration? { compression?.tuning.restAfter }
 
-    /// Rests the codec (`PerMessageDeflateCodec.rest()`), unless a compressed message is half received.
+    /// Rests the codec (`PerMessageDeflateCodec.rest()`), unless a compressed message is half received; between
+    /// messages the buffers a quiet connection need not keep go too.
     public mutating func restCompression() -> Bool {
         guard let compression, !messageCompressed, compression.holdsStreams else { return false }
         compression.rest()
+        if messageOpcode == nil, carry.readableBytes == 0 {
+            message = ByteBuffer()
+            carry = ByteBuffer()
+        }
+        compressedPiece = ByteBuffer()
         return true
     }
 

@@ -39,4 +39,10 @@ struct EngineWithOutput<Engine: WebSocketWireEngine> {
     mutating func writeClose(_ frame: CloseFrame) -> WebSocketWriteResult {
         engine.writeClose(frame, into: &output)
     }
+
+    /// A quiet connection's engine rests its compression (and buffers); an empty output buffer goes with it.
+    mutating func rest() {
+        guard engine.restCompression() else { return }
+        if output.readableBytes == 0 { output = ByteBuffer() }
+    }
 }

@@ -301,7 +301,7 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     private func livenessTick() {
         let now = NIODeadline.now()
         defer {
-            if liveness.compressionRestDue(now: now) { _ = wire.engine.restCompression() }
+            if liveness.compressionRestDue(now: now) { wire.rest() }
         }
         switch liveness.tick(now: now) {
         case .nothing:
