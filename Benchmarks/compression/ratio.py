@@ -3,7 +3,7 @@
 
 The corpus is `ChatCorpus` (Sources/WSGateBench/ChatCorpus.swift) generated again here from its description —
 SplitMix64, log-uniform sizes of 100 B–2 KiB, the same fields — with the word lists read from that file, so the
-gateway's load generator and this script send the same messages. Each message is compressed as permessage-deflate
+gateway's load generator and this script generate messages of the same kind (byte equality not checked yet). Each message is compressed as permessage-deflate
 does (raw deflate, a sync flush, the 00 00 FF FF tail removed); the sizes are summed:
 
     python3 Benchmarks/compression/ratio.py [--count N]
