@@ -18,7 +18,7 @@ import statistics
 import sys
 
 ALL_SERVERS = ["wsgate", "nio", "hummingbird", "gorilla", "python-websockets", "picows", "nio-wordmask"]
-ALL_SCENARIOS = ["echo-64B", "echo-1KiB", "echo-64KiB", "echo-1MiB", "handshake", "idle"]
+ALL_SCENARIOS = ["echo-64B", "flood-64B", "echo-1KiB", "echo-64KiB", "echo-1MiB", "handshake", "idle"]
 LABELS = {
     "wsgate": "wsgate",
     "nio": "NIO (raw)",
@@ -30,12 +30,17 @@ LABELS = {
 }
 DESCRIPTIONS = {
     "echo-64B": "64 B text, 100 conns, pipeline 16",
+    "flood-64B": "64 B text, 100 conns, flood: echoes counted, no latency",
     "echo-1KiB": "1 KiB text, 100 conns, pipeline 16",
     "echo-64KiB": "64 KiB binary, 10 conns, pipeline 4",
     "echo-1MiB": "1 MiB binary, 10 conns, pipeline 2",
     "handshake": "connect + echo + close loops",
     "idle": "idle connections held: server RSS",
 }
+# The generator runs with as many threads as the machine has cores (`wsgate bench --threads` default); it counts as
+# saturated when it used at least this share of them — then the server is not what limited the figure.
+GENERATOR_THREADS = os.cpu_count() or 1
+GENERATOR_SATURATED = 0.9
 FILE_RE = re.compile(r"^(?P<scenario>[\w-]+?)--(?P<server>[\w-]+?)--r(?P<round>\d+)\.json$")
 
 
@@ -93,8 +98,11 @@ def one_line(path):
             f", {r.get('errors', 0)} errors"
     rate = r.get("handshakes_per_second") if r.get("mode") == "handshake" else r.get("messages_per_second")
     unit = "handshakes/s" if r.get("mode") == "handshake" else "msg/s"
+    gen = r.get("generator_cpu_cores")
+    gen_text = "" if gen is None else f", generator {gen:.2f} cores" + (
+        " (SATURATED: the figure may be the generator's)" if gen >= GENERATOR_SATURATED * GENERATOR_THREADS else "")
     return (f"{rate:,.0f} {unit}, {r.get('bytes_per_second', 0) / 1e6:,.1f} MB/s, p50 {micros(r.get('latency_p50_us'))}, "
-            f"p99 {micros(r.get('latency_p99_us'))}, {r.get('errors', 0)} errors")
+            f"p99 {micros(r.get('latency_p99_us'))}, {r.get('errors', 0)} errors{gen_text}")
 
 
 def collect(directory):
@@ -127,7 +135,7 @@ def summarise(scenario, files):
         else:
             value = r.get("handshakes_per_second") if scenario == "handshake" else r.get("messages_per_second")
             ok.append({"round": round_no, "value": value or 0.0, "p99": r.get("latency_p99_us"), "p50": r.get("latency_p50_us"),
-                       "bps": r.get("bytes_per_second", 0.0)})
+                       "bps": r.get("bytes_per_second", 0.0), "gen": r.get("generator_cpu_cores")})
     if not ok:
         return {"runs": 0, "failed": failed, "errors": errors}
     med = lambda key: statistics.median(x[key] for x in ok if x.get(key) is not None)  # noqa: E731
@@ -138,6 +146,8 @@ def summarise(scenario, files):
                    rss_before_kib=med("rss_before_kib"))
     else:
         out.update(p99_us=med("p99"), p50_us=med("p50"), bytes_per_second=med("bps"))
+        if any(x.get("gen") is not None for x in ok):
+            out["generator_cpu_cores"] = med("gen")
     return out
 
 
@@ -151,12 +161,17 @@ def cell(scenario, s, base):
     elif scenario == "handshake":
         text = f"{si(s['value'])} hs/s · p99 {micros(s['p99_us'])}"
     else:
-        text = f"{si(s['value'])} msg/s · p99 {micros(s['p99_us'])}"
+        text = f"{si(s['value'])} msg/s" + ("" if scenario.startswith("flood") else f" · p99 {micros(s['p99_us'])}")
         if scenario in ("echo-64KiB", "echo-1MiB"):
             text += f" · {s['bytes_per_second'] / 1e9:.2f} GB/s"
     if base is not None and base.get("runs") and s is not base and s["value"]:
         text += f" · ×{base['value'] / s['value']:.2f}"
     notes = []
+    gen = s.get("generator_cpu_cores")
+    if gen is not None:
+        text += f" · gen {gen:.2f} cores"
+        if gen >= GENERATOR_SATURATED * GENERATOR_THREADS:
+            notes.append("generator saturated: the figure may be the generator's")
     if s["failed"]:
         notes.append(f"{s['failed']} run(s) failed")
     if s["errors"]:

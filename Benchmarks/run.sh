@@ -22,7 +22,7 @@ DEPS="$ROOT/.deps"
 
 ALL_SERVERS="wsgate nio hummingbird gorilla python-websockets picows nio-wordmask"
 DEFAULT_SERVERS="wsgate nio hummingbird gorilla python-websockets picows"
-ALL_SCENARIOS="echo-64B echo-1KiB echo-64KiB echo-1MiB handshake idle"
+ALL_SCENARIOS="echo-64B flood-64B echo-1KiB echo-64KiB echo-1MiB handshake idle"
 
 ROUNDS="${BENCH_ROUNDS:-3}"
 DURATION="${BENCH_DURATION:-5}"
@@ -208,6 +208,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; 
 scenario_args() {
     case "$1" in
         echo-64B) echo "--mode echo --size 64 --connections 100 --pipeline 16" ;;
+        flood-64B) echo "--mode flood --size 64 --connections 100" ;;
         echo-1KiB) echo "--mode echo --size 1024 --connections 100 --pipeline 16" ;;
         echo-64KiB) echo "--mode echo --size 65536 --connections 10 --pipeline 4 --binary" ;;
         echo-1MiB) echo "--mode echo --size 1048576 --connections 10 --pipeline 2 --binary" ;;

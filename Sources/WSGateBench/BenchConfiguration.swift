@@ -10,6 +10,8 @@ public struct BenchConfiguration: Sendable {
         case handshake
         /// Opens `connections` connections and holds them, idle, for the duration.
         case idle
+        /// Every connection writes frames as fast as its socket takes them and counts the echoes (`FloodLoad`).
+        case flood
     }
 
     /// What the messages of the echo and idle modes carry.
@@ -71,6 +73,9 @@ public struct BenchResult: Codable, Sendable {
     public var handshakes: UInt64?
     public var handshakes_per_second: Double?
     public var errors: UInt64
+    /// Cores the generator itself used on average while measuring (user + system time ÷ wall time): near its
+    /// thread count, the generator — not the server — is what saturated.
+    public var generator_cpu_cores: Double?
 
     /// Every field, for modes measured outside `LoadGenerator` (`wsgate bench --mode msrp`).
     public init(mode: String, url: String, connections: Int, connections_established: Int, size: Int, pipeline: Int,

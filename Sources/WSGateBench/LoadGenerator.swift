@@ -23,6 +23,7 @@ public final class LoadGenerator: Sendable {
 
     public func run() async throws -> BenchResult {
         let config = configuration
+        if config.mode == .flood { return try await FloodLoad.run(config, progress: progress) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.threads))
         let loops = Array(group.makeIterator())
         let stats = loops.map { LoopStats(eventLoop: $0) }
@@ -36,6 +37,8 @@ public final class LoadGenerator: Sendable {
         var connections: [any WebSocketConnection] = []
 
         switch config.mode {
+        case .flood:
+            preconditionFailure("run by FloodLoad")
         case .echo, .idle:
             let interval: TimeAmount? = config.rate.map { rate in
                 .nanoseconds(Int64(Double(config.connections) / max(rate, 0.001) * 1e9))
@@ -70,12 +73,15 @@ public final class LoadGenerator: Sendable {
         try await Task.sleep(for: .milliseconds(Int(config.warmup * 1000)))
         await Self.setPhase(.measuring, on: stats)
         let start = monotonicNanos()
+        let cpuBefore = GeneratorCPU.now()
         try await Task.sleep(for: .milliseconds(Int(config.duration * 1000)))
         await Self.setPhase(.stopping, on: stats)
         let elapsed = Double(monotonicNanos() - start) / 1e9
+        let cpu = GeneratorCPU.now().cores(since: cpuBefore, seconds: elapsed)
         reporter.cancel()
 
-        let result = try await merge(stats, elapsed: elapsed, extraErrors: connectErrors)
+        var result = try await merge(stats, elapsed: elapsed, extraErrors: connectErrors)
+        result.generator_cpu_cores = cpu
         for connection in connections { connection.close(code: .goingAway, reason: "") }
         try? await Task.sleep(for: .milliseconds(connections.isEmpty ? 0 : 500))
         try? await group.shutdownGracefully()

@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
 
     @Option(help: "ws:// URL of an echo endpoint (msrp mode: the relay's WebSocket leg; broadcast mode: a broadcast topic, repeat --url to spread publishers and subscribers over several gateways).")
     var url: [String]
-    @Option(help: "echo (messages and their echoes), handshake (connect+echo+close loops), idle (hold connections), msrp (SENDs relayed to --msrp-receiver), or broadcast (--publishers send at --rate, --connections subscribers receive).")
+    @Option(help: "echo (messages and their echoes), flood (write as fast as the socket takes, count the echoes: the server saturates first), handshake (connect+echo+close loops), idle (hold connections), msrp (SENDs relayed to --msrp-receiver), or broadcast (--publishers send at --rate, --connections subscribers receive).")
     var mode: String = "echo"
     @Option(help: "broadcast mode: publishing connections (they send --rate messages per second in total; default rate 10000).")
     var publishers = 4
@@ -130,6 +130,10 @@ struct Bench: AsyncParsableCommand {
                 "  latency µs: p50 \(result.latency_p50_us)  p99 \(result.latency_p99_us)  p99.9 \(result.latency_p999_us)  max \(result.latency_max_us)",
             ]
             if let hs = result.handshakes_per_second { lines.append(String(format: "  %.0f handshakes/s", hs)) }
+            if let cores = result.generator_cpu_cores {
+                let saturated = cores >= 0.9 * Double(threads) ? " (saturated: the figure may be the generator's)" : ""
+                lines.append(String(format: "  generator CPU: %.2f cores of %d threads", cores, threads) + saturated)
+            }
             for line in lines { writeLine(line, to: 1) }
         }
     }

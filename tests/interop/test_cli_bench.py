@@ -119,3 +119,38 @@ def test_msrp_open_loop_offers_the_rate_asked(wsgate_bin, procs):
     assert r["rate"] == 400 and r["pipeline"] == 0, r
     assert r["messages_per_second"] == pytest.approx(400, rel=0.05), r
     assert 0 < r["latency_p50_us"] <= r["latency_p99_us"] <= r["latency_max_us"], r
+
+
+@pytest.mark.parametrize("size,extra,frame", [(64, [], 66), (70000, ["--binary"], 70010)], ids=["text-64B", "binary-70KB"])
+def test_flood_counts_the_frames_echoed(wsgate_bin, server, size, extra, frame):
+    """Flood mode counts echoes by walking frame headers across reads: every echoed frame is `frame` bytes (header
+    + payload), so bytes and messages must agree, and the generator reports its own CPU."""
+    r = bench(wsgate_bin, server.url("/echo"), "--mode", "flood", "--connections", "4", "--size", str(size), *extra)
+    assert r["errors"] == 0 and r["connections_established"] == 4
+    assert r["messages"] > 100
+    # Up to one partial frame per connection at each end of the window.
+    assert abs(r["bytes_per_second"] * r["duration_s"] - r["messages"] * frame) <= 8 * frame
+    assert r["generator_cpu_cores"] > 0
+
+
+def test_flood_against_python_websockets(wsgate_bin):
+    received = []
+
+    def handler(ws):
+        try:
+            for m in ws:
+                received.append(len(m))
+                ws.send(m)
+        except ConnectionClosed:
+            pass
+
+    port = free_port()
+    with serve(handler, HOST, port, compression=None) as srv:
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        r = bench(wsgate_bin, f"ws://{HOST}:{port}/", "--mode", "flood", "--connections", "2", "--size", "100")
+        srv.shutdown()
+    t.join(10)
+    assert r["errors"] == 0 and r["messages"] > 10
+    # Every message counted was echoed by the server, so it received at least as many, all of 100 bytes.
+    assert len(received) >= r["messages"] and set(received) == {100}
