@@ -132,8 +132,9 @@ final class FloodHandler: ChannelInboundHandler {
     private let counters: FloodLoad.Counters
     private var upgraded = false
     private var head = ByteBuffer()
-    /// Payload bytes of the current echoed frame still to come; then, header bytes carried to the next read.
+    /// Payload bytes of the current echoed frame still to come.
     private var skipping = 0
+    /// The start of a frame header that a read ended inside.
     private var carry: [UInt8] = []
 
     init(request: ByteBuffer, batch: ByteBuffer, counters: FloodLoad.Counters) {
@@ -190,51 +191,51 @@ final class FloodHandler: ChannelInboundHandler {
         if wrote { context.flush() }
     }
 
-    /// Counts the server's frames (unmasked) in `input`, across reads.
+    /// Counts the server's frames (unmasked) in `input`, across reads. A header read whole from the buffer costs
+    /// no allocation; only one split between reads is gathered in `carry`.
     private func count(_ input: inout ByteBuffer) {
         counters.bytes &+= UInt64(input.readableBytes)
         input.withUnsafeReadableBytes { raw in
             var i = 0
             let n = raw.count
-            if skipping > 0 {
-                let step = min(skipping, n)
-                skipping -= step
-                i = step
-            }
             while i < n {
-                let headerBytes: Int
-                var bytes: [UInt8]
-                if carry.isEmpty {
-                    bytes = []
-                } else {
-                    bytes = carry
-                    carry = []
-                }
-                // Gather up to 10 header bytes (the longest header of an unmasked frame).
-                while bytes.count < 10, i < n { bytes.append(raw[i]); i += 1 }
-                guard bytes.count >= 2 else { carry = bytes; return }
-                let short = Int(bytes[1] & 0x7F)
-                headerBytes = short < 126 ? 2 : short == 126 ? 4 : 10
-                guard bytes.count >= headerBytes else { carry = bytes; return }
-                let length: Int
-                switch short {
-                case 126: length = Int(bytes[2]) << 8 | Int(bytes[3])
-                case 127: length = bytes[2..<10].reduce(0) { $0 << 8 | Int($1) }
-                default: length = short
-                }
-                if bytes[0] & 0x0F != 0x8 { counters.messages &+= 1 }
-                // Bytes gathered past the header are payload already read.
-                let extra = bytes.count - headerBytes
-                if extra >= length {
-                    // The rest of what was gathered belongs to the next frame: put it back.
-                    i -= extra - length
+                if skipping > 0 {
+                    let step = min(skipping, n - i)
+                    skipping -= step
+                    i += step
                     continue
                 }
-                let remaining = length - extra
-                let step = min(remaining, n - i)
-                i += step
-                skipping = remaining - step
+                if carry.isEmpty, let (header, length) = Self.header(raw, at: i) {
+                    frameBegan(opcodeByte: raw[i], payloadLength: length)
+                    i += header
+                    continue
+                }
+                // A header split between reads: gathered byte by byte (rare).
+                carry.append(raw[i])
+                i += 1
+                if let (header, length) = carry.withUnsafeBytes({ Self.header($0, at: 0) }), header == carry.count {
+                    frameBegan(opcodeByte: carry[0], payloadLength: length)
+                    carry.removeAll(keepingCapacity: true)
+                }
             }
+        }
+    }
+
+    private func frameBegan(opcodeByte: UInt8, payloadLength: Int) {
+        if opcodeByte & 0x0F != 0x8 { counters.messages &+= 1 }
+        skipping = payloadLength
+    }
+
+    /// The length of an unmasked frame's header at `offset` and its payload length, if the whole header is there.
+    private static func header(_ raw: UnsafeRawBufferPointer, at offset: Int) -> (Int, Int)? {
+        guard raw.count - offset >= 2 else { return nil }
+        let short = Int(raw[offset + 1] & 0x7F)
+        let headerBytes = short < 126 ? 2 : short == 126 ? 4 : 10
+        guard raw.count - offset >= headerBytes else { return nil }
+        switch short {
+        case 126: return (headerBytes, Int(raw[offset + 2]) << 8 | Int(raw[offset + 3]))
+        case 127: return (headerBytes, (2..<10).reduce(0) { $0 << 8 | Int(raw[offset + $1]) })
+        default: return (headerBytes, short)
         }
     }
 }

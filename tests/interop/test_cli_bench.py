@@ -1,5 +1,6 @@
 """`wsgate bench`: the load generator against our server and against a server no one here
 wrote (Python `websockets`), checking that its JSON report counts what really happened."""
+import contextlib
 import json
 import subprocess
 import threading
@@ -38,7 +39,9 @@ def test_handshake_mode_counts_real_handshakes(wsgate_bin, server):
     assert r["handshakes_per_second"] == pytest.approx(r["handshakes"] / r["duration_s"], rel=0.01)
 
 
-def test_echo_against_python_websockets(wsgate_bin):
+@contextlib.contextmanager
+def python_websockets_echo():
+    """A Python `websockets` echo server (no compression) on a free port: yields its URL and the sizes it received."""
     received = []
 
     def handler(ws):
@@ -53,9 +56,16 @@ def test_echo_against_python_websockets(wsgate_bin):
     with serve(handler, HOST, port, compression=None) as srv:
         t = threading.Thread(target=srv.serve_forever, daemon=True)
         t.start()
-        r = bench(wsgate_bin, f"ws://{HOST}:{port}/", "--connections", "2", "--size", "100")
-        srv.shutdown()
-    t.join(10)
+        try:
+            yield f"ws://{HOST}:{port}/", received
+        finally:
+            srv.shutdown()
+            t.join(10)
+
+
+def test_echo_against_python_websockets(wsgate_bin):
+    with python_websockets_echo() as (url, received):
+        r = bench(wsgate_bin, url, "--connections", "2", "--size", "100")
     assert r["errors"] == 0 and r["messages"] > 10
     # The server saw at least every message the generator counted (plus warm-up and in-flight ones).
     assert len(received) >= r["messages"] and set(received) == {100}
@@ -134,23 +144,8 @@ def test_flood_counts_the_frames_echoed(wsgate_bin, server, size, extra, frame):
 
 
 def test_flood_against_python_websockets(wsgate_bin):
-    received = []
-
-    def handler(ws):
-        try:
-            for m in ws:
-                received.append(len(m))
-                ws.send(m)
-        except ConnectionClosed:
-            pass
-
-    port = free_port()
-    with serve(handler, HOST, port, compression=None) as srv:
-        t = threading.Thread(target=srv.serve_forever, daemon=True)
-        t.start()
-        r = bench(wsgate_bin, f"ws://{HOST}:{port}/", "--mode", "flood", "--connections", "2", "--size", "100")
-        srv.shutdown()
-    t.join(10)
+    with python_websockets_echo() as (url, received):
+        r = bench(wsgate_bin, url, "--mode", "flood", "--connections", "2", "--size", "100")
     assert r["errors"] == 0 and r["messages"] > 10
     # Every message counted was echoed by the server, so it received at least as many, all of 100 bytes.
     assert len(received) >= r["messages"] and set(received) == {100}
