@@ -18,7 +18,10 @@ import statistics
 import sys
 
 ALL_SERVERS = ["wsgate", "nio", "hummingbird", "gorilla", "python-websockets", "picows", "nio-wordmask"]
-ALL_SCENARIOS = ["echo-64B", "flood-64B", "echo-1KiB", "echo-64KiB", "echo-1MiB", "handshake", "idle"]
+ALL_SCENARIOS = ["echo-64B", "flood-64B", "echo-1KiB", "echo-64KiB", "echo-1MiB", "wss-64B", "wss-1KiB", "wss-64KiB",
+                 "deflate-chat", "deflate-flood", "handshake", "idle", "mem-10k", "mem-10k-deflate"]
+# Measured by the server's VmRSS while connections are held, not by messages.
+MEMORY_SCENARIOS = {"idle", "mem-10k", "mem-10k-deflate"}
 LABELS = {
     "wsgate": "wsgate",
     "nio": "NIO (raw)",
@@ -34,8 +37,15 @@ DESCRIPTIONS = {
     "echo-1KiB": "1 KiB text, 100 conns, pipeline 16",
     "echo-64KiB": "64 KiB binary, 10 conns, pipeline 4",
     "echo-1MiB": "1 MiB binary, 10 conns, pipeline 2",
+    "wss-64B": "wss://, 64 B text, 100 conns, pipeline 16",
+    "wss-1KiB": "wss://, 1 KiB text, 100 conns, pipeline 16",
+    "wss-64KiB": "wss://, 64 KiB binary, 10 conns, pipeline 4",
+    "deflate-chat": "permessage-deflate, chat JSON 100 B–2 KiB, 100 conns, pipeline 16",
+    "deflate-flood": "permessage-deflate, chat JSON precompressed by the generator, 100 conns, flood",
     "handshake": "connect + echo + close loops",
     "idle": "idle connections held: server RSS",
+    "mem-10k": "10k conns, one chat message each, then held: server RSS",
+    "mem-10k-deflate": "as mem-10k with permessage-deflate: server RSS once quiet",
 }
 # The generator runs with as many threads as the machine has cores (`wsgate bench --threads` default); it counts as
 # saturated when it used at least this share of them — then the server is not what limited the figure.
@@ -57,13 +67,21 @@ def mem_of(path):
     return load(mem_path) if os.path.exists(mem_path) else None
 
 
-def kib_per_conn(result, mem):
+def kib_per_conn(result, mem, which="peak"):
+    """(VmRSS peak − before) ÷ connections held; `which="held"`: the last sample with all of them open and quiet
+    (mem-* scenarios; for wsgate with compression, after its zlib streams rested)."""
     if not mem or result.get("failed"):
         return None
     established = result.get("connections_established", result.get("connections", 0))
-    if not established:
+    rss = mem.get(f"server_rss_{which}_kib") or 0
+    if not established or not rss:
         return None
-    return (mem["server_rss_peak_kib"] - mem["server_rss_before_kib"]) / established
+    return (rss - mem["server_rss_before_kib"]) / established
+
+
+def reported_memory(scenario):
+    """Which sample a memory scenario reports: the peak for idle (as it always has), the held one for mem-*."""
+    return "peak" if scenario == "idle" else "held"
 
 
 def si(x):
@@ -93,9 +111,10 @@ def one_line(path):
         mem = mem_of(path)
         est = r.get("connections_established", r.get("connections"))
         k = kib_per_conn(r, mem)
+        held = kib_per_conn(r, mem, "held")
         rss = f", RSS {mem['server_rss_before_kib'] / 1024:.0f} → {mem['server_rss_peak_kib'] / 1024:.0f} MiB" if mem else ""
-        return f"{est}/{r.get('connections')} connections held{rss}" + (f", {k:.1f} KiB/conn" if k is not None else "") + \
-            f", {r.get('errors', 0)} errors"
+        return f"{est}/{r.get('connections')} connections held{rss}" + (f", {k:.1f} KiB/conn at peak" if k is not None else "") + \
+            (f", {held:.1f} KiB/conn held" if held is not None else "") + f", {r.get('errors', 0)} errors"
     rate = r.get("handshakes_per_second") if r.get("mode") == "handshake" else r.get("messages_per_second")
     unit = "handshakes/s" if r.get("mode") == "handshake" else "msg/s"
     gen = r.get("generator_cpu_cores")
@@ -124,14 +143,15 @@ def summarise(scenario, files):
             failed += 1
             continue
         errors += int(r.get("errors", 0))
-        if scenario == "idle":
+        if scenario in MEMORY_SCENARIOS:
             mem = mem_of(path)
-            k = kib_per_conn(r, mem)
+            k = kib_per_conn(r, mem, reported_memory(scenario))
             if k is None:
                 failed += 1
                 continue
             ok.append({"round": round_no, "value": k, "established": r.get("connections_established", r.get("connections", 0)),
-                       "rss_peak_kib": mem["server_rss_peak_kib"], "rss_before_kib": mem["server_rss_before_kib"]})
+                       "rss_peak_kib": mem["server_rss_peak_kib"], "rss_before_kib": mem["server_rss_before_kib"],
+                       "peak_per_conn": kib_per_conn(r, mem, "peak")})
         else:
             value = r.get("handshakes_per_second") if scenario == "handshake" else r.get("messages_per_second")
             ok.append({"round": round_no, "value": value or 0.0, "p99": r.get("latency_p99_us"), "p50": r.get("latency_p50_us"),
@@ -141,9 +161,9 @@ def summarise(scenario, files):
     med = lambda key: statistics.median(x[key] for x in ok if x.get(key) is not None)  # noqa: E731
     out = {"runs": len(ok), "failed": failed, "errors": errors, "value": med("value"),
            "values": [x["value"] for x in ok], "by_round": {x["round"]: x["value"] for x in ok}}
-    if scenario == "idle":
+    if scenario in MEMORY_SCENARIOS:
         out.update(established=min(x["established"] for x in ok), rss_peak_kib=med("rss_peak_kib"),
-                   rss_before_kib=med("rss_before_kib"))
+                   rss_before_kib=med("rss_before_kib"), peak_per_conn=med("peak_per_conn"))
     else:
         out.update(p99_us=med("p99"), p50_us=med("p50"), bytes_per_second=med("bps"))
         if any(x.get("gen") is not None for x in ok):
@@ -158,11 +178,13 @@ def cell(scenario, s, base):
         return f"failed ({s['failed']})"
     if scenario == "idle":
         text = f"{s['value']:.1f} KiB/conn ({si(s['established'])} held, peak {s['rss_peak_kib'] / 1024:.0f} MiB)"
+    elif scenario in MEMORY_SCENARIOS:
+        text = f"{s['value']:.1f} KiB/conn held (peak {s['peak_per_conn']:.1f}; {si(s['established'])} conns)"
     elif scenario == "handshake":
         text = f"{si(s['value'])} hs/s · p99 {micros(s['p99_us'])}"
     else:
-        text = f"{si(s['value'])} msg/s" + ("" if scenario.startswith("flood") else f" · p99 {micros(s['p99_us'])}")
-        if scenario in ("echo-64KiB", "echo-1MiB"):
+        text = f"{si(s['value'])} msg/s" + ("" if "flood" in scenario else f" · p99 {micros(s['p99_us'])}")
+        if scenario in ("echo-64KiB", "echo-1MiB", "wss-64KiB"):
             text += f" · {s['bytes_per_second'] / 1e9:.2f} GB/s"
     if base is not None and base.get("runs") and s is not base and s["value"]:
         text += f" · ×{base['value'] / s['value']:.2f}"
@@ -194,7 +216,16 @@ def paired_ratio(base, s):
     return statistics.median(pairs), min(pairs), max(pairs), len(pairs)
 
 
-def paired_table(summary, columns, rows, servers, idle_servers):
+def applies(meta, scenario, server, servers, idle_servers):
+    """Whether `server` ran `scenario`: run.sh records each scenario's servers in meta.json (wss and deflate run on the
+    peers that can); older reports without that record fall back to the server lists."""
+    recorded = meta.get("scenario_servers", {}).get(scenario) if isinstance(meta, dict) else None
+    if recorded is not None:
+        return server in recorded.split()
+    return (server in idle_servers) if scenario == "idle" else (server in servers)
+
+
+def paired_table(summary, meta, columns, rows, servers, idle_servers):
     lines = ["Paired per-round ratios (wsgate ÷ peer within the same round; median, and [min – max] over rounds):",
              "", "| scenario | " + " | ".join(LABELS[c] for c in columns if c != "wsgate") + " |",
              "|---|" + "---|" * len([c for c in columns if c != "wsgate"])]
@@ -205,7 +236,7 @@ def paired_table(summary, columns, rows, servers, idle_servers):
         for c in columns:
             if c == "wsgate":
                 continue
-            applicable = (c in idle_servers) if scenario == "idle" else (c in servers)
+            applicable = applies(meta, scenario, c, servers, idle_servers)
             r = paired_ratio(base, by_server.get(c)) if applicable else None
             cells.append(f"×{r[0]:.2f} [{r[1]:.2f} – {r[2]:.2f}]" if r else "—")
             if r:
@@ -240,6 +271,11 @@ def table(directory, servers, scenarios, idle_servers, checks):
                          f"here is {meta.get('fd_limit')} and could not be raised (no CAP_SYS_RESOURCE), so it ran "
                          f"with {meta.get('idle_connections')}.")
         lines.append("")
+    if any(s in scenarios for s in ("mem-10k", "mem-10k-deflate")):
+        lines.append(f"mem-10k / mem-10k-deflate: {meta.get('mem_connections')} connections each send one chat message "
+                     f"(and wait for its echo), then are held {meta.get('mem_hold_s')} s; KiB/conn held = (VmRSS with all "
+                     "open and quiet, ≥ 1 s before the hold ends − VmRSS before) ÷ connections; peak in brackets.")
+        lines.append("")
     lines.append("×r = wsgate ÷ peer: above 1 means wsgate is ahead for msg/s and hs/s; for KiB/conn below 1 "
                  "means wsgate uses less memory.")
     lines.append("")
@@ -250,11 +286,11 @@ def table(directory, servers, scenarios, idle_servers, checks):
         base = by_server.get("wsgate")
         cells = []
         for c in columns:
-            applicable = (c in idle_servers) if scenario == "idle" else (c in servers)
+            applicable = applies(meta, scenario, c, servers, idle_servers)
             cells.append(cell(scenario, by_server.get(c), base) if applicable else "—")
         lines.append(f"| **{scenario}** ({DESCRIPTIONS[scenario]}) | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.extend(paired_table(summary, columns, rows, servers, idle_servers))
+    lines.extend(paired_table(summary, meta, columns, rows, servers, idle_servers))
     if checks.strip():
         lines.append("")
         lines.append("Echo check (text and binary, 0 B – 1 MiB, ping, pipelined order) before the first run: " +

@@ -12,6 +12,10 @@
 #   BENCH_SERVERS="wsgate nio hummingbird gorilla python-websockets picows" (+ optional nio-wordmask)
 #   BENCH_IDLE_SERVERS="wsgate nio"
 #   BENCH_IDLE_CONNECTIONS=50000  BENCH_IDLE_DURATION=5  BENCH_HANDSHAKE_CONNECTIONS=32  BENCH_SKIP_BUILD=0
+#   BENCH_MEM_CONNECTIONS=10000  BENCH_MEM_HOLD=12
+# Scenarios beyond plain ws:// run on the servers of BENCH_SERVERS that can: wss-* (TLS: wsgate, NIO behind NIOSSL,
+# hummingbird with HummingbirdTLS, gorilla with Go's crypto/tls) and deflate-chat / deflate-flood / mem-10k-deflate
+# (permessage-deflate: wsgate, hummingbird with HummingbirdWSCompression, gorilla, Python websockets).
 #   BENCH_PORT_BASE=29100  BENCH_OUT=reports/bench/<ts>  BENCH_CHECK=1  WSGATE=.build/release/wsgate
 set -euo pipefail
 
@@ -22,7 +26,12 @@ DEPS="$ROOT/.deps"
 
 ALL_SERVERS="wsgate nio hummingbird gorilla python-websockets picows nio-wordmask"
 DEFAULT_SERVERS="wsgate nio hummingbird gorilla python-websockets picows"
-ALL_SCENARIOS="echo-64B flood-64B echo-1KiB echo-64KiB echo-1MiB handshake idle"
+ALL_SCENARIOS="echo-64B flood-64B echo-1KiB echo-64KiB echo-1MiB wss-64B wss-1KiB wss-64KiB deflate-chat deflate-flood handshake idle mem-10k mem-10k-deflate"
+# Peers that speak TLS / permessage-deflate (each started with its own library's way of turning it on).
+TLS_SERVERS="wsgate nio hummingbird gorilla"
+DEFLATE_SERVERS="wsgate hummingbird gorilla python-websockets"
+# Scenarios measured by the server's memory, not by messages: connections held while VmRSS is sampled.
+MEMORY_SCENARIOS="idle mem-10k mem-10k-deflate"
 
 ROUNDS="${BENCH_ROUNDS:-3}"
 DURATION="${BENCH_DURATION:-5}"
@@ -32,6 +41,9 @@ SERVERS="${BENCH_SERVERS:-$DEFAULT_SERVERS}"
 IDLE_SERVERS="${BENCH_IDLE_SERVERS:-wsgate nio}"
 IDLE_CONNECTIONS="${BENCH_IDLE_CONNECTIONS:-50000}"
 IDLE_DURATION="${BENCH_IDLE_DURATION:-5}"
+MEM_CONNECTIONS="${BENCH_MEM_CONNECTIONS:-10000}"
+# Long enough for wsgate's compression to rest (5 s after a connection's last message) with margin.
+MEM_HOLD="${BENCH_MEM_HOLD:-12}"
 IDLE_SOURCES="${BENCH_IDLE_SOURCES:-127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4}"
 HANDSHAKE_CONNECTIONS="${BENCH_HANDSHAKE_CONNECTIONS:-32}"
 PORT_BASE="${BENCH_PORT_BASE:-29100}"
@@ -53,10 +65,10 @@ die() { log "error: $*"; exit 1; }
 for s in $SERVERS; do [[ " $ALL_SERVERS " == *" $s "* ]] || die "unknown server '$s' (known: $ALL_SERVERS)"; done
 for s in $IDLE_SERVERS; do [[ " $ALL_SERVERS " == *" $s "* ]] || die "unknown idle server '$s'"; done
 for s in $SCENARIOS; do [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "unknown scenario '$s' (known: $ALL_SCENARIOS)"; done
-for n in "$ROUNDS" "$IDLE_CONNECTIONS" "$HANDSHAKE_CONNECTIONS" "$PORT_BASE"; do
+for n in "$ROUNDS" "$IDLE_CONNECTIONS" "$MEM_CONNECTIONS" "$HANDSHAKE_CONNECTIONS" "$PORT_BASE"; do
     [[ "$n" =~ ^[0-9]+$ ]] || die "not a whole number: '$n'"
 done
-for n in "$DURATION" "$WARMUP" "$IDLE_DURATION"; do
+for n in "$DURATION" "$WARMUP" "$IDLE_DURATION" "$MEM_HOLD"; do
     [[ "$n" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "not a number of seconds: '$n'"
 done
 IFS=, read -ra _srcs <<<"$IDLE_SOURCES"
@@ -67,8 +79,35 @@ done
 
 [[ $EUID -eq 0 ]] || die "run as root (apt-get, ulimit -n 1000000)"
 
+# --- which servers run which scenario ----------------------------------------------------------------
+only_in() { # list allowed -> the words of list that are in allowed
+    local w out=""
+    for w in $1; do [[ " $2 " == *" $w "* ]] && out+="$w "; done
+    echo "$out"
+}
+servers_for() { # scenario -> the servers it runs on
+    case "$1" in
+        idle) echo "$IDLE_SERVERS" ;;
+        wss-*) only_in "$SERVERS" "$TLS_SERVERS" ;;
+        deflate-* | *-deflate) only_in "$SERVERS" "$DEFLATE_SERVERS" ;;
+        *) echo "$SERVERS" ;;
+    esac
+}
+variant_of() { # scenario -> how its servers are started: plain, tls or deflate
+    case "$1" in
+        wss-*) echo tls ;;
+        deflate-* | *-deflate) echo deflate ;;
+        *) echo plain ;;
+    esac
+}
+is_memory_scenario() { [[ " $MEMORY_SCENARIOS " == *" $1 "* ]]; }
+
 # --- install and build (idempotent) -------------------------------------------------------------
-want() { [[ " $SERVERS $([[ " $SCENARIOS " == *" idle "* ]] && echo "$IDLE_SERVERS") " == *" $1 "* ]]; }
+want() { # server: does any chosen scenario run on it?
+    local sc
+    for sc in $SCENARIOS; do [[ " $(servers_for "$sc") " == *" $1 "* ]] && return 0; done
+    return 1
+}
 
 install_and_build() {
     local t0 t
@@ -156,17 +195,39 @@ port_of() {
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
+# A self-signed certificate for 127.0.0.1 made by openssl (the wss scenarios' generator trusts it with --ca-file).
+CERT="$OUT/tls/cert.pem" KEY="$OUT/tls/key.pem"
+make_certificate() {
+    [[ -s "$CERT" ]] && return 0
+    mkdir -p "$OUT/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$KEY" -out "$CERT" >"$OUT/tls/openssl.log" 2>&1 ||
+        die "openssl could not make a certificate (see $OUT/tls/openssl.log)"
+}
+
 SERVER_PID="" LAUNCH_PID=""
-start_server() { # name port logfile
-    local name=$1 port=$2 logfile=$3
+start_server() { # name port logfile [variant: plain | tls | deflate]
+    local name=$1 port=$2 logfile=$3 variant=${4:-plain}
     port_open "$port" && { log "port $port is already in use: not starting $name"; return 1; }
+    local extra=()
+    case "$variant:$name" in
+        tls:wsgate) extra=(--tls-cert "$CERT" --tls-key "$KEY") ;;
+        tls:nio | tls:hummingbird) extra=("--tls-cert=$CERT" "--tls-key=$KEY") ;;
+        tls:gorilla) extra=(-tls-cert "$CERT" -tls-key "$KEY") ;;
+        deflate:wsgate) extra=() ;;  # `wsgate serve` accepts permessage-deflate by default, as a user gets it
+        deflate:hummingbird) extra=(--compression) ;;
+        deflate:gorilla) extra=(-compression) ;;
+        deflate:python-websockets) extra=(--deflate) ;;
+        plain:*) extra=() ;;
+        *) log "$name cannot run a $variant scenario"; return 1 ;;
+    esac
     case "$name" in
-        wsgate) "$WSGATE" serve --host "$HOST" --port "$port" --log-level warning >"$logfile" 2>&1 & ;;
-        nio) "$NIO_BIN" "$port" "$HOST" >"$logfile" 2>&1 & ;;
+        wsgate) "$WSGATE" serve --host "$HOST" --port "$port" --log-level warning "${extra[@]}" >"$logfile" 2>&1 & ;;
+        nio) "$NIO_BIN" "$port" "$HOST" "${extra[@]}" >"$logfile" 2>&1 & ;;
         nio-wordmask) "$NIO_BIN" "$port" "$HOST" --word-unmask >"$logfile" 2>&1 & ;;
-        hummingbird) "$HB_BIN" "$port" "$HOST" >"$logfile" 2>&1 & ;;
-        gorilla) "$GORILLA_BIN" -addr "$HOST:$port" >"$logfile" 2>&1 & ;;
-        python-websockets) "$PY" "$BENCH_DIR/peers/python_websockets_echo.py" "$port" "$HOST" >"$logfile" 2>&1 & ;;
+        hummingbird) "$HB_BIN" "$port" "$HOST" "${extra[@]}" >"$logfile" 2>&1 & ;;
+        gorilla) "$GORILLA_BIN" -addr "$HOST:$port" "${extra[@]}" >"$logfile" 2>&1 & ;;
+        python-websockets) "$PY" "$BENCH_DIR/peers/python_websockets_echo.py" "$port" "$HOST" "${extra[@]}" >"$logfile" 2>&1 & ;;
         picows) "$PY" "$BENCH_DIR/peers/picows_echo.py" "$port" "$HOST" >"$logfile" 2>&1 & ;;
     esac
     SERVER_PID=$! LAUNCH_PID=$!
@@ -212,16 +273,26 @@ scenario_args() {
         echo-1KiB) echo "--mode echo --size 1024 --connections 100 --pipeline 16" ;;
         echo-64KiB) echo "--mode echo --size 65536 --connections 10 --pipeline 4 --binary" ;;
         echo-1MiB) echo "--mode echo --size 1048576 --connections 10 --pipeline 2 --binary" ;;
+        wss-64B) echo "--mode echo --size 64 --connections 100 --pipeline 16 --ca-file $CERT" ;;
+        wss-1KiB) echo "--mode echo --size 1024 --connections 100 --pipeline 16 --ca-file $CERT" ;;
+        wss-64KiB) echo "--mode echo --size 65536 --connections 10 --pipeline 4 --binary --ca-file $CERT" ;;
+        deflate-chat) echo "--mode echo --payload chat --compression --connections 100 --pipeline 16" ;;
+        deflate-flood) echo "--mode flood --payload chat --compression --connections 100" ;;
         handshake) echo "--mode handshake --size 64 --connections $HANDSHAKE_CONNECTIONS --pipeline 1" ;;
         idle) echo "--mode idle --size 64 --connections $IDLE_CONNECTIONS --pipeline 1 --source-addresses $IDLE_SOURCES" ;;
+        mem-10k) echo "--mode idle --payload chat --idle-messages 1 --connections $MEM_CONNECTIONS --source-addresses $IDLE_SOURCES" ;;
+        mem-10k-deflate) echo "--mode idle --payload chat --idle-messages 1 --compression --connections $MEM_CONNECTIONS --source-addresses $IDLE_SOURCES" ;;
     esac
+}
+url_for() { # scenario port
+    if [[ "$(variant_of "$1")" == tls ]]; then echo "wss://$HOST:$2/echo"; else echo "ws://$HOST:$2/echo"; fi
 }
 
 # Runs one bench invocation, bounded in time; the JSON goes to $file, progress to $file.log.
 run_bench() { # server port scenario file duration warmup limit
     local server=$1 port=$2 scenario=$3 file=$4 duration=$5 warmup=$6 limit=$7 rc=0
     # shellcheck disable=SC2046
-    timeout --kill-after=10 "$limit" "$WSGATE" bench --url "ws://$HOST:$port/echo" $(scenario_args "$scenario") \
+    timeout --kill-after=10 "$limit" "$WSGATE" bench --url "$(url_for "$scenario" "$port")" $(scenario_args "$scenario") \
         --duration "$duration" --warmup "$warmup" --json >"$file.tmp" 2>"${file%.json}.log" || rc=$?
     if ((rc == 0)) && "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$file.tmp" 2>/dev/null; then
         mv "$file.tmp" "$file"
@@ -245,16 +316,22 @@ check_server() { # name port
 # One budget for every echo/handshake run: the run itself plus room for connecting and closing.
 RUN_LIMIT=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", d + w + 60 }')
 IDLE_LIMIT=$(awk -v d="$IDLE_DURATION" -v n="$IDLE_CONNECTIONS" 'BEGIN { printf "%d", d + 1 + 120 + n / 500 }')
+MEM_LIMIT=$(awk -v d="$MEM_HOLD" -v n="$MEM_CONNECTIONS" 'BEGIN { printf "%d", d + 1 + 120 + n / 200 }')
 
-LOAD_SCENARIOS=""
-for s in $SCENARIOS; do [[ "$s" == idle ]] || LOAD_SCENARIOS+="$s "; done
-DO_IDLE=0; [[ " $SCENARIOS " == *" idle "* ]] && DO_IDLE=1
+LOAD_SCENARIOS="" MEM_SCENARIOS=""
+for s in $SCENARIOS; do
+    if is_memory_scenario "$s"; then MEM_SCENARIOS+="$s "; else LOAD_SCENARIOS+="$s "; fi
+done
+for s in $SCENARIOS; do [[ "$(variant_of "$s")" != tls ]] || make_certificate; done
+SCENARIO_SERVERS_JSON=$(for s in $SCENARIOS; do printf '"%s": "%s", ' "$s" "$(servers_for "$s" | xargs)"; done)
 
 cat >"$OUT/meta.json" <<EOF
 {"timestamp": "$STAMP", "rounds": $ROUNDS, "duration_s": $DURATION, "warmup_s": $WARMUP,
  "servers": "$SERVERS", "idle_servers": "$IDLE_SERVERS", "scenarios": "$SCENARIOS",
+ "scenario_servers": {${SCENARIO_SERVERS_JSON%, }},
  "idle_connections": $IDLE_CONNECTIONS, "idle_connections_requested": $IDLE_REQUESTED, "fd_limit": "$FD_LIMIT",
  "idle_duration_s": $IDLE_DURATION, "idle_sources": "$IDLE_SOURCES",
+ "mem_connections": $MEM_CONNECTIONS, "mem_hold_s": $MEM_HOLD,
  "handshake_connections": $HANDSHAKE_CONNECTIONS,
  "wsgate_commit": "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)",
  "cores": $(nproc), "kernel": "$(uname -r)", "loadavg_before": "$(cut -d' ' -f1-3 /proc/loadavg)"}
@@ -275,20 +352,61 @@ rotate() { # offset words...
         printf '%s ' "${!j}"
     done
 }
+
+# Holds connections to a fresh server while sampling its VmRSS: before (after one warm-up connection), peak, and
+# held — the last sample at least a second before the hold ends, with every connection open and quiet (for the
+# mem-* scenarios: after wsgate's compression rest).
+measure_memory() { # server scenario round
+    local server=$1 sc=$2 round=$3 port file duration limit
+    port=$(port_of "$server")
+    file="$OUT/$sc--$server--r$round.json"
+    if [[ "$sc" == idle ]]; then duration=$IDLE_DURATION limit=$IDLE_LIMIT; else duration=$MEM_HOLD limit=$MEM_LIMIT; fi
+    log "round $round/$ROUNDS: $sc on $server ($HOST:$port)"
+    start_server "$server" "$port" "$OUT/server-$server-$sc-r$round.log" "$(variant_of "$sc")" || {
+        printf '{"failed": true, "reason": "server did not start"}\n' >"$file"; return 0; }
+    # Baseline after one small-message connection has come and gone (lazy allocations, first handshake).
+    timeout 30 "$WSGATE" bench --url "ws://$HOST:$port/echo" --connections 1 --size 64 --duration 0.3 \
+        --warmup 0 >/dev/null 2>&1 || true
+    sleep 1
+    local before peak peak_fds held=0 opened_at="" r f bench_pid hold_end
+    before=$(rss_kib "$SERVER_PID")
+    run_bench "$server" "$port" "$sc" "$file" "$duration" 1 "$limit" &
+    bench_pid=$! BENCH_BG_PID=$!
+    peak=$before peak_fds=0
+    # The generator logs "N connections open" once all are open; then come 1 s of warm-up and the hold.
+    hold_end=$(awk -v d="$duration" 'BEGIN { printf "%d", 1 + d - 1 }')
+    while kill -0 "$bench_pid" 2>/dev/null; do
+        r=$(rss_kib "$SERVER_PID"); ((r > peak)) && peak=$r
+        f=$(ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l); ((f > peak_fds)) && peak_fds=$f
+        if [[ -z "$opened_at" ]] && grep -q 'connections open' "${file%.json}.log" 2>/dev/null; then opened_at=$SECONDS; fi
+        if [[ -n "$opened_at" ]] && ((SECONDS - opened_at < hold_end)); then held=$r; fi
+        sleep 0.25
+    done
+    wait "$bench_pid" || true
+    BENCH_BG_PID=""
+    local after; after=$(rss_kib "$SERVER_PID")
+    printf '{"server_rss_before_kib": %d, "server_rss_peak_kib": %d, "server_rss_held_kib": %d, "server_rss_after_kib": %d, "server_fds_peak": %d}\n' \
+        "$before" "$peak" "$held" "$after" "$peak_fds" >"${file%.json}.mem.json"
+    log "  $sc: $("$PY" "$BENCH_DIR/report.py" --one "$file")"
+    stop_server
+}
+
 for round in $(seq 1 "$ROUNDS"); do
     # Scenario by scenario, every server in turn: the runs compared in one table cell are minutes, not a
     # whole round, apart, so load that comes and goes on the machine hits them alike. Each run gets a
     # fresh server process.
     for sc in $LOAD_SCENARIOS; do
-        # shellcheck disable=SC2086
-        for server in $(rotate $((round - 1)) $SERVERS); do
+        variant=$(variant_of "$sc")
+        # shellcheck disable=SC2046
+        for server in $(rotate $((round - 1)) $(servers_for "$sc")); do
             port=$(port_of "$server")
             file="$OUT/$sc--$server--r$round.json"
-            start_server "$server" "$port" "$OUT/server-$server-$sc-r$round.log" || {
+            start_server "$server" "$port" "$OUT/server-$server-$sc-r$round.log" "$variant" || {
                 printf '{"failed": true, "reason": "server did not start"}\n' >"$file"
                 continue
             }
-            if [[ -z "${CHECKED[$server]:-}" ]]; then
+            # The echo check speaks ws:// (a TLS variant is the same echo behind TLS).
+            if [[ "$variant" != tls && -z "${CHECKED[$server]:-}" ]]; then
                 if check_server "$server" "$port"; then CHECKED[$server]=ok; else CHECKED[$server]=failed; fi
             fi
             run_bench "$server" "$port" "$sc" "$file" "$DURATION" "$WARMUP" "$RUN_LIMIT" &&
@@ -296,36 +414,12 @@ for round in $(seq 1 "$ROUNDS"); do
             stop_server
         done
     done
-    if ((DO_IDLE)); then
-        # shellcheck disable=SC2086
-        for server in $(rotate $((round - 1)) $IDLE_SERVERS); do
-            port=$(port_of "$server")
-            file="$OUT/idle--$server--r$round.json"
-            log "round $round/$ROUNDS: idle, $IDLE_CONNECTIONS connections to $server on $HOST:$port"
-            start_server "$server" "$port" "$OUT/server-$server-idle-r$round.log" || {
-                printf '{"failed": true, "reason": "server did not start"}\n' >"$file"; continue; }
-            # Baseline after one small-message connection has come and gone (lazy allocations, first handshake).
-            timeout 30 "$WSGATE" bench --url "ws://$HOST:$port/echo" --connections 1 --size 64 --duration 0.3 \
-                --warmup 0 >/dev/null 2>&1 || true
-            sleep 1
-            before=$(rss_kib "$SERVER_PID")
-            run_bench "$server" "$port" idle "$file" "$IDLE_DURATION" 1 "$IDLE_LIMIT" &
-            bench_pid=$! BENCH_BG_PID=$!
-            peak=$before peak_fds=0
-            while kill -0 "$bench_pid" 2>/dev/null; do
-                r=$(rss_kib "$SERVER_PID"); ((r > peak)) && peak=$r
-                f=$(ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l); ((f > peak_fds)) && peak_fds=$f
-                sleep 0.25
-            done
-            wait "$bench_pid" || true
-            BENCH_BG_PID=""
-            after=$(rss_kib "$SERVER_PID")
-            printf '{"server_rss_before_kib": %d, "server_rss_peak_kib": %d, "server_rss_after_kib": %d, "server_fds_peak": %d}\n' \
-                "$before" "$peak" "$after" "$peak_fds" >"${file%.json}.mem.json"
-            log "  idle: $("$PY" "$BENCH_DIR/report.py" --one "$file")"
-            stop_server
+    for sc in $MEM_SCENARIOS; do
+        # shellcheck disable=SC2046
+        for server in $(rotate $((round - 1)) $(servers_for "$sc")); do
+            measure_memory "$server" "$sc" "$round"
         done
-    fi
+    done
 done
 log "all runs done in $((SECONDS - T_START)) s (load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg))"
 "$PY" - "$OUT/meta.json" "$(cut -d' ' -f1-3 /proc/loadavg)" "$((SECONDS - T_START))" <<'PYEOF'

@@ -1,5 +1,6 @@
 import NIOCore
 import WebSocketEngine
+import WebSocketTransport
 
 /// What `wsgate bench` drives.
 public struct BenchConfiguration: Sendable {
@@ -46,6 +47,8 @@ public struct BenchConfiguration: Sendable {
     public var compression = false
     /// A bearer token every connection presents (`Authorization: Bearer`), for a service with access control.
     public var token: String?
+    /// How `wss://` servers are verified (`--ca-file`, `--insecure`); one context serves every connection.
+    public var tls = ClientTLS()
 
     public init(url: WebSocketURL) { self.url = url }
 }

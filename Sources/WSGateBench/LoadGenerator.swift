@@ -11,6 +11,9 @@ public final class LoadGenerator: Sendable {
     public let configuration: BenchConfiguration
     private let progress: @Sendable (String) -> Void
     private let tick: @Sendable (UInt64) -> Void
+    /// `configuration.tls` with one context for every `wss://` connection (a context per connection would read the
+    /// CA file each time); when building it fails, each connection fails with the reason.
+    private let tls: ClientTLS
 
     /// `progress` gets a line each second; `tick` the number of messages echoed so far (for a harness that
     /// samples its own counters, e.g. allocations, over the same seconds).
@@ -19,6 +22,7 @@ public final class LoadGenerator: Sendable {
         self.configuration = configuration
         self.progress = progress
         self.tick = tick
+        self.tls = configuration.url.secure ? (try? configuration.tls.sharingOneContext()) ?? configuration.tls : configuration.tls
     }
 
     public func run() async throws -> BenchResult {
@@ -34,6 +38,7 @@ public final class LoadGenerator: Sendable {
         }
         let message = messages[0]
         var connectErrors: UInt64 = 0
+        var firstConnectError: (any Error)?
         var connections: [any WebSocketConnection] = []
 
         switch config.mode {
@@ -43,12 +48,13 @@ public final class LoadGenerator: Sendable {
             let interval: TimeAmount? = config.rate.map { rate in
                 .nanoseconds(Int64(Double(config.connections) / max(rate, 0.001) * 1e9))
             }
-            (connections, connectErrors) = await openConnections(loops: loops, stats: stats) { stats in
+            (connections, connectErrors, firstConnectError) = await openConnections(loops: loops, stats: stats) { stats in
                 config.mode == .idle
                     ? IdleHandler(stats: stats, messages: messages, count: config.idleMessages) as any WebSocketHandler
                     : EchoLoadHandler(stats: stats, messages: messages, pipeline: max(1, config.pipeline), interval: interval)
             }
-            progress("\(connections.count) connections open, \(connectErrors) failed")
+            progress("\(connections.count) connections open, \(connectErrors) failed"
+                + (firstConnectError.map { " (the first: \($0))" } ?? ""))
         case .handshake:
             for i in 0..<config.connections {
                 let loopStats = stats[i % stats.count]
@@ -92,6 +98,7 @@ public final class LoadGenerator: Sendable {
         var client = WebSocketClientConfiguration(connectTimeout: .seconds(30))
         client.compression = configuration.compression ? .default : nil
         client.credential = configuration.token.map { ClientCredential(token: $0) }
+        client.tls = tls
         if !configuration.sourceAddresses.isEmpty {
             let host = configuration.sourceAddresses[index % configuration.sourceAddresses.count]
             client.localAddress = try? SocketAddress(ipAddress: host, port: 0)
@@ -102,9 +109,10 @@ public final class LoadGenerator: Sendable {
     /// Opens `configuration.connections` connections, `connectConcurrency` at a time.
     private func openConnections(
         loops: [any EventLoop], stats: [LoopStats], makeHandler: @escaping @Sendable (LoopStats) -> any WebSocketHandler
-    ) async -> ([any WebSocketConnection], UInt64) {
+    ) async -> ([any WebSocketConnection], UInt64, (any Error)?) {
         var opened: [any WebSocketConnection] = []
         var failed: UInt64 = 0
+        var firstError: (any Error)?
         let total = configuration.connections
         var next = 0
         while next < total {
@@ -118,12 +126,17 @@ public final class LoadGenerator: Sendable {
                 }
             }
             for future in futures {
-                do { opened.append(try await future.get()) } catch { failed += 1 }
+                do {
+                    opened.append(try await future.get())
+                } catch {
+                    failed += 1
+                    if firstError == nil { firstError = error }
+                }
             }
             next = batch.upperBound
             if total >= 5000, next % 5000 == 0 { progress("opened \(opened.count) of \(total)") }
         }
-        return (opened, failed)
+        return (opened, failed, firstError)
     }
 
     private static func setPhase(_ phase: LoopStats.Phase, on stats: [LoopStats]) async {

@@ -4,13 +4,14 @@ import MSRPEngine
 import NIOCore
 import WSGateBench
 import WebSocketEngine
+import WebSocketTransport
 
 /// `wsgate bench`: the load generator.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drive a WebSocket echo server and report throughput and latency (HdrHistogram).")
 
-    @Option(help: "ws:// URL of an echo endpoint (msrp mode: the relay's WebSocket leg; broadcast mode: a broadcast topic, repeat --url to spread publishers and subscribers over several gateways).")
+    @Option(help: "ws:// or wss:// URL of an echo endpoint (wss: --ca-file or --insecure for a private certificate; msrp mode: the relay's WebSocket leg; broadcast mode: a broadcast topic, repeat --url to spread publishers and subscribers over several gateways).")
     var url: [String]
     @Option(help: "echo (messages and their echoes), flood (write as fast as the socket takes, count the echoes: the server saturates first), handshake (connect+echo+close loops), idle (hold connections), msrp (SENDs relayed to --msrp-receiver), or broadcast (--publishers send at --rate, --connections subscribers receive).")
     var mode: String = "echo"
@@ -28,12 +29,14 @@ struct Bench: AsyncParsableCommand {
     var sourceAddresses: String = ""
     @Option(help: "Event-loop threads of the generator.") var threads = System.coreCount
     @Flag(help: "Print one JSON object instead of a summary.") var json = false
-    @Flag(help: "Offer permessage-deflate (off by default, so figures compare framing, not zlib).") var compression = false
+    @Flag(help: "Offer permessage-deflate (off by default, so figures compare framing, not zlib). Flood mode: every message compressed once before the flood, on its own (client_no_context_takeover), and sent again; echoes are counted, not inflated.") var compression = false
     @Option(help: "Bearer token every connection presents (Authorization: Bearer), for a service with access control.") var token: String?
-    @Option(help: "echo and idle modes: what the messages carry: filler (--size bytes of 'x', the default) or chat (chat-like JSON of 100 B-2 KiB from a fixed corpus, for compression figures; --size is then ignored).")
+    @Option(help: "echo, idle and flood modes: what the messages carry: filler (--size bytes of 'x', the default) or chat (chat-like JSON of 100 B-2 KiB from a fixed corpus, for compression figures; --size is then ignored).")
     var payload = "filler"
     @Option(help: "idle mode: messages each connection sends (one at a time, each waiting for its echo) once open, before it idles.")
     var idleMessages = 0
+    @Option(help: "PEM file of CA certificates to trust for wss:// instead of the system's.") var caFile: String?
+    @Flag(help: "Do not verify the wss:// server's certificate (testing only).") var insecure = false
 
     func validate() throws {
         if url.isEmpty { throw ValidationError("--url is required") }
@@ -85,6 +88,10 @@ struct Bench: AsyncParsableCommand {
         }
         configuration.payload = parsedPayload
         configuration.idleMessages = idleMessages
+        configuration.tls = ClientTLS(caFile: caFile, insecure: insecure)
+        if parsedMode == .flood, configuration.url.secure {
+            throw ValidationError("--mode flood speaks ws:// only (it writes pre-masked frames straight to the socket); use --mode echo for wss://")
+        }
 
         let result = try await LoadGenerator(configuration: configuration) { printError("bench: \($0)") }.run()
         try report(result)

@@ -69,8 +69,9 @@ import WebSocketEngine
     @Test func decompressionBombIsAnswered1009AndOthersCarryOn() async throws {
         try await withServer(configure: { $0.engine.maxMessageSize = 1 << 20 }) { port in
             let bystander = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(port)/echo")
-            // 64 MiB of zeros in a ~64 KiB frame, written by hand after an offer.
-            var codec = RFC6455Connection(role: .client, compression: PerMessageDeflateCodec(parameters: .init(), role: .client))
+            // 64 MiB of zeros in a ~64 KiB frame (zlib level 9, as a bomb's maker would), written by hand after an offer.
+            var codec = RFC6455Connection(role: .client, compression: PerMessageDeflateCodec(
+                parameters: .init(), role: .client, tuning: .init(compressionLevel: 9)))
             var frame = ByteBuffer()
             codec.writeMessage(.binary, payload: ByteBuffer(repeating: 0, count: 64 << 20), into: &frame)
             #expect(frame.readableBytes < 128 << 10)

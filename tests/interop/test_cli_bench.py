@@ -40,11 +40,14 @@ def test_handshake_mode_counts_real_handshakes(wsgate_bin, server):
 
 
 @contextlib.contextmanager
-def python_websockets_echo():
-    """A Python `websockets` echo server (no compression) on a free port: yields its URL and the sizes it received."""
+def python_websockets_echo(ssl_context=None, compression=None, negotiated=None):
+    """A Python `websockets` echo server on a free port (no compression unless asked; wss:// with `ssl_context`):
+    yields its URL and the sizes it received; `negotiated` gets each connection's Sec-WebSocket-Extensions answer."""
     received = []
 
     def handler(ws):
+        if negotiated is not None:
+            negotiated.append(ws.response.headers.get("Sec-WebSocket-Extensions", ""))
         try:
             for m in ws:
                 received.append(len(m))
@@ -53,11 +56,11 @@ def python_websockets_echo():
             pass
 
     port = free_port()
-    with serve(handler, HOST, port, compression=None) as srv:
+    with serve(handler, HOST, port, compression=compression, ssl=ssl_context) as srv:
         t = threading.Thread(target=srv.serve_forever, daemon=True)
         t.start()
         try:
-            yield f"ws://{HOST}:{port}/", received
+            yield f"{'wss' if ssl_context else 'ws'}://{HOST}:{port}/", received
         finally:
             srv.shutdown()
             t.join(10)
@@ -149,3 +152,70 @@ def test_flood_against_python_websockets(wsgate_bin):
     assert r["errors"] == 0 and r["messages"] > 10
     # Every message counted was echoed by the server, so it received at least as many, all of 100 bytes.
     assert len(received) >= r["messages"] and set(received) == {100}
+
+
+def server_tls_context(pki):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(pki.cert), str(pki.key))
+    return ctx
+
+
+def test_echo_over_wss_trusts_the_ca_file_and_nothing_else(wsgate_bin, pki):
+    """wss:// against Python websockets behind Python's ssl, with a certificate openssl made: `--ca-file` verifies it,
+    `--insecure` skips the check, and without either (or with a CA that did not sign it) no connection opens and
+    the reason is said."""
+    with python_websockets_echo(ssl_context=server_tls_context(pki)) as (url, received):
+        r = bench(wsgate_bin, url, "--connections", "2", "--size", "100", "--ca-file", str(pki.ca))
+        assert r["errors"] == 0 and r["connections_established"] == 2 and r["messages"] > 10
+        assert len(received) >= r["messages"] and set(received) == {100}
+        r = bench(wsgate_bin, url, "--connections", "1", "--insecure")
+        assert r["errors"] == 0 and r["messages"] > 10
+        for trust in ([], ["--ca-file", str(pki.other_ca)]):
+            out = subprocess.run([str(wsgate_bin), "bench", "--url", url, "--json", "--warmup", "0", "--duration", "0.5",
+                                  "--connections", "2", *trust], capture_output=True, text=True, timeout=60)
+            r = json.loads(out.stdout)
+            assert r["connections_established"] == 0 and r["messages"] == 0 and r["errors"] == 2, r
+            assert "0 connections open, 2 failed (the first:" in out.stderr and "not trusted" in out.stderr, out.stderr
+
+
+def test_flood_refuses_wss_clearly(wsgate_bin):
+    out = subprocess.run([str(wsgate_bin), "bench", "--url", "wss://127.0.0.1:9/echo", "--mode", "flood"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "--mode flood speaks ws:// only" in out.stderr
+
+
+def test_chat_payload_with_compression_against_python_websockets(wsgate_bin):
+    """`--payload chat --compression` negotiates permessage-deflate with a third-party server and the messages it
+    receives are the corpus's JSON of 100 B - 2 KiB, inflated by Python's zlib."""
+    negotiated = []
+    with python_websockets_echo(compression="deflate", negotiated=negotiated) as (url, received):
+        r = bench(wsgate_bin, url, "--connections", "2", "--pipeline", "4", "--payload", "chat", "--compression")
+    assert r["errors"] == 0 and r["messages"] > 10
+    assert len(negotiated) >= 2 and all(n.startswith("permessage-deflate") for n in negotiated), negotiated
+    # Sizes are drawn from 100 B - 2 KiB and filled word by word, so the last word may pass 2 KiB by a few bytes.
+    assert len(received) >= r["messages"] and 100 <= min(received) and max(received) <= 2048 + 16
+
+
+def test_flood_with_compression_sends_what_python_zlib_inflates_to_the_corpus(wsgate_bin):
+    """Flood mode with `--payload chat --compression`: the frames it compressed once, before the flood, are
+    permessage-deflate messages Python `websockets` (Python's zlib) inflates to the corpus's JSON, and the echoes it
+    counts are the server's compressed ones."""
+    negotiated = []
+    with python_websockets_echo(compression="deflate", negotiated=negotiated) as (url, received):
+        r = bench(wsgate_bin, url, "--mode", "flood", "--connections", "2", "--payload", "chat", "--compression")
+    assert r["errors"] == 0 and r["connections_established"] == 2 and r["messages"] > 10
+    assert all("permessage-deflate" in n and "client_no_context_takeover" in n for n in negotiated), negotiated
+    assert len(received) >= r["messages"] and 100 <= min(received) and max(received) <= 2048 + 16
+    # Compressed echoes: fewer bytes per message on the wire than the JSON the server received (mean ~660 B).
+    assert r["bytes_per_second"] / r["messages_per_second"] < 0.8 * sum(received) / len(received)
+
+
+def test_flood_with_compression_refuses_a_server_without_it(wsgate_bin):
+    with python_websockets_echo() as (url, received):
+        out = subprocess.run([str(wsgate_bin), "bench", "--url", url, "--json", "--mode", "flood", "--warmup", "0",
+                              "--duration", "1", "--connections", "2", "--payload", "chat", "--compression"],
+                             capture_output=True, text=True, timeout=60)
+    r = json.loads(out.stdout)
+    assert r["errors"] == 2 and r["messages"] == 0 and received == [], (r, received)
+    assert "the server did not accept permessage-deflate" in out.stderr, out.stderr

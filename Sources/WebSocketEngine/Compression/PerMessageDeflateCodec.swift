@@ -53,7 +53,7 @@ public final class PerMessageDeflateCodec: @unchecked Sendable {
 
     /// The compressed payload of a whole message (tail stripped). The buffer is reused: read it before the
     /// next call.
-    func compress(_ payload: ByteBuffer) -> ByteBuffer {
+    package func compress(_ payload: ByteBuffer) -> ByteBuffer {
         let deflater = self.deflater ?? makeDeflater()
         scratch.clear()
         payload.withUnsafeReadableBytes { deflater.compress($0, into: &scratch) }

@@ -11,6 +11,9 @@ public struct ClientTLS: Sendable {
     public var certificateFile: String?
     /// The PEM private key of `certificateFile`.
     public var privateKeyFile: String?
+    /// A context built once by `sharingOneContext()`: every connection made with this value uses it instead of
+    /// building its own (a load generator opening thousands of `wss://` connections reads the files once).
+    private var sharedContext: NIOSSLContext?
 
     public init(caFile: String? = nil, insecure: Bool = false, certificateFile: String? = nil, privateKeyFile: String? = nil) {
         self.caFile = caFile
@@ -19,7 +22,15 @@ public struct ClientTLS: Sendable {
         self.privateKeyFile = privateKeyFile
     }
 
+    /// This value with its context built now and shared by every connection that uses it.
+    public func sharingOneContext() throws -> ClientTLS {
+        var shared = self
+        shared.sharedContext = try makeContext()
+        return shared
+    }
+
     public func makeContext() throws -> NIOSSLContext {
+        if let sharedContext { return sharedContext }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.applicationProtocols = ["http/1.1"]
         if let caFile {

@@ -4,7 +4,11 @@
 // fragment); ping is answered with pong, close with close. Writes happen in channelRead, one flush
 // per read batch in channelReadComplete.
 //
-//   nio-websocket-echo [PORT] [HOST] [--word-unmask]   (defaults: 9001 127.0.0.1; upgrades only on /echo)
+//   nio-websocket-echo [PORT] [HOST] [--word-unmask] [--tls-cert=PEM --tls-key=PEM]
+//                                          (defaults: 9001 127.0.0.1; upgrades only on /echo)
+//
+// With --tls-cert/--tls-key it serves wss:// through NIOSSL's NIOSSLServerHandler first in the pipeline (how
+// swift-nio's own examples add TLS), with BoringSSL's defaults.
 //
 // By default payloads are unmasked with NIOWebSocket's own `frame.unmaskedData` (a byte-at-a-time loop in
 // swift-nio 2.101). `--word-unmask` (Benchmarks/run.sh server `nio-wordmask`, not a default peer) copies and
@@ -14,6 +18,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 #if canImport(Glibc)
@@ -142,6 +147,16 @@ final class HTTPNotFoundHandler: ChannelInboundHandler, RemovableChannelHandler 
 
 let wordUnmask = CommandLine.arguments.contains("--word-unmask")
 let arguments = CommandLine.arguments.filter { !$0.hasPrefix("--") }
+func flagValue(_ name: String) -> String? {
+    CommandLine.arguments.first { $0.hasPrefix("--\(name)=") }.map { String($0.dropFirst(name.count + 3)) }
+}
+let tlsContext: NIOSSLContext? = try flagValue("tls-cert").map { cert in
+    guard let key = flagValue("tls-key") else { fatalError("--tls-cert needs --tls-key") }
+    let configuration = TLSConfiguration.makeServerConfiguration(
+        certificateChain: try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) },
+        privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+    return try NIOSSLContext(configuration: configuration)
+}
 let port = arguments.count > 1 ? Int(arguments[1]) ?? 9001 : 9001
 let host = arguments.count > 2 ? arguments[2] : "127.0.0.1"
 
@@ -168,6 +183,9 @@ let bootstrap = ServerBootstrap(group: group)
     .childChannelOption(.maxMessagesPerRead, value: 16)
     .childChannelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
+            if let tlsContext {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+            }
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                 withServerUpgrade: (
                     upgraders: [upgrader],
@@ -181,7 +199,7 @@ let bootstrap = ServerBootstrap(group: group)
     }
 
 let channel = try bootstrap.bind(host: host, port: port).wait()
-let banner = "nio-websocket-echo listening on ws://\(host):\(channel.localAddress?.port ?? port)/echo"
+let banner = "nio-websocket-echo listening on \(tlsContext == nil ? "ws" : "wss")://\(host):\(channel.localAddress?.port ?? port)/echo"
     + (wordUnmask ? " (word-wide unmask)\n" : "\n")
 _ = banner.utf8CString.withUnsafeBufferPointer { write(1, $0.baseAddress, $0.count - 1) }
 try channel.closeFuture.wait()
