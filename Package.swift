@@ -204,9 +204,16 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // What `wsgate connect` decides — `ConnectSession`, a state machine of stdin, messages, pings, reconnects
+        // and exit statuses — and how it formats lines, apart from the command that does the I/O, so tests drive it.
+        .target(
+            name: "WSGateConnect",
+            dependencies: ["WebSocketEngine", "WebSocketAPI", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .executableTarget(
             name: "wsgate",
             dependencies: [
+                "WSGateConnect",
                 "WebSocketEngine",
                 "WebSocketAPI",
                 "WebSocketTransport",
@@ -320,6 +327,10 @@ let package = Package(
         .testTarget(
             name: "WSGateClusterTests",
             dependencies: ["WSGateCluster", "WSGateServices", "WebSocketAPI", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WSGateConnectTests",
+            dependencies: ["WSGateConnect", "WebSocketEngine", "WebSocketAPI", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "WSGateConfigTests",

@@ -27,13 +27,16 @@ PYENV_ROOT="${PYENV_ROOT:-$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")}"
 # the WSR tests (tests/interop/test_wsr.py; nginx is started by the test with its own config, never as a service).
 # postgresql-15: the cluster backplane's database (tests/interop/postgres.py makes its own with initdb and pg_ctl
 # in a temporary folder, run as the postgres user; the packaged cluster and service are not used).
+# websocketd: the reference exec service (`wsgate connect` against it running /bin/cat, and the exec service's twin);
+# golang-go + golang-github-gorilla-websocket-dev: the gorilla (Go) peer of the `wsgate connect` tests
+# (tests/interop/peers/gorilla, built by the test into its report folder).
 # haproxy: the load balancer in front of several gateways (tests/interop/test_cluster.py runs it with
 # docs/cluster/haproxy.cfg as written, in the foreground; the packaged haproxy.service is not used).
 APT_PKGS=(chromium fonts-liberation util-linux iproute2 tinyproxy openssl zlib1g-dev
           ruby-em-websocket ruby-websocket
           kamailio kamailio-websocket-modules kamailio-tls-modules
           ffmpeg rtmpdump python3-librtmp nginx-light libnginx-mod-rtmp
-          haproxy postgresql-15)
+          haproxy postgresql-15 websocketd golang-go golang-github-gorilla-websocket-dev)
 bash "$ROOT/scripts/apt-ensure.sh" "${APT_PKGS[@]}"
 /usr/bin/python3 -c 'import librtmp' || { log "the system python cannot import librtmp"; exit 1; }
 [[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ]] || { log "ngx_rtmp_module.so missing"; exit 1; }

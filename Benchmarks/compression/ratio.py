@@ -8,9 +8,10 @@ does (raw deflate, a sync flush, the 00 00 FF FF tail removed); the sizes are su
 
     python3 Benchmarks/compression/ratio.py [--count N]
 
-Settings: full context takeover (window 15, what `wsgate serve` did before resting), the client window the gateway
-asks for (12), a connection that rests before every message (its compressor re-created from the last 4 KiB it
-sent, the gateway's default `rest_history`), and no context takeover (what a shared compressor needs).
+Settings, at zlib level 1 (the gateway's default) and 6 (zlib's, Python websockets'): full context takeover (window
+15, what `wsgate serve` did before resting), the client window the gateway asks for (12), a connection that rests
+before every message (its compressor re-created from the last 4 KiB it sent, the gateway's default `rest_history`),
+and no context takeover (what a shared compressor needs, and what gorilla always uses).
 """
 import argparse
 import math
@@ -79,18 +80,20 @@ def main():
     args = parser.parse_args()
     msgs = messages(args.count)
     raw = sum(map(len, msgs))
-    full = compressed_size(msgs)
+    full = {level: compressed_size(msgs, level=level) for level in (1, 6)}
     print(f"{len(msgs)} chat messages, {raw} bytes (mean {raw / len(msgs):.0f} B)")
-    print("| setting | compressed ÷ raw | ÷ full context takeover |")
-    print("|---|---|---|")
-    for name, kw in [("full context takeover, window 15", {}),
-                     ("context takeover, window 12 (the client window asked for)", {"window_bits": 12}),
-                     ("resting before every message, 4 KiB history (rest_history default)", {"rest_history": 4096}),
-                     ("resting before every message, 2 KiB history", {"rest_history": 2048}),
-                     ("resting before every message, 1 KiB history", {"rest_history": 1024}),
-                     ("no context takeover", {"no_context_takeover": True})]:
-        size = compressed_size(msgs, **kw)
-        print(f"| {name} | {size / raw:.3f} | ×{size / full:.3f} |")
+    print("| level | setting | compressed ÷ raw | ÷ full context takeover, same level | ÷ full context takeover, level 6 |")
+    print("|---|---|---|---|---|")
+    for level in (1, 6):
+        for name, kw in [("full context takeover, window 15", {}),
+                         ("context takeover, window 12 (the client window asked for)", {"window_bits": 12}),
+                         ("resting before every message, 4 KiB history (rest_history default)", {"rest_history": 4096}),
+                         ("resting before every message, 2 KiB history", {"rest_history": 2048}),
+                         ("resting before every message, 1 KiB history", {"rest_history": 1024}),
+                         ("no context takeover", {"no_context_takeover": True})]:
+            size = compressed_size(msgs, level=level, **kw)
+            label = f"{level}" + (" (wsgate's default)" if level == 1 else " (zlib's default)")
+            print(f"| {label} | {name} | {size / raw:.3f} | ×{size / full[level]:.3f} | ×{size / full[6]:.3f} |")
 
 
 if __name__ == "__main__":

@@ -15,11 +15,16 @@ public final class AsyncWebSocket: Sendable {
     public let connection: any WebSocketConnection
     /// Every message the peer sends, ending when the connection closes.
     public let messages: Messages
+    /// The payload of every pong that arrives (the newest 64 kept while nobody reads), ending when the connection
+    /// closes.
+    public let pongs: AsyncStream<ByteBuffer>
     private let closed: EventLoopFuture<WebSocketCloseInfo>
 
-    init(connection: any WebSocketConnection, messages: Messages, closed: EventLoopFuture<WebSocketCloseInfo>) {
+    init(connection: any WebSocketConnection, messages: Messages, pongs: AsyncStream<ByteBuffer>,
+         closed: EventLoopFuture<WebSocketCloseInfo>) {
         self.connection = connection
         self.messages = messages
+        self.pongs = pongs
         self.closed = closed
     }
 
@@ -35,6 +40,9 @@ public final class AsyncWebSocket: Sendable {
 
     public func send(text: String) async throws { try await send(.text(text)) }
     public func send(binary: ByteBuffer) async throws { try await send(.binary(binary)) }
+
+    /// Sends a ping; its pong, if the peer answers, arrives in `pongs`.
+    public func ping(_ payload: ByteBuffer = ByteBuffer()) { connection.ping(payload) }
 
     /// Starts the close handshake and waits until the connection is closed.
     @discardableResult
@@ -112,6 +120,8 @@ public final class AsyncWebSocket: Sendable {
         private let source: Producer.Source
         private let producer: Producer
         private let closedPromise: EventLoopPromise<WebSocketCloseInfo>
+        private let pongs: AsyncStream<ByteBuffer>
+        private let pongSink: AsyncStream<ByteBuffer>.Continuation
         public let opened: EventLoopPromise<AsyncWebSocket>
 
         public init(eventLoop: any EventLoop, highWatermark: Int = 16) {
@@ -125,12 +135,13 @@ public final class AsyncWebSocket: Sendable {
             producer = made.sequence
             closedPromise = eventLoop.makePromise()
             opened = eventLoop.makePromise()
+            (pongs, pongSink) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingNewest(64))
         }
 
         public func connectionDidOpen(_ connection: any WebSocketConnection) {
             demand.connection.withLockedValue { $0 = connection }
             opened.succeed(AsyncWebSocket(connection: connection, messages: Messages(producer: producer, demand: demand),
-                                          closed: closedPromise.futureResult))
+                                          pongs: pongs, closed: closedPromise.futureResult))
         }
 
         public var hasUnfinishedInbound: Bool { demand.unfinished.withLockedValue { $0 } > 0 }
@@ -142,8 +153,13 @@ public final class AsyncWebSocket: Sendable {
             }
         }
 
+        public func connection(_ connection: any WebSocketConnection, didReceivePong payload: ByteBuffer) {
+            pongSink.yield(payload)
+        }
+
         public func connectionDidClose(_ connection: any WebSocketConnection, info: WebSocketCloseInfo) {
             source.finish()
+            pongSink.finish()
             demand.connection.withLockedValue { $0 = nil }
             closedPromise.succeed(info)
         }
@@ -151,6 +167,7 @@ public final class AsyncWebSocket: Sendable {
         /// Called by a transport when the connection failed before opening.
         public func connectionFailed(_ error: any Error) {
             source.finish()
+            pongSink.finish()
             opened.fail(error)
             closedPromise.succeed(WebSocketCloseInfo(code: 1006, reason: "\(error)", wasClean: false))
         }

@@ -15,7 +15,14 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         case rfc6455(ClientHandshake, ResponseHeadReader)
         /// The hixie handshake and the bytes received but not yet consumed by it.
         case hixie(HixieClientHandshake, ByteBuffer)
+        /// The server answered with another status than 101: its body is read (up to `refusalBodyLimit`, its
+        /// Content-Length, the connection's end or `refusalBodyWait`) so the refusal can say what the server said.
+        case refused(HTTPResponseHead, body: ByteBuffer)
     }
+
+    /// How much of a refusal's body is kept, and how long the rest is waited for.
+    static let refusalBodyLimit = 4096
+    static let refusalBodyWait: TimeAmount = .seconds(1)
 
     private var opening: Opening
     private let url: WebSocketURL
@@ -54,6 +61,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         switch opening {
         case .rfc6455(let handshake, _): bytes = ByteBuffer(string: handshake.request)
         case .hixie(let handshake, _): bytes = ByteBuffer(bytes: handshake.request)
+        case .refused: return  // only ever after the request went out
         }
         context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
@@ -72,12 +80,20 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                 fail(WebSocketTransportError.handshakeFailed("bad response: \(error)"), context: context)
             case .complete(let head):
                 switch handshake.validate(head) {
+                case .failure(.unexpectedStatus):
+                    opening = .refused(head, body: reader.takeRemainder())
+                    context.eventLoop.assumeIsolated().scheduleTask(in: Self.refusalBodyWait) { [self] in
+                        failRefused(context: context)
+                    }
+                    readRefusal(ByteBuffer(), context: context)
                 case .failure(let failure):
                     fail(WebSocketTransportError.handshakeFailed(failure.description), context: context)
                 case .success(let negotiated):
                     installRFC6455(negotiated, remainder: reader.takeRemainder(), context: context)
                 }
             }
+        case .refused:
+            readRefusal(incoming, context: context)
         case .hixie(var handshake, var pending):
             pending.writeBuffer(&incoming)
             let step = handshake.read(&pending)
@@ -94,6 +110,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if case .refused = opening { failRefused(context: context) }
         if !done {
             done = true
             opened.fail(WebSocketTransportError.connectionEnded)
@@ -156,6 +173,22 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             done = false
             fail(error, context: context)
         }
+    }
+
+    /// Adds `more` of a refusal's body; fails once all of it (or the most kept) is in.
+    private func readRefusal(_ more: ByteBuffer, context: ChannelHandlerContext) {
+        guard case .refused(let head, var body) = opening else { return }
+        var more = more
+        body.writeBuffer(&more)
+        opening = .refused(head, body: body)
+        let expected = head.headers["Content-Length"].flatMap { Int($0.trimmingOWS()) } ?? Self.refusalBodyLimit
+        if body.readableBytes >= min(expected, Self.refusalBodyLimit) { failRefused(context: context) }
+    }
+
+    private func failRefused(context: ChannelHandlerContext) {
+        guard case .refused(let head, let body) = opening else { return }
+        let text = String(decoding: body.readableBytesView.prefix(Self.refusalBodyLimit), as: UTF8.self)
+        fail(WebSocketTransportError.handshakeRefused(status: head.status, reason: head.reason, body: text), context: context)
     }
 
     private func fail(_ error: any Error, context: ChannelHandlerContext) {

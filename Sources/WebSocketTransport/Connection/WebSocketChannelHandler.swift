@@ -179,8 +179,10 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
             traffic.received(bytes: data.readableBytes)
             streamingHandler?.connection(self, didReceivePiece: WebSocketMessagePiece(
                 kind: opcode == .text ? .text : .binary, data: data, isFirst: isFirst, isLast: isLast))
-        case .ping, .pong:
+        case .ping:
             break // the engine queued the pong already
+        case .pong(let payload):
+            handler.connection(self, didReceivePong: payload)
         case .closed(let frame, let initiatedByPeer):
             execute(lifecycle.closeCompleted(frame, initiatedByPeer: initiatedByPeer), context: context)
         case .failed(let code, let reason):
