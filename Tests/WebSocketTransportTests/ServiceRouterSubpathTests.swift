@@ -15,4 +15,14 @@ import WebSocketAPI
         #expect(router.route(for: "/echo/x") == nil)
         #expect(router.route(for: "/") == nil)
     }
+
+    @Test func theRootWithItsSubpathsTakesEveryPathNoOtherRouteHas() {
+        var router = ServiceRouter()
+        router.mount(HandshakeDecisionTests.Deciding { _ in .accept(subprotocol: nil) }, at: "/", matchingSubpaths: true)
+        router.mount(HandshakeDecisionTests.Deciding { _ in .accept(subprotocol: nil) }, at: "/echo")
+        #expect(router.route(for: "/")?.path == "/")
+        #expect(router.route(for: "/anything/at/all")?.path == "/")
+        #expect(router.route(for: "/echo")?.path == "/echo")
+        #expect(router.route(for: "/echo/x")?.path == "/")
+    }
 }

@@ -332,13 +332,13 @@ def test_wsgate_client_reports_a_server_that_does_not_close_in_time(procs, wsgat
     """WSR has no close frame: the client half-closes and reads until the server closes TCP, for at most its close
     timeout (5 s). A server still echoing a backlog then (the Kaazing-like peer taking 0.5 s per echo, 20 lines)
     loses the rest — and `wsgate connect` must say so: an unclean 1006 and exit status 1, never a clean exit with
-    messages missing."""
+    messages missing. `--linger 0` closes at stdin's end (the default would wait for the echoes, each 0.5 s apart)."""
     import sys
     port = free_port()
     peer, _ = procs.start([sys.executable, KAAZING_LIKE, "--port", port, "--echo-delay", "0.5"], "kaazing-like-slow")
     wait_port(port, peer)
     lines = [f"line {i}" for i in range(20)]
-    proc = subprocess.run([str(wsgate_bin), "connect", f"wsr://{HOST}:{port}/echo"],
+    proc = subprocess.run([str(wsgate_bin), "connect", f"wsr://{HOST}:{port}/echo", "--linger", "0"],
                           input="".join(line + "\n" for line in lines), capture_output=True, text=True, timeout=30)
     got = proc.stdout.splitlines()
     assert 0 < len(got) < len(lines), proc.stdout

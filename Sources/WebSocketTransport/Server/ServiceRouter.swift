@@ -60,7 +60,8 @@ public struct ServiceRouter: Sendable {
             prefix = prefix[..<slash]
             if subpathRoutes.contains(String(prefix)) { return routes[String(prefix)] }
         }
-        return nil
+        // "/" matching subpaths takes every path (`wsgate listen`).
+        return subpathRoutes.contains("/") ? routes["/"] : nil
     }
 
     public func service(for path: String) -> (any WebSocketService)? {
