@@ -219,3 +219,36 @@ def test_flood_with_compression_refuses_a_server_without_it(wsgate_bin):
     r = json.loads(out.stdout)
     assert r["errors"] == 2 and r["messages"] == 0 and received == [], (r, received)
     assert "the server did not accept permessage-deflate" in out.stderr, out.stderr
+
+
+def test_the_chat_corpus_is_the_one_ratio_py_generates_from_its_description(wsgate_bin):
+    """`--payload chat` sends `ChatCorpus`; Benchmarks/compression/ratio.py generates the corpus again in Python from
+    its description (SplitMix64, the same fields and word lists) to compute compression ratios with Python's zlib.
+    The two must be the same 1,024 messages, byte for byte, or the ratios would be of other traffic."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Benchmarks" / "compression"))
+    import ratio
+    received = []
+
+    def handler(ws):
+        try:
+            for m in ws:
+                received.append(m.encode() if isinstance(m, str) else m)
+                ws.send(m)
+        except ConnectionClosed:
+            pass
+
+    port = free_port()
+    with serve(handler, HOST, port, compression=None, max_size=1 << 20) as srv:
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        try:
+            r = bench(wsgate_bin, f"ws://{HOST}:{port}/", "--mode", "idle", "--connections", "1", "--payload", "chat",
+                      "--idle-messages", "1024")
+        finally:
+            srv.shutdown()
+            t.join(10)
+    assert r["errors"] == 0
+    # One connection sends each of the 1,024 once, from a random starting point.
+    assert sorted(received) == sorted(ratio.messages(1024))
