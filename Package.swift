@@ -52,6 +52,10 @@ let package = Package(
         // The cluster backplane's PostgreSQL client (LISTEN/NOTIFY built in); swift-collections comes with it.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        // The exec service's processes (pipes, signals, reaping): the ecosystem's process library.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        // FilePath for it (swift-subprocess builds it anyway).
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
     ],
     targets: [
         .target(name: "CWebSocketSIMD"),
@@ -177,6 +181,7 @@ let package = Package(
         .target(
             name: "WSGateConfig",
             dependencies: [
+                "WSGateExec",
                 "WebSocketEngine",
                 "WebSocketAPI",
                 "WebSocketTransport",
@@ -206,6 +211,19 @@ let package = Package(
         ),
         // What `wsgate connect` decides — `ConnectSession`, a state machine of stdin, messages, pings, reconnects
         // and exit statuses — and how it formats lines, apart from the command that does the I/O, so tests drive it.
+        // The exec service (websocketd): a program per connection, its stdin and stdout bridged to messages.
+        .target(
+            name: "WSGateExec",
+            dependencies: [
+                "WebSocketAPI",
+                "WebSocketEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .target(
             name: "WSGateConnect",
             dependencies: ["WebSocketEngine", "WebSocketAPI", .product(name: "NIOCore", package: "swift-nio")]
@@ -214,6 +232,7 @@ let package = Package(
             name: "wsgate",
             dependencies: [
                 "WSGateConnect",
+                "WSGateExec",
                 "WebSocketEngine",
                 "WebSocketAPI",
                 "WebSocketTransport",
@@ -327,6 +346,10 @@ let package = Package(
         .testTarget(
             name: "WSGateClusterTests",
             dependencies: ["WSGateCluster", "WSGateServices", "WebSocketAPI", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WSGateExecTests",
+            dependencies: ["WSGateExec", "WebSocketAPI", "WebSocketEngine", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "WSGateConnectTests",

@@ -193,14 +193,15 @@ struct NodeReader {
         guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
                                                            "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "nonce_secret_file",
                                                            "max_websocket_message", "max_chunk_size", "transaction_timeout", "auth", "targets", "target_from",
-                                                           "allow_anonymous", "rate_limit", "topics", "publish", "subscribe"]) else { return nil }
+                                                           "allow_anonymous", "rate_limit", "topics", "publish", "subscribe",
+                                                           "command", "max_processes", "binary", "kill_grace"]) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
         }
         if !path.hasPrefix("/") { fail(pathNode, "service path must start with /") }
         guard let typeNode = m["type"], let type = string(typeNode, "service type") else {
-            if m["type"] == nil { fail(node, "service \(path) needs a type (echo, broadcast, tcp-proxy, msrp)") }
+            if m["type"] == nil { fail(node, "service \(path) needs a type (echo, broadcast, tcp-proxy, msrp, exec)") }
             return nil
         }
         let kind: GatewayConfiguration.ServiceKind
@@ -243,11 +244,19 @@ struct NodeReader {
                      + "a Digest realm and htdigest, or allow_anonymous: true")
             }
             kind = .msrp(msrp)
+        case "exec":
+            guard let exec = readExec(m, path: path, node: node) else { return nil }
+            kind = .exec(exec)
         default:
-            fail(typeNode, "unknown service type \"\(type)\" (expected echo, broadcast, tcp-proxy or msrp)")
+            fail(typeNode, "unknown service type \"\(type)\" (expected echo, broadcast, tcp-proxy, msrp or exec)")
             return nil
         }
         if type != "tcp-proxy", let b = m["backend"] { fail(b, "backend applies to tcp-proxy services only") }
+        if type != "exec" {
+            for key in ["command", "max_processes", "binary", "kill_grace"] {
+                if let n = m[key] { fail(n, "\(key) applies to exec services only") }
+            }
+        }
         if type != "broadcast" {
             for key in ["topics", "publish", "subscribe"] {
                 if let n = m[key] { fail(n, "\(key) applies to broadcast services only") }

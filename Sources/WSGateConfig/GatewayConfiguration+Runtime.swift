@@ -4,6 +4,7 @@ import NIOCore
 import MSRPEngine
 import WSGateAuth
 import WSGateCluster
+import WSGateExec
 import WebSocketAPI
 import WSGateMSRP
 import WSGateMonitoring
@@ -35,11 +36,15 @@ extension GatewayConfiguration {
                 made = TCPProxyService(targets: TCPProxyTargets(backends: backends, selector: selector, mountPath: service.path),
                                        logger: logger)
             case .msrp: made = msrpRelays[service.path]
+            case .exec(var settings):
+                settings.maxMessageSize = limits.maxMessageSize
+                made = ExecService(settings: settings, mountPath: service.path, logger: logger)
             }
             if let made {
                 var bySegment = false
                 if case .tcpProxyTargets(.pathSegment, _) = service.kind { bySegment = true }
                 if case .broadcast(let options) = service.kind, options.topics != nil { bySegment = true }
+                if case .exec = service.kind { bySegment = true }  // the rest of the path is the program's PATH_INFO
                 router.mount(made, at: service.path, compression: service.compression, origins: origins,
                              access: access[service.path], matchingSubpaths: bySegment, rateLimit: service.rateLimit)
             }

@@ -1,3 +1,4 @@
+import WSGateExec
 import NIOCore
 import WSGateServices
 import WebSocketEngine
@@ -41,6 +42,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// A TCP proxy with a named allowlist of backends, the name picked as `selector` says.
         case tcpProxyTargets(selector: TCPProxyTargets.Selector, backends: [String: TCPProxyTargets.Backend])
         case msrp(MSRP)
+        /// A program per connection (websocketd).
+        case exec(ExecService.Settings)
     }
 
     /// A broadcast service's topics and who may publish and subscribe.

@@ -8,6 +8,7 @@ import NIOPosix
 import WSGateAuth
 import WSGateCluster
 import WSGateConfig
+import WSGateExec
 import WSGateMSRP
 import WSGateMonitoring
 import WSGateServices
@@ -55,6 +56,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("tcp-proxy"),
             help: "Mount a TCP proxy (websockify): PATH=HOST:PORT, e.g. /vnc=127.0.0.1:5900 (repeatable).")
     var tcpProxies: [String] = []
+    @Option(name: .customLong("exec"),
+            help: ArgumentHelp("Put a program behind a path, as websocketd does: PATH=COMMAND [ARGUMENTS…] (split into words as a shell would, quotes honoured, nothing expanded; no shell runs it), e.g. \"/cat=/bin/cat\" (repeatable). Each connection runs it once: messages are its stdin lines, its stdout lines are messages.",
+                               valueName: "PATH=COMMAND"))
+    var execs: [String] = []
     @Option(help: "Connections held at once; more are answered 503 (default 100000).") var maxConnections: Int?
     @Option(help: "Connections held at once from one client address; more are answered 503 (default: no limit).")
     var maxConnectionsPerAddress: Int?
@@ -104,7 +109,23 @@ struct Serve: AsyncParsableCommand {
         return (String(spec[..<eq]), host, port)
     }
 
+    /// `PATH=COMMAND [ARGUMENTS…]`: the path and the command, its program found (on PATH when it has no slash).
+    static func parseExec(_ spec: String) throws -> (String, [String]) {
+        guard let eq = spec.firstIndex(of: "="), spec.hasPrefix("/") else {
+            throw ValidationError("--exec wants PATH=COMMAND, e.g. /cat=/bin/cat: \(spec)")
+        }
+        let path = String(spec[..<eq])
+        guard var command = ExecCommand.words(String(spec[spec.index(after: eq)...])) else {
+            throw ValidationError("--exec \(path): a quote in the command is not closed")
+        }
+        guard let program = command.first else { throw ValidationError("--exec \(path): no command") }
+        if let why = ExecCommand.cannotRun(program) { throw ValidationError("--exec \(path): \(why)") }
+        command[0] = ExecCommand.resolve(program) ?? program
+        return (path, command)
+    }
+
     func validate() throws {
+        for spec in execs { _ = try Self.parseExec(spec) }
         for spec in tcpProxies { _ = try Self.parseTCPProxy(spec) }
         if let backplane {
             do { _ = try BackplaneConfiguration(url: backplane, nodeID: nodeId ?? "check") } catch {
@@ -199,6 +220,12 @@ struct Serve: AsyncParsableCommand {
         }
         if noMetrics { c.monitoring.metricsPath = nil }
         if noConsole { c.monitoring.consolePath = nil }
+        for spec in execs {
+            let (path, command) = try Self.parseExec(spec)
+            c.services.removeAll { $0.path == path }
+            c.services.append(.init(path: path, kind: .exec(ExecService.Settings(command: command)), allowedOrigins: nil,
+                                    compression: .default))
+        }
         for spec in tcpProxies {
             let (path, host, port) = try Self.parseTCPProxy(spec)
             c.services.removeAll { $0.path == path }

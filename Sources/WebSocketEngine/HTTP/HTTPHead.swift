@@ -84,7 +84,7 @@ public struct HTTPResponseHead: Sendable, Hashable {
 
 extension StringProtocol {
     @inlinable
-    func caseInsensitiveEquals<Other: StringProtocol>(_ other: Other) -> Bool {
+    package func caseInsensitiveEquals<Other: StringProtocol>(_ other: Other) -> Bool {
         let a = self.utf8, b = other.utf8
         guard a.count == b.count else { return false }
         return zip(a, b).allSatisfy { x, y in asciiLower(x) == asciiLower(y) }
