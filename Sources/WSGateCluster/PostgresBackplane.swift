@@ -223,7 +223,7 @@ public final class PostgresBackplane: BroadcastFanOut, Sendable {
             // A write is answered once PostgreSQL has it, not once its WAL is on disk: commits are then not bound by
             // the disk's flush rate (the writes are serialised by one lock, so that rate would cap the cluster).
             // A crash of PostgreSQL itself can lose the last fraction of a second for the other nodes; restarts,
-            // node outages and network cuts lose nothing (README, "Running several gateways").
+            // node outages and network cuts lose nothing (docs/clustering.md).
             try await connection.query("SET synchronous_commit = off", logger: quiet)
         }
         return connection

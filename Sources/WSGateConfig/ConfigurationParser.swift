@@ -19,7 +19,7 @@ public struct ConfigurationErrors: Error, Sendable, CustomStringConvertible {
 }
 
 extension GatewayConfiguration {
-    /// Parses a YAML configuration file (format: README, "Configuration file"). Keys not given keep the
+    /// Parses a YAML configuration file (format and every key: docs/configuration.md). Keys not given keep the
     /// embedded defaults; unknown keys, wrong types and values out of range are errors with their line.
     public static func parse(yaml: String) throws(ConfigurationErrors) -> GatewayConfiguration {
         let root: Node?
@@ -113,7 +113,7 @@ struct NodeReader {
     // MARK: The document
 
     mutating func read(_ root: Node, into c: inout GatewayConfiguration) {
-        guard let top = mapping(root, "the file", allowed: ["listeners", "services", "limits", "log", "metrics", "console", "cluster"])
+        guard let top = mapping(root, "the file", allowed: ConfigurationSchema.file.keys)
         else { return }
         if let node = top["cluster"] { c.cluster = readCluster(node) }
         if let node = top["listeners"], let items = sequence(node, "listeners") {
@@ -134,11 +134,11 @@ struct NodeReader {
         if c.services.contains(where: { $0.auth?.mtls == true }), !c.listeners.contains(where: { $0.tls?.clientCAFile != nil }) {
             fail(top["services"], "a service with auth.mtls needs a listener with tls.client_ca (the CAs client certificates are verified against)")
         }
-        if let node = top["metrics"], let m = mapping(node, "metrics", allowed: ["enabled", "path"]) {
+        if let node = top["metrics"], let m = mapping(node, "metrics", allowed: ConfigurationSchema.metrics.keys) {
             if let n = m["path"], let path = endpointPath(n, "metrics.path") { c.monitoring.metricsPath = path }
             if let n = m["enabled"], bool(n, "metrics.enabled") == false { c.monitoring.metricsPath = nil }
         }
-        if let node = top["console"], let m = mapping(node, "console", allowed: ["enabled", "path", "live_path"]) {
+        if let node = top["console"], let m = mapping(node, "console", allowed: ConfigurationSchema.console.keys) {
             if let n = m["path"], let path = endpointPath(n, "console.path") { c.monitoring.consolePath = path }
             if let n = m["live_path"], let path = endpointPath(n, "console.live_path") { c.monitoring.consoleLivePath = path }
             if let n = m["enabled"], bool(n, "console.enabled") == false { c.monitoring.consolePath = nil }
@@ -150,7 +150,7 @@ struct NodeReader {
         if let metrics = c.monitoring.metricsPath, metrics == c.monitoring.consolePath {
             fail(top["console"] ?? top["metrics"], "metrics and console cannot share the path \(metrics)")
         }
-        if let node = top["log"], let log = mapping(node, "log", allowed: ["level", "format"]) {
+        if let node = top["log"], let log = mapping(node, "log", allowed: ConfigurationSchema.log.keys) {
             if let n = log["level"], let level = string(n, "log.level") {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 if levels.contains(level) { c.log.level = level } else { fail(n, "log.level must be one of \(levels.joined(separator: ", "))") }
@@ -168,7 +168,7 @@ struct NodeReader {
     }
 
     mutating func readListener(_ node: Node) -> GatewayConfiguration.Listener? {
-        guard let m = mapping(node, "a listener", allowed: ["host", "port", "tls", "advertise"]) else { return nil }
+        guard let m = mapping(node, "a listener", allowed: ConfigurationSchema.listener.keys) else { return nil }
         var listener = GatewayConfiguration.Listener(host: "127.0.0.1", port: 8080)
         if let n = m["advertise"], let text = string(n, "advertise") {
             if GatewayConfiguration.parseHostPort(text) == nil { fail(n, "advertise must be HOST:PORT, not \(text)") }
@@ -176,7 +176,7 @@ struct NodeReader {
         }
         if let n = m["host"], let host = string(n, "listener host") { listener.host = host }
         if let n = m["port"], let port = integer(n, "listener port", in: 0...65535) { listener.port = port }
-        if let n = m["tls"], let tls = mapping(n, "tls", allowed: ["cert", "key", "allow_plaintext", "client_ca"]) {
+        if let n = m["tls"], let tls = mapping(n, "tls", allowed: ConfigurationSchema.tls.keys) {
             let cert = tls["cert"].flatMap { string($0, "tls.cert") }
             let key = tls["key"].flatMap { string($0, "tls.key") }
             if cert == nil || key == nil { fail(n, "tls needs both cert and key (PEM files)") }
@@ -190,11 +190,7 @@ struct NodeReader {
     }
 
     mutating func readService(_ node: Node) -> GatewayConfiguration.Service? {
-        guard let m = mapping(node, "a service", allowed: ["path", "type", "backend", "allowed_origins", "compression",
-                                                           "port", "host", "realm", "htdigest", "ca_file", "nonce_lifetime", "nonce_secret_file",
-                                                           "max_websocket_message", "max_chunk_size", "transaction_timeout", "auth", "targets", "target_from",
-                                                           "allow_anonymous", "rate_limit", "topics", "publish", "subscribe",
-                                                           "command", "max_processes", "binary", "kill_grace"]) else { return nil }
+        guard let m = mapping(node, "a service", allowed: ConfigurationSchema.service.keys) else { return nil }
         guard let pathNode = m["path"], let path = string(pathNode, "service path") else {
             if m["path"] == nil { fail(node, "a service needs a path") }
             return nil
@@ -288,7 +284,7 @@ struct NodeReader {
 
     /// `rate_limit: {messages_per_second, bytes_per_second, burst, close_after}` (`close_after: 0`: never close).
     mutating func readRateLimit(_ node: Node) -> InboundRateLimit? {
-        guard let m = mapping(node, "rate_limit", allowed: ["messages_per_second", "bytes_per_second", "burst", "close_after"]) else {
+        guard let m = mapping(node, "rate_limit", allowed: ConfigurationSchema.rateLimit.keys) else {
             return nil
         }
         var limit = InboundRateLimit()
@@ -347,16 +343,16 @@ struct NodeReader {
 
     /// `cluster: {node_id, backplane: {postgres: {url, password_file, retention, required, max_buffered_bytes}}}`.
     mutating func readCluster(_ node: Node) -> GatewayConfiguration.Cluster? {
-        guard let m = mapping(node, "cluster", allowed: ["node_id", "backplane"]) else { return nil }
+        guard let m = mapping(node, "cluster", allowed: ConfigurationSchema.cluster.keys) else { return nil }
         var cluster = GatewayConfiguration.Cluster()
         if let n = m["node_id"] { cluster.nodeID = string(n, "cluster.node_id") }
-        if let n = m["backplane"], let b = mapping(n, "cluster.backplane", allowed: ["postgres"]) {
+        if let n = m["backplane"], let b = mapping(n, "cluster.backplane", allowed: ConfigurationSchema.backplane.keys) {
             guard let pg = b["postgres"] else {
                 fail(n, "cluster.backplane names no backplane (postgres)")
                 return cluster
             }
             guard let p = mapping(pg, "cluster.backplane.postgres",
-                                  allowed: ["url", "password_file", "retention", "required", "max_buffered_bytes"]) else { return cluster }
+                                  allowed: ConfigurationSchema.postgres.keys) else { return cluster }
             guard let u = p["url"], let url = string(u, "cluster.backplane.postgres.url") else {
                 if p["url"] == nil { fail(pg, "cluster.backplane.postgres needs url: postgres://USER@HOST:PORT/DB") }
                 return cluster
@@ -383,7 +379,7 @@ struct NodeReader {
         if let n = m["topics"] {
             if n.scalar != nil {
                 if bool(n, "topics") == true { broadcast.topics = .default }
-            } else if let t = mapping(n, "topics", allowed: ["max", "max_name_length"]) {
+            } else if let t = mapping(n, "topics", allowed: ConfigurationSchema.topics.keys) {
                 var limits = BroadcastSettings.TopicLimits.default
                 if let v = t["max"], let max = integer(v, "topics.max", in: 1...1_000_000) { limits.maxTopics = max }
                 if let v = t["max_name_length"], let length = integer(v, "topics.max_name_length", in: 1...1024) {
@@ -411,7 +407,7 @@ struct NodeReader {
                 return .anyone
             }
         }
-        guard let r = mapping(node, what, allowed: ["subjects", "claims"]) else { return .anyone }
+        guard let r = mapping(node, what, allowed: ConfigurationSchema.permission.keys) else { return .anyone }
         let (subjects, claims) = readRequirement(r, what)
         return .requires(AccessRequirement(subjects: subjects.map(Set.init), claims: claims))
     }
@@ -434,35 +430,34 @@ struct NodeReader {
 
     /// `auth: {jwt: {…}, api_key: {file}, credentials: {…}, require: {subjects, claims}}`.
     mutating func readAuth(_ node: Node, path: String) -> GatewayConfiguration.Auth? {
-        guard let m = mapping(node, "auth", allowed: ["jwt", "api_key", "mtls", "credentials", "require"]) else { return nil }
+        guard let m = mapping(node, "auth", allowed: ConfigurationSchema.auth.keys) else { return nil }
         var auth = GatewayConfiguration.Auth()
         if let n = m["jwt"] { auth.jwt = readJWT(n) }
-        if let n = m["api_key"], let key = mapping(n, "auth.api_key", allowed: ["file"]) {
+        if let n = m["api_key"], let key = mapping(n, "auth.api_key", allowed: ConfigurationSchema.apiKey.keys) {
             if let f = key["file"] { auth.apiKeyFile = string(f, "auth.api_key.file") } else { fail(n, "auth.api_key needs file") }
         }
         if let n = m["mtls"] {
             // `mtls: true`, or `mtls: {}` (room for per-service options).
-            if n.scalar != nil { auth.mtls = bool(n, "auth.mtls") ?? false } else if mapping(n, "auth.mtls", allowed: []) != nil { auth.mtls = true }
+            if n.scalar != nil { auth.mtls = bool(n, "auth.mtls") ?? false } else if mapping(n, "auth.mtls", allowed: ConfigurationSchema.mtls.keys) != nil { auth.mtls = true }
         }
         if auth.jwt == nil, auth.apiKeyFile == nil, !auth.mtls, m["jwt"] == nil, m["api_key"] == nil, m["mtls"] == nil {
             fail(node, "auth on \(path) names no method (jwt, api_key, mtls)")
         }
         if let n = m["credentials"],
-           let c = mapping(n, "auth.credentials", allowed: ["header", "query", "cookie", "subprotocol"]) {
+           let c = mapping(n, "auth.credentials", allowed: ConfigurationSchema.credentials.keys) {
             if let v = c["header"], let on = bool(v, "auth.credentials.header") { auth.sources.authorizationHeader = on }
             if let v = c["subprotocol"], let on = bool(v, "auth.credentials.subprotocol") { auth.sources.subprotocol = on }
             if let v = c["query"] { auth.sources.queryParameter = nameOrOff(v, "auth.credentials.query") }
             if let v = c["cookie"] { auth.sources.cookie = nameOrOff(v, "auth.credentials.cookie") }
         }
-        if let n = m["require"], let r = mapping(n, "auth.require", allowed: ["subjects", "claims"]) {
+        if let n = m["require"], let r = mapping(n, "auth.require", allowed: ConfigurationSchema.require.keys) {
             (auth.subjects, auth.requiredClaims) = readRequirement(r, "auth.require")
         }
         return auth
     }
 
     mutating func readJWT(_ node: Node) -> GatewayConfiguration.Auth.JWT? {
-        let keys: Set<String> = ["secret_file", "algorithms", "public_keys", "jwks_file", "issuer", "audience", "leeway", "require_exp"]
-        guard let m = mapping(node, "auth.jwt", allowed: keys) else { return nil }
+        guard let m = mapping(node, "auth.jwt", allowed: ConfigurationSchema.jwt.keys) else { return nil }
         var jwt = GatewayConfiguration.Auth.JWT()
         if let n = m["secret_file"] { jwt.secretFile = string(n, "auth.jwt.secret_file") }
         if let n = m["algorithms"], let list = stringList(n, "auth.jwt.algorithms") {
@@ -500,9 +495,7 @@ struct NodeReader {
 
     mutating func readCompression(_ node: Node) -> PerMessageDeflate.ServerSettings? {
         if node.scalar != nil { return bool(node, "compression") == false ? nil : .default } // compression: off
-        let keys: Set<String> = ["enabled", "server_max_window_bits", "client_max_window_bits", "server_no_context_takeover",
-                                 "client_no_context_takeover", "level", "memory_level", "min_size", "rest_after", "rest_history"]
-        guard let m = mapping(node, "compression", allowed: keys) else { return .default }
+        guard let m = mapping(node, "compression", allowed: ConfigurationSchema.compression.keys) else { return .default }
         if let n = m["enabled"], bool(n, "compression.enabled") == false { return nil }
         var s = PerMessageDeflate.ServerSettings.default
         if let n = m["server_max_window_bits"], let v = integer(n, "server_max_window_bits", in: 8...15) { s.serverMaxWindowBits = v }
@@ -520,10 +513,7 @@ struct NodeReader {
     }
 
     mutating func readLimits(_ node: Node, into l: inout GatewayConfiguration.Limits) {
-        let keys: Set<String> = ["max_message_size", "max_connections", "max_connections_per_address", "handshake_timeout",
-                                 "max_handshake_size", "ping_interval", "pong_timeout", "idle_timeout", "max_send_queue", "shutdown_grace",
-                                 "handshakes_per_second_per_address", "handshake_burst"]
-        guard let m = mapping(node, "limits", allowed: keys) else { return }
+        guard let m = mapping(node, "limits", allowed: ConfigurationSchema.limits.keys) else { return }
         if let n = m["max_message_size"], let v = integer(n, "max_message_size", in: 1...(1 << 40)) { l.maxMessageSize = v }
         if let n = m["max_connections"], let v = integer(n, "max_connections", in: 1...10_000_000) { l.maxConnections = v }
         if let n = m["max_connections_per_address"], let v = integer(n, "max_connections_per_address", in: 0...10_000_000) {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import WSGateConnect
 import WebSocketAPI
 import WebSocketEngine
@@ -139,9 +140,20 @@ struct ConnectRunner {
         switch error {
         case WebSocketTransportError.handshakeRefused, WebSocketTransportError.handshakeFailed:
             return .refused("\(error)")
+        case let failed as NIOConnectionError:
+            // NIO's own description lists every attempt's internals; a person wants the address and the reason.
+            let reason = failed.connectionErrors.first.map { Self.reason($0.error) }
+                ?? (failed.dnsAError ?? failed.dnsAAAAError).map { "the name does not resolve (\($0))" } ?? "\(failed)"
+            return .unreachable("cannot connect to \(failed.host):\(failed.port): \(reason)")
         default:
             return .unreachable("cannot connect: \(error)")
         }
+    }
+
+    /// An errno as the system says it ("Connection refused"), anything else as it describes itself.
+    static func reason(_ error: any Error) -> String {
+        guard let io = error as? IOError else { return "\(error)" }
+        return String(cString: strerror(io.errnoCode))
     }
 
     /// The time a printed line carries, with `--timestamps` or `--json`.

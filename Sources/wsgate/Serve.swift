@@ -25,7 +25,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the gateway (embedded default configuration: /echo and /broadcast on ws://127.0.0.1:8080).")
 
-    @Option(help: "YAML configuration file (listeners, services, limits, log); see README. Flags below override it.")
+    @Option(help: "YAML configuration file (listeners, services, limits, log); see docs/configuration.md. Flags below override it.")
     var config: String?
     @Option(help: "Check a configuration file, print each problem as FILE:LINE:COLUMN: message, and exit (0 if valid).")
     var checkConfig: String?
