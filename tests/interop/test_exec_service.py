@@ -253,3 +253,49 @@ def test_bad_programs(procs, wsgate_bin, tmp_path):
     r = subprocess.run([str(wsgate_bin), "serve", "--exec", "/x=nosuchprogram-anywhere"], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode != 0 and "no program nosuchprogram-anywhere on PATH" in r.stderr, r.stderr
+
+
+def test_the_identity_reaches_the_program_and_its_stderr_the_log(procs, wsgate_bin, programs, tmp_path):
+    """With access control, the program learns who connected (AUTH_TYPE, REMOTE_USER: the API key's name), and what
+    it writes on stderr lands in the gateway's log, not in any message."""
+    import hashlib
+    keys = tmp_path / "keys"
+    keys.write_text(hashlib.sha256(b"s3cret-key").hexdigest() + " alice\n")
+    script = tmp_path / "noisy.sh"
+    script.write_text("#!/bin/sh\necho \"to the log from $REMOTE_USER\" >&2\necho \"$AUTH_TYPE $REMOTE_USER\"\n")
+    script.chmod(0o755)
+    gw = start_server(procs, wsgate_bin, "wsgate-exec-identity", "--api-key-file", keys, "--exec", f"/who={script}")
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"ws://{HOST}:{gw.port}/who")
+    assert refused.value.response.status_code == 401
+    with connect(f"ws://{HOST}:{gw.port}/who", additional_headers={"Authorization": "Bearer s3cret-key"}) as ws:
+        assert ws.recv(timeout=10) == "api_key alice"
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)  # the program ended: nothing else came, stderr included
+    deadline = time.monotonic() + 5
+    while "to the log from alice" not in gw.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "to the log from alice" in gw.log.read_text()
+
+
+def test_a_program_that_does_not_read_pauses_the_client(procs, wsgate_bin):
+    """Backpressure the other way: a program that never reads its stdin lets at most a few hundred KiB pile up in the
+    gateway; then reading from the client stops, so a client sending as fast as it can is held back by TCP."""
+    gw = start_server(procs, wsgate_bin, "wsgate-exec-sleepy", "--exec", "/sleepy=/bin/sleep 60")
+    ws = connect(f"ws://{HOST}:{gw.port}/sleepy", compression=None)
+    before = rss_kib(gw.proc.pid)
+    sent = 0
+    chunk = "x" * 65536
+    ws.socket.settimeout(0.5)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < 8:
+            ws.send(chunk)
+            sent += len(chunk)
+    except (TimeoutError, OSError, ConnectionClosed):
+        pass  # the socket stopped taking data (a send timed out): the gateway is not reading
+    grown = rss_kib(gw.proc.pid) - before
+    ws.socket.close()
+    assert time.monotonic() - started < 8, "every send went through for 8 s: no backpressure"
+    assert sent < 64 << 20, f"sent {sent >> 20} MiB to a program that reads nothing: no backpressure"
+    assert grown < 40 * 1024, f"the gateway grew {grown} KiB"
