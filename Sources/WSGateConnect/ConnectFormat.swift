@@ -101,6 +101,11 @@ package enum ConnectFormat {
         return json(object)
     }
 
+    /// The time a printed line carries (`--timestamps`, `--json`): ISO 8601 in UTC, with milliseconds.
+    package static func timestamp(_ date: Date = Date()) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
     private static func stamped(_ body: String, time: String?) -> String {
         time.map { "\($0) \(body)" } ?? body
     }

@@ -159,6 +159,6 @@ struct ConnectRunner {
     /// The time a printed line carries, with `--timestamps` or `--json`.
     private func stamp() -> String? {
         guard settings.timestamps || settings.output == .json else { return nil }
-        return Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        return ConnectFormat.timestamp()
     }
 }

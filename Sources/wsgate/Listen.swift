@@ -94,7 +94,7 @@ final class ListenClients: Sendable {
     }
 
     func received(_ message: WebSocketMessage, from number: Int) {
-        let time = (timestamps || output == .json) ? Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) : nil
+        let time = (timestamps || output == .json) ? ConnectFormat.timestamp() : nil
         var line = ConnectFormat.line(for: message, output: output, time: time)
         if output == .json { line = "{\"client\":\(number)," + line.dropFirst() }
         writeLine(line, to: 1)
