@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 /// Module layout mirrors the layers of DESIGN.md:
@@ -372,3 +372,15 @@ let package = Package(
         ),
     ]
 )
+
+/// Warnings are errors in the project's own builds, so a new one fails CI instead of hiding the next: `scripts/test.sh`
+/// (the test command CI runs) sets `WSGATE_WARNINGS_AS_ERRORS=1`. Opt-in through the environment, not always on,
+/// because a package that depends on wsgate would inherit the setting: Xcode and the swiftbuild build system compile
+/// dependencies with `-suppress-warnings`, which the driver refuses beside `-warnings-as-errors` (WasmKit#469 and
+/// swift-async-queue#70 met this; SwiftPM issue 10192). Only this package's targets get it, not its dependencies.
+if Context.environment["WSGATE_WARNINGS_AS_ERRORS"] == "1" {
+    for target in package.targets {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+        target.cSettings = (target.cSettings ?? []) + [.treatAllWarnings(as: .error)]
+    }
+}

@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 // libFuzzer targets for the sans-IO parsers of `WebSocketEngine`; built and run by `bash Fuzz/run.sh`
@@ -94,5 +94,13 @@ targets += [
         linkerSettings: [.unsafeFlags(sanitize)]
     ),
 ]
+
+// As in the main package: warnings are errors when scripts/test.sh (CI) asks, for these targets only.
+if Context.environment["WSGATE_WARNINGS_AS_ERRORS"] == "1" {
+    for target in targets {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+        target.cSettings = (target.cSettings ?? []) + [.treatAllWarnings(as: .error)]
+    }
+}
 
 let package = Package(name: "wsgate-fuzz", dependencies: dependencies, targets: targets)

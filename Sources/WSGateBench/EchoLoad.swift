@@ -30,8 +30,11 @@ final class EchoLoadHandler: WebSocketHandler {
         if let interval {
             // Spread the connections' ticks over one interval so they do not fire in bursts.
             let jitter = TimeAmount.nanoseconds(Int64.random(in: 0..<max(1, interval.nanoseconds)))
-            ticker = connection.eventLoop.scheduleRepeatedTask(initialDelay: jitter, delay: interval) { [weak self] _ in
-                self?.sendOne()
+            // The task runs on the connection's loop, where this handler lives; the cycle it makes (self →
+            // ticker → self) ends when `connectionDidClose` cancels it.
+            let onLoop = NIOLoopBound(self, eventLoop: connection.eventLoop)
+            ticker = connection.eventLoop.scheduleRepeatedTask(initialDelay: jitter, delay: interval) { _ in
+                onLoop.value.sendOne()
             }
         } else {
             for _ in 0..<pipeline { sendOne() }

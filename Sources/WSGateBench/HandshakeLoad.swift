@@ -40,10 +40,11 @@ final class HandshakeLoop: @unchecked Sendable {
             start()
         }
         WebSocketClient.connect(to: url, configuration: configuration, handler: cycle, eventLoop: eventLoop)
+            .assumeIsolated() // the connect's future is `eventLoop`'s, where this loop runs
             .whenFailure { [self] _ in
                 if stats.phase != .stopping { stats.errors &+= 1 }
                 // Back off a little so a refusing server is not hammered in a tight loop.
-                eventLoop.scheduleTask(in: .milliseconds(10)) { self.start() }
+                eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(10)) { self.start() }
             }
     }
 

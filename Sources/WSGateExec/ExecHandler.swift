@@ -15,9 +15,10 @@ import Glibc
 /// connection. Backpressure both ways: more than `inboxHighWater` bytes not yet written to the program pause reading
 /// from the client; a message is sent only once the previous one was written to the socket, so a client that does
 /// not read stops the reading of the program's stdout, whose pipe fills and pauses the program.
-final class ExecHandler: WebSocketHandler, @unchecked Sendable {
-    // @unchecked Sendable: `connection` and `task` are set on the connection's event loop before the task starts and
-    // only read afterwards; the inbox's byte count is behind a lock.
+///
+/// The handler's own state is the connection's event loop's; the task gets only what is `Sendable` (the service, the
+/// inbox, the locked count of bytes not yet written, the connection), so the compiler checks the split.
+final class ExecHandler: WebSocketHandler {
     private let service: ExecService
     private var connection: (any WebSocketConnection)?
     private var task: Task<Void, Never>?
@@ -44,9 +45,9 @@ final class ExecHandler: WebSocketHandler, @unchecked Sendable {
         let environment = ExecEnvironment.variables(
             for: connection.request, mountPath: service.mountPath, connectionNumber: number,
             inheritedPath: getenv("PATH").map { String(cString: $0) })
-        let service = self.service, inbox = self.inbox
-        task = Task { [self] in
-            await run(service: service, environment: environment, inbox: inbox, connection: connection)
+        let service = self.service, inbox = self.inbox, pending = self.pending
+        task = Task {
+            await ExecHandler.run(service: service, environment: environment, inbox: inbox, pending: pending, connection: connection)
             service.running.release()
         }
     }
@@ -68,7 +69,8 @@ final class ExecHandler: WebSocketHandler, @unchecked Sendable {
         task?.cancel()
     }
 
-    private func wrote(_ count: Int, connection: any WebSocketConnection) {
+    /// `count` bytes reached the program: reading from the client resumes once the backlog is down to half.
+    private static func wrote(_ count: Int, pending: NIOLockedValueBox<Int>, connection: any WebSocketConnection) {
         let left = pending.withLockedValue { pending -> Int in
             pending -= count
             return pending
@@ -76,8 +78,8 @@ final class ExecHandler: WebSocketHandler, @unchecked Sendable {
         if left <= Self.inboxHighWater / 2 { connection.setReadingPaused(false) }
     }
 
-    private func run(service: ExecService, environment: [String: String], inbox: AsyncStream<[UInt8]>,
-                     connection: any WebSocketConnection) async {
+    private static func run(service: ExecService, environment: [String: String], inbox: AsyncStream<[UInt8]>,
+                            pending: NIOLockedValueBox<Int>, connection: any WebSocketConnection) async {
         let settings = service.settings
         var options = PlatformOptions()
         options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: settings.killGrace)]
@@ -96,7 +98,7 @@ final class ExecHandler: WebSocketHandler, @unchecked Sendable {
                         // The client's messages, in order; the end of them is the end of the program's stdin.
                         for await bytes in inbox {
                             do { _ = try await execution.standardInputWriter.write(bytes) } catch { break }
-                            self.wrote(bytes.count, connection: connection)
+                            wrote(bytes.count, pending: pending, connection: connection)
                         }
                         try? await execution.standardInputWriter.finish()
                         return nil

@@ -203,7 +203,7 @@ public actor MSRPClient {
             waiting[h.transactionID] = waiter
             Task {
                 do { try await self.sendChunk(MSRPChunk(head: h, body: body, continuation: continuation)) } catch {
-                    await self.abandon(h.transactionID, error)
+                    self.abandon(h.transactionID, error)
                 }
             }
         }
@@ -250,7 +250,7 @@ public actor MSRPClient {
 }
 
 /// Parses a TCP stream into chunks for `MSRPClient`.
-final class ChunkStreamHandler: ChannelInboundHandler, @unchecked Sendable {
+final class ChunkStreamHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     private var reader = MSRPChunkReader()
     private let continuation: AsyncStream<MSRPChunk>.Continuation

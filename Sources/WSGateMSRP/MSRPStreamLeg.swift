@@ -4,9 +4,8 @@ import NIOCore
 
 /// A TCP (or TLS) leg: a client of the MSRP listener, or an outbound connection to a next hop. The channel handler
 /// that feeds the stream to an `MSRPIntake` (which parses, routes and streams it) and pauses reading when it asks.
-final class MSRPStreamLeg: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked Sendable: mutable state is touched on the channel's event loop only (callbacks from other loops
-    // hop onto it first).
+/// Not `Sendable`: its state is the channel's event loop's (callbacks from other loops hop onto it first).
+final class MSRPStreamLeg: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private let relay: MSRPRelayService

@@ -241,7 +241,7 @@ func serverEchoPathRow() throws -> Row? {
 }
 
 /// Sends every message it receives back: the client's half of an echo (what `wsgate bench` does per message).
-final class ClientEcho: WebSocketHandler, @unchecked Sendable {
+final class ClientEcho: WebSocketHandler, Sendable {
     func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
         connection.send(message, promise: nil)
     }

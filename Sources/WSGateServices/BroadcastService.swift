@@ -74,8 +74,8 @@ public final class BroadcastService: WebSocketService {
 
 /// One connection's part: it subscribes at open if it may, publishes what it sends if it may, and is closed
 /// 1008 if it sends without being allowed to (a message it sent is never dropped unseen).
-final class BroadcastHandler: WebSocketHandler, @unchecked Sendable {
-    // @unchecked Sendable: the state is set in `connectionDidOpen` and read on the connection's event loop only.
+/// Not `Sendable`: its state is the connection's event loop's, and nothing takes it elsewhere.
+final class BroadcastHandler: WebSocketHandler {
     private let service: BroadcastService
     private var topic = BroadcastTopicName.unnamed
     private var mayPublish = false

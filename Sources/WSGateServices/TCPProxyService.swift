@@ -54,8 +54,7 @@ public struct TCPProxyService: WebSocketService {
 
 /// One WebSocket's side of the bridge. Everything runs on the WebSocket's event loop, which the backend
 /// connection shares.
-final class TCPProxyHandler: WebSocketHandler, @unchecked Sendable {
-    // @unchecked Sendable: state is touched only on the WebSocket's event loop.
+final class TCPProxyHandler: WebSocketHandler {
     private let service: TCPProxyService
     private var host = ""
     private var port = 0
@@ -83,16 +82,19 @@ final class TCPProxyHandler: WebSocketHandler, @unchecked Sendable {
         host = backend.host
         port = backend.port
         connection.setReadingPaused(true) // until the backend is there
+        // The backend channel's loop is the WebSocket's (the bootstrap's whole group), where this handler lives.
+        let onLoop = NIOLoopBound(self, eventLoop: connection.eventLoop)
         ClientBootstrap(group: connection.eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(BackendHandler(proxy: self))
+                    try channel.pipeline.syncOperations.addHandler(BackendHandler(proxy: onLoop.value))
                 }
             }
             .connect(host: host, port: port)
             .hop(to: connection.eventLoop)
+            .assumeIsolated()
             .whenComplete { result in
                 switch result {
                 case .success(let channel):

@@ -75,8 +75,7 @@ public final class AsyncWebSocket: Sendable {
                     holding = false
                     demand.finishedOne()
                 }
-                // The producer is never finished with an error.
-                let message = try? await inner.next()
+                let message = await inner.next()
                 holding = message != nil
                 return message
             }

@@ -186,7 +186,7 @@ extension String {
 /// A plain OS thread, for blocking reads that must not occupy the cooperative pool.
 enum Thread {
     static func detach(_ body: @escaping @Sendable () -> Void) {
-        final class Box: @unchecked Sendable { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+        final class Box: Sendable { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
         var tid = pthread_t()
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         pthread_create(&tid, nil, { arg in

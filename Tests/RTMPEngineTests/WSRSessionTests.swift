@@ -108,7 +108,7 @@ import Testing
     /// once open, `createStream` is still answered.
     @Test func playAloneOpensAndUnknownCallsAreDeclined() throws {
         var session = WSRServerSession()
-        var client = WSRClientSession(tcUrl: Self.tcUrl)
+        let client = WSRClientSession(tcUrl: Self.tcUrl)
         var toServer = client.start
         _ = session.read(&toServer) { _ in true } // C0 C1 → S0 S1 S2
         var input = ByteBuffer(bytes: [UInt8](repeating: 0, count: 1536)) // C2

@@ -13,7 +13,7 @@ final class RecordingTransport: MSRPLegTransport {
 
     func write(_ data: ByteBuffer, promise: EventLoopPromise<Void>) {
         var data = data
-        bytes.withLockedValue { $0.writeBuffer(&data) }
+        bytes.withLockedValue { _ = $0.writeBuffer(&data) }
         promise.succeed()
     }
 

@@ -11,7 +11,7 @@ import NIOCore
 /// compressor only refers back less far than it could.
 ///
 /// A class: zlib streams must not move and must be freed. Used only from its connection's event loop.
-public final class PerMessageDeflateCodec: @unchecked Sendable {
+public final class PerMessageDeflateCodec {
     public let parameters: PerMessageDeflate.Parameters
     public let tuning: PerMessageDeflate.Tuning
     private let outboundWindowBits: Int

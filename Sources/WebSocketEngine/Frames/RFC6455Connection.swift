@@ -8,7 +8,7 @@ import NIOCore
 /// `writeMessage` / `writePing` / `writeClose`. It owns the buffer messages are assembled in and unmasks
 /// into it word-wide while copying, validating UTF-8 as each piece arrives so that invalid text fails the
 /// connection at the first bad byte, not at the end of the message.
-public struct RFC6455Connection: Sendable {
+public struct RFC6455Connection {
     /// Which end this is (who masks); the same type every wire uses.
     public typealias Role = WebSocketRole
 

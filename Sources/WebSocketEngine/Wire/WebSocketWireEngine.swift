@@ -8,7 +8,12 @@ import NIOCore
 ///
 /// `package`: the channel handler that drives it is the transport's own, so the protocol is this package's
 /// seam between engines and transport, not API; the engines' own methods are.
-package protocol WebSocketWireEngine: Sendable {
+///
+/// Not `Sendable`: an engine lives in its connection's channel handler, on that connection's event loop, and
+/// RFC 6455's may own a zlib stream (`PerMessageDeflateCodec`) that two threads must never share — the compiler
+/// now says so instead of a conformance that was true only by convention. `SendableMetatype`, because code that
+/// runs on the loop refers to the engine's type (`encodeShared`) from closures.
+package protocol WebSocketWireEngine: SendableMetatype {
     var role: WebSocketRole { get }
     var state: WebSocketConnectionState { get }
     /// Which wire this is, for the API, logs and metrics.

@@ -32,7 +32,7 @@ final class ProxyConnectHandler: ChannelInboundHandler, RemovableChannelHandler 
     func channelActive(context: ChannelHandlerContext) {
         let request = proxy.connectRequest(toHost: targetHost, port: targetPort)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: request)), promise: nil)
-        timer = context.eventLoop.scheduleTask(in: timeout) { [self] in
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             fail(WebSocketTransportError.proxyFailed("proxy \(proxy.host):\(proxy.port) did not answer CONNECT in time"), context: context)
         }
         // Not forwarded: the handlers inside the tunnel start when it is open.

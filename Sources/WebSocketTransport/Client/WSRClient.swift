@@ -38,8 +38,10 @@ enum WSRClient {
     }
 
     static func connect(to url: WebSocketURL, original: String, configuration: WebSocketClientConfiguration,
-                        handler: any WebSocketHandler, eventLoop: any EventLoop,
+                        handler: sending any WebSocketHandler, eventLoop: any EventLoop,
                         logger: Logger) -> EventLoopFuture<any WebSocketConnection> {
+        // The handler belongs to `eventLoop` from here on (see `WebSocketClient.connect(to:configuration:handler:…)`).
+        let handler = NIOLoopBoundBox.makeBoxSendingValue(handler, eventLoop: eventLoop)
         let (url, configuration) = configuration.placingCredential(in: url)
         if isPlainRTMP(original) {
             // rtmp://host:port/app/stream: the usual RTMP split (librtmp, ffmpeg): app = first path segment.
@@ -63,17 +65,19 @@ enum WSRClient {
                        eventLoop: any EventLoop) -> EventLoopFuture<(tcUrl: String, subprotocol: String?)> {
         let path = url.resourceName.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let base = path[0].hasSuffix("/") ? String(path[0].dropLast()) : String(path[0])
-        var request = "POST \(base)/;e/cr\(path.count > 1 ? "?" + path[1] : "") HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
-        request += "X-WebSocket-Version: wsr-1.0\r\n"
+        var head = "POST \(base)/;e/cr\(path.count > 1 ? "?" + path[1] : "") HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
+        head += "X-WebSocket-Version: wsr-1.0\r\n"
         if !configuration.subprotocols.isEmpty {
-            request += "X-WebSocket-Protocol: \(configuration.subprotocols.joined(separator: ", "))\r\n"
+            head += "X-WebSocket-Protocol: \(configuration.subprotocols.joined(separator: ", "))\r\n"
         }
-        if let origin = configuration.origin { request += "Origin: \(origin)\r\n" }
-        for f in configuration.headers { request += "\(f.name): \(f.value)\r\n" }
-        request += "Content-Length: 0\r\nConnection: close\r\n\r\n"
+        if let origin = configuration.origin { head += "Origin: \(origin)\r\n" }
+        for f in configuration.headers { head += "\(f.name): \(f.value)\r\n" }
+        let request = head + "Content-Length: 0\r\nConnection: close\r\n\r\n"
         let done = eventLoop.makePromise(of: (tcUrl: String, subprotocol: String?).self)
-        let collector = WholeResponseHandler(done: done, limits: configuration.responseLimits)
-        bootstrap(url: url, configuration: configuration, eventLoop: eventLoop) { try $0.addHandler(collector) }
+        let limits = configuration.responseLimits
+        bootstrap(url: url, configuration: configuration, eventLoop: eventLoop) {
+            try $0.addHandler(WholeResponseHandler(done: done, limits: limits))
+        }
             .whenComplete { result in
                 switch result {
                 case .success(let channel): channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
@@ -85,15 +89,18 @@ enum WSRClient {
 
     static func openSession(url: WebSocketURL, session: WSRClientSession, subprotocol: String?,
                             configuration: WebSocketClientConfiguration,
-                            handler: any WebSocketHandler, eventLoop: any EventLoop,
+                            handler: NIOLoopBoundBox<any WebSocketHandler>, eventLoop: any EventLoop,
                             logger: Logger) -> EventLoopFuture<any WebSocketConnection> {
         let opened = eventLoop.makePromise(of: (any WebSocketConnection).self)
         let path = url.resourceName.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
         var request = WebSocketRequest(path: path, origin: configuration.origin, wire: .wsr, subprotocol: subprotocol)
         request.secure = url.secure
-        let session = WSRClientHandler(session: session, request: request, handler: handler,
-                                       closeTimeout: configuration.closeTimeout, opened: opened, logger: logger)
-        bootstrap(url: url, configuration: configuration, eventLoop: eventLoop) { try $0.addHandler(session) }
+        let closeTimeout = configuration.closeTimeout
+        // On the channel's loop, which is `eventLoop`: where the handler lives.
+        bootstrap(url: url, configuration: configuration, eventLoop: eventLoop) { [request] pipeline in
+            try pipeline.addHandler(WSRClientHandler(session: session, request: request, handler: handler.value,
+                                                     closeTimeout: closeTimeout, opened: opened, logger: logger))
+        }
             .whenFailure { opened.fail($0) }
         return opened.futureResult
     }
@@ -123,7 +130,7 @@ enum WSRClient {
 }
 
 /// Reads one whole HTTP response (head and a Content-Length or close-delimited body) to a WSR create request.
-final class WholeResponseHandler: ChannelInboundHandler, @unchecked Sendable {
+final class WholeResponseHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     private var reader: ResponseHeadReader
     private var head: HTTPResponseHead?
@@ -183,7 +190,7 @@ final class WholeResponseHandler: ChannelInboundHandler, @unchecked Sendable {
 }
 
 /// Drives `WSRClientSession` on the RTMP connection, then hands it to the WebSocket channel handler.
-final class WSRClientHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+final class WSRClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer

@@ -89,10 +89,15 @@ public enum WebSocketClient {
 
     /// Connects with an inline handler called on the connection's event loop (the fast path: load
     /// generators, proxies). The future completes once the handshake succeeded.
+    ///
+    /// `handler` is `sending`: from here on it belongs to `eventLoop`, where every callback runs, so the caller
+    /// may create it on any thread but must not touch it afterwards except from that loop (a `Sendable` handler,
+    /// which guards its own state, may be kept and used anywhere).
     public static func connect(
-        to url: WebSocketURL, configuration: WebSocketClientConfiguration = .init(), handler: any WebSocketHandler,
+        to url: WebSocketURL, configuration: WebSocketClientConfiguration = .init(), handler: sending any WebSocketHandler,
         eventLoop: any EventLoop, logger: Logger = Logger(label: "wsgate.client")
     ) -> EventLoopFuture<any WebSocketConnection> {
+        let handler = NIOLoopBoundBox.makeBoxSendingValue(handler, eventLoop: eventLoop)
         let (url, configuration) = configuration.placingCredential(in: url)
         let opened = eventLoop.makePromise(of: (any WebSocketConnection).self)
         let proxy: HTTPProxy?
@@ -104,11 +109,12 @@ public enum WebSocketClient {
             return eventLoop.makeFailedFuture(error)
         }
         // TLS (for wss://) and the WebSocket handshake: directly on the TCP connection, or inside the tunnel.
-        let installEndToEndHandlers = { (pipeline: ChannelPipeline.SynchronousOperations) throws in
+        // Runs on the channel's loop, which is `eventLoop` (the bootstrap's whole group).
+        let installEndToEndHandlers = { @Sendable (pipeline: ChannelPipeline.SynchronousOperations) throws in
             if let tlsContext {
                 try pipeline.addHandler(try configuration.tls.makeHandler(context: tlsContext, host: url.host))
             }
-            try configureConnection(pipeline, url: url, configuration: configuration, handler: handler, opened: opened,
+            try configureConnection(pipeline, url: url, configuration: configuration, handler: handler.value, opened: opened,
                                     logger: logger)
         }
         var bootstrap = ClientBootstrap(group: eventLoop)

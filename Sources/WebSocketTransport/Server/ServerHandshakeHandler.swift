@@ -47,7 +47,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        timeout = context.eventLoop.scheduleTask(in: configuration.handshakeTimeout) { [logger, metrics] in
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: configuration.handshakeTimeout) { [logger, metrics] in
             metrics?.handshakeFailed(.timeout)
             logger.info("handshake timed out", metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
             context.close(promise: nil)
@@ -267,7 +267,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// Sends a complete HTTP response and closes.
     func serve(_ response: HTTPResourceResponse, includeBody: Bool = true, context: ChannelHandlerContext) {
         markFinished()
-        context.writeAndFlush(wrapOutboundOut(response.serialized(includeBody: includeBody))).whenComplete { _ in
+        context.writeAndFlush(wrapOutboundOut(response.serialized(includeBody: includeBody))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
     }
@@ -288,7 +288,7 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             "status": "\(rejection.status)", "detail": "\(rejection.detail)",
             "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
         ])
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: rejection.response))).whenComplete { _ in
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: rejection.response))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
     }
