@@ -43,7 +43,9 @@ public enum FloodLoad {
     private static func measure(_ config: BenchConfiguration, loops: [any EventLoop],
                                 progress: @escaping @Sendable (String) -> Void) async throws -> BenchResult {
         let batches = self.batches(for: config)
-        let counters = loops.map { _ in Counters() }
+        // Each loop's counters are that loop's: its connections count into them there, and the task reads them
+        // through `submit`, which the box checks.
+        let counters = loops.map { NIOLoopBoundBox.makeBoxSendingValue(Counters(), eventLoop: $0) }
         var channels: [any Channel] = []
         var failed: UInt64 = 0
         for i in 0..<config.connections {
@@ -56,7 +58,7 @@ public enum FloodLoad {
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(FloodHandler(
                                 request: request, batches: batches, firstBatch: i % batches.count,
-                                needsCompression: config.compression, counters: counter))
+                                needsCompression: config.compression, counters: counter.value))
                         }
                     }
                     .connect(host: config.url.host, port: config.url.port).get()
@@ -110,8 +112,7 @@ public enum FloodLoad {
     }
 
     /// Counted on one loop by its connections.
-    final class Counters: @unchecked Sendable {
-        // @unchecked: touched on its loop only; read by `snapshot` through that loop.
+    final class Counters {
         var messages: UInt64 = 0
         var bytes: UInt64 = 0
         var open = 0
@@ -120,9 +121,9 @@ public enum FloodLoad {
         var refusal: String?
     }
 
-    private static func firstRefusal(_ counters: [Counters], loops: [any EventLoop]) async -> String? {
+    private static func firstRefusal(_ counters: [NIOLoopBoundBox<Counters>], loops: [any EventLoop]) async -> String? {
         for (counter, loop) in zip(counters, loops) {
-            if let reason = try? await loop.submit({ counter.refusal }).get() { return reason }
+            if let reason = try? await loop.submit({ counter.value.refusal }).get() { return reason }
         }
         return nil
     }
@@ -171,10 +172,13 @@ public enum FloodLoad {
         return batch
     }
 
-    private static func snapshot(_ counters: [Counters], loops: [any EventLoop]) async -> (messages: UInt64, bytes: UInt64, open: Int, errors: UInt64) {
+    private static func snapshot(_ counters: [NIOLoopBoundBox<Counters>], loops: [any EventLoop]) async -> (messages: UInt64, bytes: UInt64, open: Int, errors: UInt64) {
         var total: (messages: UInt64, bytes: UInt64, open: Int, errors: UInt64) = (0, 0, 0, 0)
         for (counter, loop) in zip(counters, loops) {
-            let one = try? await loop.submit { (counter.messages, counter.bytes, counter.open, counter.errors) }.get()
+            let one = try? await loop.submit {
+                let counter = counter.value
+                return (counter.messages, counter.bytes, counter.open, counter.errors)
+            }.get()
             if let one { total = (total.messages + one.0, total.bytes + one.1, total.open + one.2, total.errors + one.3) }
         }
         return total

@@ -5,9 +5,9 @@ import WebSocketEngine
 import WebSocketTransport
 
 /// One loop of the handshake scenario: connect, send one message, wait for its echo, close, repeat.
-/// A cycle's latency is from the connect call to the close completing.
-final class HandshakeLoop: @unchecked Sendable {
-    // @unchecked: confined to `eventLoop`.
+/// A cycle's latency is from the connect call to the close completing. Made and run on its event loop; not
+/// `Sendable`.
+final class HandshakeLoop {
     private let stats: LoopStats
     private let url: WebSocketURL
     private let configuration: WebSocketClientConfiguration
@@ -25,19 +25,12 @@ final class HandshakeLoop: @unchecked Sendable {
     func start() {
         guard stats.phase != .stopping else { return }
         let started = monotonicNanos()
-        let cycle = Cycle(message: message) { [self] clean in
-            if clean {
-                stats.progress &+= 1
-                if stats.phase == .measuring {
-                    stats.handshakes &+= 1
-                    stats.messages &+= 1
-                    stats.bytes &+= UInt64(message.data.readableBytes)
-                    _ = stats.histogram.record((monotonicNanos() &- started) / 1000)
-                }
-            } else if stats.phase != .stopping {
-                stats.errors &+= 1
-            }
-            start()
+        // The cycle is handed to the connection (`sending`), so it reaches this loop's state through a loop-bound
+        // reference rather than sharing it: the handler's callbacks and this code run on the same loop.
+        let onLoop = NIOLoopBound(self, eventLoop: eventLoop)
+        let cycle = Cycle(message: message) { clean in
+            let loop = onLoop.value
+            loop.cycleEnded(clean: clean, started: started)
         }
         WebSocketClient.connect(to: url, configuration: configuration, handler: cycle, eventLoop: eventLoop)
             .assumeIsolated() // the connect's future is `eventLoop`'s, where this loop runs
@@ -46,6 +39,21 @@ final class HandshakeLoop: @unchecked Sendable {
                 // Back off a little so a refusing server is not hammered in a tight loop.
                 eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(10)) { self.start() }
             }
+    }
+
+    private func cycleEnded(clean: Bool, started: UInt64) {
+        if clean {
+            stats.progress &+= 1
+            if stats.phase == .measuring {
+                stats.handshakes &+= 1
+                stats.messages &+= 1
+                stats.bytes &+= UInt64(message.data.readableBytes)
+                _ = stats.histogram.record((monotonicNanos() &- started) / 1000)
+            }
+        } else if stats.phase != .stopping {
+            stats.errors &+= 1
+        }
+        start()
     }
 
     private final class Cycle: WebSocketHandler {

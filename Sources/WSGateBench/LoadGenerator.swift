@@ -30,7 +30,9 @@ public final class LoadGenerator: Sendable {
         if config.mode == .flood { return try await FloodLoad.run(config, progress: progress) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.threads))
         let loops = Array(group.makeIterator())
-        let stats = loops.map { LoopStats(eventLoop: $0) }
+        // Each loop's stats are that loop's: its connections record into them there, and this task reads and
+        // sets them through `submit`, which the box checks.
+        let stats = loops.map { NIOLoopBoundBox.makeBoxSendingValue(LoopStats(eventLoop: $0), eventLoop: $0) }
         let kind: WebSocketMessage.Kind = config.binary ? .binary : .text
         let messages: [WebSocketMessage] = switch config.payload {
         case .filler: [WebSocketMessage(kind: kind, data: ByteBuffer(repeating: UInt8(ascii: "x"), count: config.size))]
@@ -57,10 +59,10 @@ public final class LoadGenerator: Sendable {
                 + (firstConnectError.map { " (the first: \($0))" } ?? ""))
         case .handshake:
             for i in 0..<config.connections {
-                let loopStats = stats[i % stats.count]
-                let loop = HandshakeLoop(stats: loopStats, url: config.url, configuration: clientConfiguration(index: i),
-                                         message: message)
-                loopStats.eventLoop.execute { loop.start() }
+                let loopStats = stats[i % stats.count], client = clientConfiguration(index: i)
+                loopStats.eventLoop.execute {
+                    HandshakeLoop(stats: loopStats.value, url: config.url, configuration: client, message: message).start()
+                }
             }
         }
 
@@ -108,7 +110,8 @@ public final class LoadGenerator: Sendable {
 
     /// Opens `configuration.connections` connections, `connectConcurrency` at a time.
     private func openConnections(
-        loops: [any EventLoop], stats: [LoopStats], makeHandler: @escaping @Sendable (LoopStats) -> any WebSocketHandler
+        loops: [any EventLoop], stats: [NIOLoopBoundBox<LoopStats>],
+        makeHandler: @escaping @Sendable (LoopStats) -> any WebSocketHandler
     ) async -> ([any WebSocketConnection], UInt64, (any Error)?) {
         var opened: [any WebSocketConnection] = []
         var failed: UInt64 = 0
@@ -122,7 +125,7 @@ public final class LoadGenerator: Sendable {
                 let loop = loopStats.eventLoop
                 return loop.flatSubmit {
                     WebSocketClient.connect(to: self.configuration.url, configuration: self.clientConfiguration(index: i),
-                                            handler: makeHandler(loopStats), eventLoop: loop)
+                                            handler: makeHandler(loopStats.value), eventLoop: loop)
                 }
             }
             for future in futures {
@@ -139,28 +142,32 @@ public final class LoadGenerator: Sendable {
         return (opened, failed, firstError)
     }
 
-    private static func setPhase(_ phase: LoopStats.Phase, on stats: [LoopStats]) async {
+    private static func setPhase(_ phase: LoopStats.Phase, on stats: [NIOLoopBoundBox<LoopStats>]) async {
         for s in stats {
-            try? await s.eventLoop.submit { s.phase = phase }.get()
+            try? await s.eventLoop.submit { s.value.phase = phase }.get()
         }
     }
 
-    private static func snapshot(_ stats: [LoopStats]) async -> (UInt64, Int, UInt64) {
+    private static func snapshot(_ stats: [NIOLoopBoundBox<LoopStats>]) async -> (UInt64, Int, UInt64) {
         var total: UInt64 = 0, open = 0, errors: UInt64 = 0
-        for s in stats {
-            if let (p, e, err) = try? await s.eventLoop.submit({ (s.progress, s.established, s.errors) }).get() {
+        for box in stats {
+            if let (p, e, err) = try? await box.eventLoop.submit({
+                let s = box.value
+                return (s.progress, s.established, s.errors)
+            }).get() {
                 total += p; open += e; errors += err
             }
         }
         return (total, open, errors)
     }
 
-    private func merge(_ stats: [LoopStats], elapsed: Double, extraErrors: UInt64) async throws -> BenchResult {
+    private func merge(_ stats: [NIOLoopBoundBox<LoopStats>], elapsed: Double, extraErrors: UInt64) async throws -> BenchResult {
         var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
         var messages: UInt64 = 0, bytes: UInt64 = 0, handshakes: UInt64 = 0, errors = extraErrors, established = 0
-        for s in stats {
-            let (h, m, b, hs, e, open) = try await s.eventLoop.submit {
-                (s.histogram, s.messages, s.bytes, s.handshakes, s.errors, s.established)
+        for box in stats {
+            let (h, m, b, hs, e, open) = try await box.eventLoop.submit {
+                let s = box.value
+                return (s.histogram, s.messages, s.bytes, s.handshakes, s.errors, s.established)
             }.get()
             histogram.add(h)
             messages += m; bytes += b; handshakes += hs; errors += e; established += open

@@ -2,9 +2,9 @@ import Histogram
 import NIOCore
 
 /// Counters and the latency histogram of one event loop. Touched only on that loop, so recording costs
-/// no lock; the generator merges the loops' stats at the end.
-final class LoopStats: @unchecked Sendable {
-    // @unchecked: confined to `eventLoop`; read and written elsewhere only through `eventLoop.submit`.
+/// no lock; the generator merges the loops' stats at the end. Not `Sendable`: the generator holds each in a
+/// `NIOLoopBoundBox` and reaches it through `eventLoop.submit`.
+final class LoopStats {
     enum Phase { case warmup, measuring, stopping }
 
     let eventLoop: any EventLoop
