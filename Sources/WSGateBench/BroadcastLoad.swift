@@ -72,53 +72,56 @@ public enum BroadcastLoad {
         var client = WebSocketClientConfiguration(connectTimeout: .seconds(30), compression: nil)
         client.credential = config.token.map { ClientCredential(token: $0) }
 
-        var subscribers: [SubscriberHandler] = []
-        var connections: [any WebSocketConnection] = []
+        var subscribers: [LoopBoundConnection<SubscriberHandler>] = []
         var failed: UInt64 = 0
+        let publisherCount = config.publishers
         for i in 0..<config.subscribers {
-            let handler = SubscriberHandler(window: window, publishers: config.publishers)
             do {
-                connections.append(try await WebSocketClient.connect(to: config.urls[i % config.urls.count], configuration: client,
-                                                                     handler: handler, eventLoop: loops[i % loops.count]).get())
-                subscribers.append(handler)
+                let subscriber = try await LoopBoundConnection<SubscriberHandler>.connect(
+                    to: config.urls[i % config.urls.count], configuration: client, eventLoop: loops[i % loops.count]
+                ) { SubscriberHandler(window: window, publishers: publisherCount) }
+                subscribers.append(subscriber)
             } catch {
                 failed += 1
             }
         }
         progress("\(subscribers.count) subscribers open, \(failed) failed")
-        var publishers: [PublisherHandler] = []
+        var publishers: [LoopBoundConnection<PublisherHandler>] = []
         let interval = TimeAmount.nanoseconds(Int64(Double(config.publishers) / max(config.rate, 0.001) * 1e9))
+        let size = max(config.size, headerSize)
         for p in 0..<config.publishers {
-            let handler = PublisherHandler(id: UInt32(p), window: window, size: max(config.size, headerSize), interval: interval)
             do {
-                connections.append(try await WebSocketClient.connect(to: config.urls[(p + 1) % config.urls.count], configuration: client,
-                                                                     handler: handler, eventLoop: loops[p % loops.count]).get())
-                publishers.append(handler)
+                let publisher = try await LoopBoundConnection<PublisherHandler>.connect(
+                    to: config.urls[(p + 1) % config.urls.count], configuration: client, eventLoop: loops[p % loops.count]
+                ) { PublisherHandler(id: UInt32(p), window: window, size: size, interval: interval) }
+                publishers.append(publisher)
             } catch {
                 failed += 1
             }
         }
-        for publisher in publishers { try await publisher.start() }
+        for publisher in publishers { try await publisher.onLoop { $0.start() } }
 
         try await Task.sleep(for: .milliseconds(Int(config.warmup * 1000)))
         window.open(at: monotonicNanos())
         try await Task.sleep(for: .milliseconds(Int(config.duration * 1000)))
         window.close(at: monotonicNanos())
-        for publisher in publishers { try await publisher.stop() }
+        for publisher in publishers { try await publisher.onLoop { $0.stop() } }
         try await Task.sleep(for: .milliseconds(Int(config.drain * 1000)))
 
         var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
         var delivered: UInt64 = 0, errors = failed, established = 0
         for s in subscribers {
-            let (h, count, e, open) = try await s.snapshot()
+            let (h, count, e, open) = try await s.onLoop { $0.snapshot() }
             histogram.add(h)
             delivered += count
             errors += e
             if open { established += 1 }
         }
         var published: UInt64 = 0
-        for p in publishers { published += try await p.sentInWindow() }
-        for connection in connections { connection.close(code: .goingAway, reason: "") }
+        for p in publishers { published += try await p.onLoop { $0.inWindow } }
+        for connection in subscribers.map(\.connection) + publishers.map(\.connection) {
+            connection.close(code: .goingAway, reason: "")
+        }
         try? await Task.sleep(for: .milliseconds(300))
         let expected = published * UInt64(subscribers.count)
         let seconds = max(window.seconds, 1e-9)
@@ -147,9 +150,9 @@ final class Window: Sendable {
     }
 }
 
-/// One publisher: a message every `interval` on average from its event loop, numbered from 0.
-final class PublisherHandler: WebSocketHandler, @unchecked Sendable {
-    // @unchecked Sendable: state touched on the connection's event loop only (start/stop/sentInWindow hop there).
+/// One publisher: a message every `interval` on average from its event loop, numbered from 0. Lives on that loop
+/// (not `Sendable`): the run drives and reads it through `LoopBoundConnection.onLoop`.
+final class PublisherHandler: WebSocketHandler {
     private let id: UInt32
     private let window: Window
     private let size: Int
@@ -158,7 +161,8 @@ final class PublisherHandler: WebSocketHandler, @unchecked Sendable {
     private var ticker: RepeatedTask?
     private var seq: UInt64 = 0
     private var scheduleStart: UInt64 = 0
-    private var inWindow: UInt64 = 0
+    /// Messages sent that count: their due time fell inside the window.
+    private(set) var inWindow: UInt64 = 0
 
     init(id: UInt32, window: Window, size: Int, interval: TimeAmount) {
         self.id = id
@@ -169,33 +173,30 @@ final class PublisherHandler: WebSocketHandler, @unchecked Sendable {
 
     func connectionDidOpen(_ connection: any WebSocketConnection) { self.connection = connection }
 
-    func start() async throws {
+    /// Starts sending; called on the connection's loop.
+    func start() {
         guard let connection else { return }
-        try await connection.eventLoop.submit {
-            // Open loop on a schedule, not on a timer per message: a repeated task's delay counts from the end of
-            // each run and timers fire late under load, so one message per tick falls far short of the rate asked
-            // for (measured: 5k of 20k msg/s on two cores). Each tick sends every message due by now, the way wrk2
-            // keeps its rate; a message's timestamp is the time it was due, so a late tick shows as latency.
-            let jitter = Int64.random(in: 0..<max(1, self.interval.nanoseconds))
-            self.scheduleStart = monotonicNanos() &+ UInt64(jitter)
-            let tick = TimeAmount.nanoseconds(max(self.interval.nanoseconds, Self.tick.nanoseconds))
-            self.ticker = connection.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(jitter), delay: tick) { [weak self] _ in
-                self?.sendDue()
-            }
-        }.get()
+        // Open loop on a schedule, not on a timer per message: a repeated task's delay counts from the end of
+        // each run and timers fire late under load, so one message per tick falls far short of the rate asked
+        // for (measured: 5k of 20k msg/s on two cores). Each tick sends every message due by now, the way wrk2
+        // keeps its rate; a message's timestamp is the time it was due, so a late tick shows as latency.
+        let jitter = Int64.random(in: 0..<max(1, interval.nanoseconds))
+        scheduleStart = monotonicNanos() &+ UInt64(jitter)
+        let tick = TimeAmount.nanoseconds(max(interval.nanoseconds, Self.tick.nanoseconds))
+        // The ticker runs on this loop; the cycle it makes (self → ticker → self) ends with `stop`.
+        let onLoop = NIOLoopBound(self, eventLoop: connection.eventLoop)
+        ticker = connection.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(jitter), delay: tick) { _ in
+            onLoop.value.sendDue()
+        }
     }
 
     /// How often a publisher wakes to send what is due when its interval is shorter than this.
     static let tick = TimeAmount.milliseconds(1)
 
-    func stop() async throws {
-        guard let connection else { return }
-        try await connection.eventLoop.submit { self.ticker?.cancel() }.get()
-    }
-
-    func sentInWindow() async throws -> UInt64 {
-        guard let connection else { return 0 }
-        return try await connection.eventLoop.submit { self.inWindow }.get()
+    /// Stops sending; called on the connection's loop.
+    func stop() {
+        ticker?.cancel()
+        ticker = nil
     }
 
     /// Sends every message whose time has come: message `n` is due at `scheduleStart + n × interval`.
@@ -229,14 +230,13 @@ final class PublisherHandler: WebSocketHandler, @unchecked Sendable {
 }
 
 /// One subscriber: latency and count of what was sent in the window, and checks each publisher's numbers only go up.
-final class SubscriberHandler: WebSocketHandler, @unchecked Sendable {
-    // @unchecked Sendable: state touched on the connection's event loop only (`snapshot` hops there).
+/// Lives on its connection's loop (not `Sendable`): the run reads it through `LoopBoundConnection.onLoop`.
+final class SubscriberHandler: WebSocketHandler {
     private let window: Window
     private var lastSeq: [UInt64?]
     private var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
     private var received: UInt64 = 0
     private var errors: UInt64 = 0
-    private var connection: (any WebSocketConnection)?
     private var open = false
 
     init(window: Window, publishers: Int) {
@@ -244,10 +244,7 @@ final class SubscriberHandler: WebSocketHandler, @unchecked Sendable {
         lastSeq = Array(repeating: nil, count: publishers)
     }
 
-    func connectionDidOpen(_ connection: any WebSocketConnection) {
-        self.connection = connection
-        open = true
-    }
+    func connectionDidOpen(_ connection: any WebSocketConnection) { open = true }
 
     func connection(_ connection: any WebSocketConnection, didReceive message: WebSocketMessage) {
         var data = message.data
@@ -268,8 +265,6 @@ final class SubscriberHandler: WebSocketHandler, @unchecked Sendable {
         open = false
     }
 
-    func snapshot() async throws -> (Histogram<UInt64>, UInt64, UInt64, Bool) {
-        guard let connection else { return (histogram, received, errors, false) }
-        return try await connection.eventLoop.submit { (self.histogram, self.received, self.errors, self.open) }.get()
-    }
+    /// What it got so far; called on the connection's loop.
+    func snapshot() -> (Histogram<UInt64>, UInt64, UInt64, Bool) { (histogram, received, errors, open) }
 }

@@ -59,26 +59,30 @@ public enum MSRPOpenLoad {
         client.subprotocols = ["msrp"]
         let relayURI = "msrp://\(config.relay.host):\(config.relay.port);ws"
         let receiverURI = "msrp://\(config.receiverHost):\(config.receiverPort);tcp"
-        var pairs: [(MSRPLoadSender, MSRPLoadReceiver)] = []
+        var pairs: [(sender: LoopBoundConnection<MSRPLoadSender>, receiver: NIOLoopBound<MSRPLoadReceiver>)] = []
         var channels: [any Channel] = []
-        var connections: [any WebSocketConnection] = []
+        let size = max(config.size, stampSize)
+        let interval = TimeAmount.nanoseconds(Int64(Double(config.pairs) / max(config.rate, 0.001) * 1e9))
         for i in 0..<config.pairs {
             let loop = loops[i % loops.count]
-            let receiver = MSRPLoadReceiver(relayURI: receiverURI, window: window)
+            // Made on its loop and kept loop-bound: the channel initializer runs there too.
+            let receiver = try await loop.submit {
+                NIOLoopBound(MSRPLoadReceiver(relayURI: receiverURI, window: window), eventLoop: loop)
+            }.get()
             let channel = try await ClientBootstrap(group: loop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(receiver) }
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(receiver.value) }
                 }
                 .connect(host: config.receiverHost, port: config.receiverPort).get()
             channels.append(channel)
-            let receiverPath = try await receiver.authenticated.get()
-            let sender = MSRPLoadSender(relayURI: relayURI, size: max(config.size, stampSize), window: window,
-                                        interval: .nanoseconds(Int64(Double(config.pairs) / max(config.rate, 0.001) * 1e9)))
-            connections.append(try await WebSocketClient.connect(to: config.relay, configuration: client, handler: sender,
-                                                                 eventLoop: loops[(i + 1) % loops.count]).get())
-            let senderPath = try await sender.authenticated.get()
-            try await sender.start(toPath: senderPath + receiverPath)
+            let receiverPath = try await receiver.onLoop { $0.authenticated }.get()
+            let sender = try await LoopBoundConnection<MSRPLoadSender>.connect(to: config.relay, configuration: client,
+                                                               eventLoop: loops[(i + 1) % loops.count]) {
+                MSRPLoadSender(relayURI: relayURI, size: size, window: window, interval: interval)
+            }
+            let senderPath = try await sender.onLoop { $0.authenticated }.get()
+            try await sender.onLoop { try $0.start(toPath: senderPath + receiverPath) }
             pairs.append((sender, receiver))
         }
         progress("\(pairs.count) pairs authenticated; warming up \(config.warmup) s, measuring \(config.duration) s")
@@ -86,22 +90,22 @@ public enum MSRPOpenLoad {
         window.open(at: monotonicNanos())
         try await Task.sleep(for: .milliseconds(Int(config.duration * 1000)))
         window.close(at: monotonicNanos())
-        for (sender, _) in pairs { try await sender.stop() }
+        for (sender, _) in pairs { try await sender.onLoop { $0.stop() } }
         try await Task.sleep(for: .milliseconds(Int(config.drain * 1000)))
 
         var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
         var received: UInt64 = 0, bytes: UInt64 = 0, sent: UInt64 = 0, errors: UInt64 = 0
         for (sender, receiver) in pairs {
-            let (h, count, b, e) = try await receiver.snapshot()
+            let (h, count, b, e) = try await receiver.onLoop { $0.snapshot() }
             histogram.add(h)
             received += count
             bytes += b
             errors += e
-            let (s, senderErrors) = try await sender.snapshot()
+            let (s, senderErrors) = try await sender.onLoop { $0.snapshot() }
             sent += s
             errors += senderErrors
         }
-        for connection in connections { connection.close(code: .goingAway, reason: "") }
+        for (sender, _) in pairs { sender.connection.close(code: .goingAway, reason: "") }
         for channel in channels { channel.close(promise: nil) }
         try? await Task.sleep(for: .milliseconds(200))
         let seconds = max(window.seconds, 1e-9)
@@ -131,9 +135,9 @@ private func authRequest(to relay: String, from own: String) -> (String, ByteBuf
     return (head.transactionID, MSRPChunk(head: head).serialized())
 }
 
-/// The sending half of a pair, on the relay's WebSocket leg.
-final class MSRPLoadSender: WebSocketHandler, @unchecked Sendable {
-    // @unchecked Sendable: state touched on the connection's event loop only (start/stop/snapshot hop there).
+/// The sending half of a pair, on the relay's WebSocket leg. Lives on its connection's loop (not `Sendable`): the
+/// run drives and reads it through `LoopBoundConnection.onLoop`.
+final class MSRPLoadSender: WebSocketHandler {
     private let relayURI: String
     private let own = ownURI(host: "bench\(UInt32.random(in: 0...UInt32.max)).invalid", port: 2855, transport: "ws")
     private let size: Int
@@ -172,29 +176,29 @@ final class MSRPLoadSender: WebSocketHandler, @unchecked Sendable {
         connection.send(.text(String(buffer: auth)), promise: nil)
     }
 
-    func start(toPath path: [String]) async throws {
+    /// Starts sending along `path`; called on the connection's loop.
+    func start(toPath path: [String]) throws {
         guard let connection else { throw MSRPLoadError.closed }
-        try await connection.eventLoop.submit {
-            self.prefix = "To-Path: \(path.joined(separator: " "))\r\nFrom-Path: \(self.own)\r\n"
-            self.padding = String(repeating: "m", count: self.size - MSRPOpenLoad.stampSize)
-            let jitter = Int64.random(in: 0..<max(1, self.interval.nanoseconds))
-            self.scheduleStart = monotonicNanos() &+ UInt64(jitter)
-            let tick = TimeAmount.nanoseconds(max(self.interval.nanoseconds, 1_000_000))
-            self.ticker = connection.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(jitter), delay: tick) { [weak self] _ in
-                self?.sendDue()
-            }
-        }.get()
+        prefix = "To-Path: \(path.joined(separator: " "))\r\nFrom-Path: \(own)\r\n"
+        padding = String(repeating: "m", count: size - MSRPOpenLoad.stampSize)
+        let jitter = Int64.random(in: 0..<max(1, interval.nanoseconds))
+        scheduleStart = monotonicNanos() &+ UInt64(jitter)
+        let tick = TimeAmount.nanoseconds(max(interval.nanoseconds, 1_000_000))
+        // The ticker runs on this loop; the cycle it makes (self → ticker → self) ends with `stop` or the close.
+        let onLoop = NIOLoopBound(self, eventLoop: connection.eventLoop)
+        ticker = connection.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(jitter), delay: tick) { _ in
+            onLoop.value.sendDue()
+        }
     }
 
-    func stop() async throws {
-        guard let connection else { return }
-        try await connection.eventLoop.submit { self.ticker?.cancel() }.get()
+    /// Stops sending; called on the connection's loop.
+    func stop() {
+        ticker?.cancel()
+        ticker = nil
     }
 
-    func snapshot() async throws -> (sent: UInt64, errors: UInt64) {
-        guard let connection else { return (0, 1) }
-        return try await connection.eventLoop.submit { (self.inWindow, self.errors) }.get()
-    }
+    /// SENDs of the window and errors so far; called on the connection's loop.
+    func snapshot() -> (sent: UInt64, errors: UInt64) { (inWindow, errors) }
 
     private func sendDue() {
         guard let connection else { return }
@@ -240,13 +244,13 @@ final class MSRPLoadSender: WebSocketHandler, @unchecked Sendable {
             authDone = true
             authPromise.fail(MSRPLoadError.closed)
         }
-        ticker?.cancel()
+        stop()
     }
 }
 
 /// The receiving half of a pair, on the relay's TCP leg: answers every SEND and times it.
-final class MSRPLoadReceiver: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked Sendable: state touched on the channel's event loop only (snapshot hops there).
+/// Lives on its channel's loop (not `Sendable`): the run reads it through `NIOLoopBound.onLoop`.
+final class MSRPLoadReceiver: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private let relayURI: String
@@ -255,7 +259,6 @@ final class MSRPLoadReceiver: ChannelInboundHandler, @unchecked Sendable {
     private var authTID = ""
     private var authDone = false
     private var parser = MSRPParser(limits: .init(maxBodyBytes: 1 << 24))
-    private var context: ChannelHandlerContext?
     private var head: MSRPHead?
     private var stamp: [UInt8] = []
     private var bodyBytes = 0
@@ -275,7 +278,6 @@ final class MSRPLoadReceiver: ChannelInboundHandler, @unchecked Sendable {
     var authenticated: EventLoopFuture<[String]> { authPromise.futureResult }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.context = context
         let local = context.channel.localAddress
         own = ownURI(host: local?.ipAddress ?? "127.0.0.1", port: local?.port ?? 2855, transport: "tcp")
         let (tid, auth) = authRequest(to: relayURI, from: own)
@@ -334,10 +336,8 @@ final class MSRPLoadReceiver: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func snapshot() async throws -> (Histogram<UInt64>, UInt64, UInt64, UInt64) {
-        guard let context else { return (histogram, 0, 0, 1) }
-        return try await context.eventLoop.submit { (self.histogram, self.received, self.bytes, self.errors) }.get()
-    }
+    /// What it got so far; called on the channel's loop.
+    func snapshot() -> (Histogram<UInt64>, UInt64, UInt64, UInt64) { (histogram, received, bytes, errors) }
 }
 
 enum MSRPLoadError: Error, CustomStringConvertible {

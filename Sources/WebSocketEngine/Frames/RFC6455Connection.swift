@@ -507,17 +507,20 @@ public struct RFC6455Connection {
 
     @discardableResult
     public mutating func writePing(_ payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
-        guard state == .open else { return .refused(.closed) }
-        guard payload.readableBytes <= 125 else { return .refused(.controlPayloadTooLong) }
-        FrameWriter.write(opcode: .ping, payload: payload, maskingKey: nextMaskingKey(), into: &output)
-        return .written
+        writeControlPayload(.ping, payload, into: &output)
     }
 
     @discardableResult
     public mutating func writePong(_ payload: ByteBuffer, into output: inout ByteBuffer) -> WebSocketWriteResult {
+        writeControlPayload(.pong, payload, into: &output)
+    }
+
+    /// A ping or pong: only while open, and only with what fits a control frame (§5.5: 125 bytes at most).
+    private mutating func writeControlPayload(_ opcode: WebSocketOpcode, _ payload: ByteBuffer,
+                                              into output: inout ByteBuffer) -> WebSocketWriteResult {
         guard state == .open else { return .refused(.closed) }
         guard payload.readableBytes <= 125 else { return .refused(.controlPayloadTooLong) }
-        FrameWriter.write(opcode: .pong, payload: payload, maskingKey: nextMaskingKey(), into: &output)
+        FrameWriter.write(opcode: opcode, payload: payload, maskingKey: nextMaskingKey(), into: &output)
         return .written
     }
 
