@@ -530,6 +530,10 @@ struct NodeReader {
             l.handshakesPerSecondPerAddress = v
         }
         if let n = m["handshake_burst"], let v = positive(n, "handshake_burst") { l.handshakeBurst = v }
+        if let n = m["read_budget"], let v = integer(n, "read_budget", in: 1024...(1 << 30)) { l.readBudget = v }
+        if let n = m["compressed_read_budget"], let v = integer(n, "compressed_read_budget", in: 1024...(1 << 30)) {
+            l.compressedReadBudget = v
+        }
     }
 }
 

@@ -21,7 +21,7 @@ package enum ConfigurationSchema {
     package static let limits = Section(place: "limits", keys: [
         "max_message_size", "max_connections", "max_connections_per_address", "handshake_timeout", "max_handshake_size",
         "ping_interval", "pong_timeout", "idle_timeout", "max_send_queue", "shutdown_grace",
-        "handshakes_per_second_per_address", "handshake_burst",
+        "handshakes_per_second_per_address", "handshake_burst", "read_budget", "compressed_read_budget",
     ])
     package static let service = Section(place: "services[]", keys: [
         "path", "type", "allowed_origins", "compression", "auth", "rate_limit",

@@ -213,6 +213,8 @@ extension GatewayConfiguration {
             c.idleTimeout = limits.idleTimeout.map(Self.amount)
             c.maxSendQueueBytes = limits.maxSendQueue
             c.shutdownGracePeriod = Self.amount(limits.shutdownGrace)
+            c.readBudget = limits.readBudget
+            c.compressedReadBudget = limits.compressedReadBudget
             c.handshakeRateLimiter = limits.handshakesPerSecondPerAddress.map {
                 HandshakeRateLimiter(perSecond: $0, burst: limits.handshakeBurst)
             }

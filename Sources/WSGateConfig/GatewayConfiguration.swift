@@ -170,6 +170,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var handshakesPerSecondPerAddress: Double?
         /// Seconds' worth of handshakes an address may make at once.
         public var handshakeBurst: Double = 1
+        /// Bytes one connection may read per turn of its event loop (fairness to the others and to newcomers).
+        public var readBudget = 256 << 10
+        /// The same for a connection that negotiated permessage-deflate.
+        public var compressedReadBudget = 32 << 10
         public init() {}
     }
 

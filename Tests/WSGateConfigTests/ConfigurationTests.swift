@@ -28,7 +28,7 @@ import WebSocketEngine
             type: broadcast
             compression: {server_max_window_bits: 10, client_no_context_takeover: true, level: 1, memory_level: 4, min_size: 100}
         limits: {max_message_size: 1_000, max_connections: 5, max_connections_per_address: 2, ping_interval: 0,
-                 idle_timeout: 60, handshake_timeout: 2.5}
+                 idle_timeout: 60, handshake_timeout: 2.5, read_budget: 65536, compressed_read_budget: 8_192}
         log: {level: debug, format: json}
         """)
         #expect(c.listeners == [.init(host: "0.0.0.0", port: 9000),
@@ -39,7 +39,19 @@ import WebSocketEngine
         #expect(c.services[1] == .init(path: "/chat", kind: .broadcast(.init()), allowedOrigins: nil, compression: chat))
         #expect(c.limits.maxMessageSize == 1000 && c.limits.maxConnections == 5 && c.limits.maxConnectionsPerAddress == 2)
         #expect(c.limits.pingInterval == nil && c.limits.idleTimeout == 60 && c.limits.handshakeTimeout == 2.5)
+        #expect(c.limits.readBudget == 65536 && c.limits.compressedReadBudget == 8192)
         #expect(c.log == { var l = GatewayConfiguration.Log(); l.level = "debug"; l.format = "json"; return l }())
+    }
+
+    @Test func readBudgetsReachEveryListener() throws {
+        let c = try GatewayConfiguration.parse(yaml: """
+        listeners: [{port: 9000}, {port: 9001}]
+        limits: {read_budget: 131072, compressed_read_budget: 16384}
+        """)
+        let servers = try c.makeServerConfigurations()
+        #expect(servers.map(\.readBudget) == [131_072, 131_072] && servers.map(\.compressedReadBudget) == [16384, 16384])
+        let defaults = try GatewayConfiguration.default.makeServerConfigurations()
+        #expect(defaults.map(\.readBudget) == [262_144] && defaults.map(\.compressedReadBudget) == [32768])
     }
 
     func issues(_ yaml: String) -> [ConfigurationIssue] {
@@ -134,5 +146,7 @@ import WebSocketEngine
                 == ["server_max_window_bits must be between 8 and 15, not 7"])
         #expect(issues("listeners: []").map(\.message) == ["listeners: at least one is needed"])
         #expect(issues("log: {level: loud}").count == 1)
+        #expect(issues("limits: {compressed_read_budget: 512}").map(\.message)
+                == ["compressed_read_budget must be between 1024 and 1073741824, not 512"])
     }
 }

@@ -54,6 +54,8 @@ final class WebSocketChannelHandler<Engine: WebSocketWireEngine>: ChannelDuplexH
     private let logger: Logger
 
     private var context: ChannelHandlerContext?
+    /// The channel it drives while in its pipeline; on the loop only (the read budget tests read its options).
+    package var channel: (any Channel)? { context?.channel }
     private var unflushed = false
     private var inReadBatch = false
     private var flushScheduled = false

@@ -17,6 +17,16 @@ public struct ServerConfiguration: Sendable {
     /// Sizes of the buffers connections read into. NIO keeps each connection's last buffer for its next
     /// read, so the initial size is memory every idle connection holds; it adapts upward under load.
     public var receiveBufferSizing: AdaptiveRecvByteBufferAllocator
+    /// Bytes one connection may read in one turn of its event loop before the loop serves its other connections
+    /// and new ones (rounded to reads of a power of two, see `ReadBudget`). Under a flood, a new connection's
+    /// handshake waits for a turn of every busy connection on its loop: smaller is fairer, larger saves a few
+    /// percent of per-read work. 256 KiB (four reads of 64 KiB, where NIO's fixed 16 were before) costs a plain
+    /// flood ~3 % of its messages and cuts a newcomer's wait ×4 (BENCHMARKS.md, "Fairness under a flood").
+    public var readBudget: Int
+    /// The same for a connection that negotiated permessage-deflate, whose every byte costs tens of times more to
+    /// process (inflate, and deflate for what it sends back): 32 KiB, one read — under a compressed flood a
+    /// newcomer waited 7–13 s before, half a second now, for ~5 % of the flood's messages.
+    public var compressedReadBudget: Int
     /// TLS (`wss://`) on this listener; nil serves plain `ws://`.
     public var tls: ServerTLS?
     /// Connections held at once (handshaking or open); one more is answered `503` and closed.
@@ -60,6 +70,8 @@ public struct ServerConfiguration: Sendable {
         self.closeTimeout = closeTimeout
         self.backlog = backlog
         self.receiveBufferSizing = receiveBufferSizing
+        self.readBudget = 256 << 10
+        self.compressedReadBudget = 32 << 10
         self.tls = nil
         self.maxConnections = 100_000
         self.maxConnectionsPerAddress = .max

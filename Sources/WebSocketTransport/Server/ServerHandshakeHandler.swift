@@ -198,8 +198,20 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let response = ServerHandshake.acceptResponse(for: handshake, subprotocol: request.subprotocol,
                                                       extensions: deflate.map { [$0.response] } ?? [])
         let codec = deflate.map { PerMessageDeflateCodec(parameters: $0.parameters, role: .server, tuning: tuning) }
+        if codec != nil { applyCompressedReadBudget(context: context) }
         let engine = RFC6455Connection(role: .server, configuration: configuration.engine, compression: codec)
         startWebSocket(engine: engine, response: ByteBuffer(string: response), request: request, service: service, context: context)
+    }
+
+    /// A connection that will inflate what it reads gets the listener's smaller read budget.
+    private func applyCompressedReadBudget(context: ChannelHandlerContext) {
+        let budget = ReadBudget(budget: configuration.compressedReadBudget, receiveBuffer: configuration.receiveBufferSizing)
+        guard budget != ReadBudget(budget: configuration.readBudget, receiveBuffer: configuration.receiveBufferSizing) else { return }
+        do {
+            try budget.apply(to: context.channel, receiveBuffer: configuration.receiveBufferSizing)
+        } catch {
+            logger.debug("could not set the compressed read budget", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Sends the handshake response and hands the connection to `engine` under a channel handler configured
