@@ -33,12 +33,23 @@ public final class WebSocketServer: Service, Sendable {
         self.tracker = tracker
     }
 
+    /// Where listeners accept connections unless told otherwise: one thread of its own for the whole process,
+    /// never shut down (as `MultiThreadedEventLoopGroup.singleton` is not). On the connections' own loops a
+    /// newcomer is accepted only between two turns of a loop that may be busy with other connections' data; here
+    /// it is accepted at once and handed to its loop — under a flood that halved a newcomer's handshake wait
+    /// (BENCHMARKS.md, "Fairness under a flood"). Accepting is all it does, so one thread serves every listener.
+    public static let acceptorGroup: any EventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     /// Binds the listener and starts accepting connections.
-    /// - Parameter metrics: where the listener counts its connections; share one among the listeners of a
-    ///   gateway. The default reports to the process-wide `MetricsSystem`; nil counts nothing.
+    /// - Parameters:
+    ///   - group: the loops the connections are served on.
+    ///   - acceptGroup: where the listener accepts them; nil accepts on `group`.
+    ///   - metrics: where the listener counts its connections; share one among the listeners of a
+    ///     gateway. The default reports to the process-wide `MetricsSystem`; nil counts nothing.
     public static func start(
         configuration: ServerConfiguration, router: ServiceRouter,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        acceptGroup: (any EventLoopGroup)? = WebSocketServer.acceptorGroup,
         metrics: GatewayMetrics? = GatewayMetrics(),
         logger: Logger = Logger(label: "wsgate")
     ) async throws -> WebSocketServer {
@@ -46,7 +57,7 @@ public final class WebSocketServer: Service, Sendable {
                                                       maxConnectionsPerAddress: configuration.maxConnectionsPerAddress))
         let wsrSessions = WSRSessions(deadline: configuration.wsrConnectDeadline)
         let readBudget = ReadBudget(budget: configuration.readBudget, receiveBuffer: configuration.receiveBufferSizing)
-        let channel = try await ServerBootstrap(group: group)
+        let channel = try await ServerBootstrap(group: acceptGroup ?? group, childGroup: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -117,6 +128,9 @@ public final class WebSocketServer: Service, Sendable {
             try channel.pipeline.syncOperations.addHandler(handshake)
         }
     }
+
+    /// The loop the listener accepts on.
+    package var acceptLoop: any EventLoop { channel.eventLoop }
 
     /// The address actually bound (useful with port 0).
     public var localAddress: SocketAddress? { channel.localAddress }
