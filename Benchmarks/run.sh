@@ -153,10 +153,7 @@ assert websockets.__version__ == "17.4" and picows.__version__ == "2.3.1"' >/dev
     fi
     if want gorilla; then
         t0=$SECONDS
-        mkdir -p "$DEPS/bin" "$DEPS/gopath"
-        (cd "$BENCH_DIR/peers/gorilla-echo" &&
-            GO111MODULE=off GOPATH="$DEPS/gopath:/usr/share/gocode" GOCACHE="$DEPS/gocache" GOFLAGS= \
-                go build -o "$GORILLA_BIN" .) >"$OUT/build-gorilla.log" 2>&1 ||
+        bash "$BENCH_DIR/peers/gorilla-echo/build.sh" "$GORILLA_BIN" "$DEPS" >"$OUT/build-gorilla.log" 2>&1 ||
             { cat "$OUT/build-gorilla.log" >&2; die "building the gorilla peer failed"; }
         log "  gorilla peer built in $((SECONDS - t0)) s"
     fi

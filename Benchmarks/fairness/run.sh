@@ -38,9 +38,7 @@ if (($(nproc) >= 2)); then SERVER_CPU=(taskset -c 0) LOAD_CPU=(taskset -c 1); el
 
 if [[ " $SERVERS " == *" gorilla "* && ! -x "$GORILLA_BIN" ]]; then
     command -v go >/dev/null || die "gorilla needs Go (bash Benchmarks/run.sh installs it), or drop it from FAIR_SERVERS"
-    mkdir -p "$DEPS/bin" "$DEPS/gopath"
-    (cd "$ROOT/Benchmarks/peers/gorilla-echo" && GO111MODULE=off GOPATH="$DEPS/gopath:/usr/share/gocode" \
-        GOCACHE="$DEPS/gocache" GOFLAGS= go build -o "$GORILLA_BIN" .) || die "building the gorilla peer failed"
+    bash "$ROOT/Benchmarks/peers/gorilla-echo/build.sh" "$GORILLA_BIN" "$DEPS" || die "building the gorilla peer failed"
 fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -13,8 +13,6 @@ struct LoopBoundConnection<Handler: WebSocketHandler & SendableMetatype>: Sendab
     let handler: NIOLoopBound<Handler>
     let connection: any WebSocketConnection
 
-    var eventLoop: any EventLoop { handler.eventLoop }
-
     /// Makes the handler on `eventLoop` with `makeHandler` and connects it to `url` from that loop.
     static func connect(to url: WebSocketURL, configuration: WebSocketClientConfiguration, eventLoop: any EventLoop,
                         makeHandler: @escaping @Sendable () -> Handler) async throws -> Self {

@@ -20,14 +20,14 @@ import WebSocketEngine
     func aBudgetIsReadsOfAtMostTheListenersBuffer(budget: Int, reads: UInt, readSize: Int) {
         let b = ReadBudget(budget: budget, receiveBuffer: listenerBuffers)
         #expect(b.readsPerTurn == reads && b.maximumReadSize == readSize)
-        let allocator = b.receiveAllocator(from: listenerBuffers)
+        let allocator = b.receiveAllocator
         #expect(allocator.maximum == readSize && allocator.minimum == 64 && allocator.initial == min(256, readSize))
     }
 
     @Test func aSmallReadKeepsTheAllocatorsBoundsInOrder() {
         // An initial size above the read size would trip NIO's precondition (initial ≤ maximum).
         let big = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 16384, maximum: 65536)
-        let allocator = ReadBudget(budget: 2048, receiveBuffer: big).receiveAllocator(from: big)
+        let allocator = ReadBudget(budget: 2048, receiveBuffer: big).receiveAllocator
         #expect(allocator.minimum <= allocator.initial && allocator.initial <= allocator.maximum)
         #expect(allocator.maximum == 4096) // never below the listener's minimum
     }

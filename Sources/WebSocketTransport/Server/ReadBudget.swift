@@ -11,29 +11,38 @@ import NIOCore
 /// as many as fit in it.
 package struct ReadBudget: Equatable, Sendable {
     /// NIO's `maxMessagesPerRead`: reads of one connection per turn.
-    package var readsPerTurn: UInt
+    package let readsPerTurn: UInt
     /// The largest single read.
-    package var maximumReadSize: Int
+    package let maximumReadSize: Int
+    /// The listener's smallest and first read sizes, kept within `maximumReadSize`.
+    private let minimumReadSize: Int, initialReadSize: Int
 
     /// The reads that fit `budget` bytes given the listener's receive buffer sizing.
     package init(budget: Int, receiveBuffer: AdaptiveRecvByteBufferAllocator) {
         let largestPowerOfTwo = 1 << (Int.bitWidth - 1 - max(1, budget).leadingZeroBitCount)
         maximumReadSize = max(receiveBuffer.minimum, min(receiveBuffer.maximum, largestPowerOfTwo), 64)
         readsPerTurn = UInt(max(1, budget / maximumReadSize))
+        initialReadSize = min(receiveBuffer.initial, maximumReadSize)
+        minimumReadSize = min(receiveBuffer.minimum, initialReadSize)
     }
 
     /// The receive allocator for reads of at most `maximumReadSize`, otherwise as the listener's.
-    package func receiveAllocator(from receiveBuffer: AdaptiveRecvByteBufferAllocator) -> AdaptiveRecvByteBufferAllocator {
-        let initial = min(receiveBuffer.initial, maximumReadSize)
-        return AdaptiveRecvByteBufferAllocator(minimum: min(receiveBuffer.minimum, initial), initial: initial,
-                                               maximum: maximumReadSize)
+    package var receiveAllocator: AdaptiveRecvByteBufferAllocator {
+        AdaptiveRecvByteBufferAllocator(minimum: minimumReadSize, initial: initialReadSize, maximum: maximumReadSize)
     }
 
     /// Sets both on `channel` (from its event loop): how a connection that negotiated compression gets its
     /// smaller budget once the handshake tells.
-    package func apply(to channel: any Channel, receiveBuffer: AdaptiveRecvByteBufferAllocator) throws {
+    package func apply(to channel: any Channel) throws {
         guard let options = channel.syncOptions else { return }
         try options.setOption(.maxMessagesPerRead, value: readsPerTurn)
-        try options.setOption(.recvAllocator, value: receiveAllocator(from: receiveBuffer))
+        try options.setOption(.recvAllocator, value: receiveAllocator)
     }
+}
+
+extension ServerConfiguration {
+    /// `readBudget` in NIO's settings: what every connection starts with.
+    package var readShare: ReadBudget { ReadBudget(budget: readBudget, receiveBuffer: receiveBufferSizing) }
+    /// `compressedReadBudget` in NIO's settings: what a connection gets once it negotiated permessage-deflate.
+    package var compressedReadShare: ReadBudget { ReadBudget(budget: compressedReadBudget, receiveBuffer: receiveBufferSizing) }
 }

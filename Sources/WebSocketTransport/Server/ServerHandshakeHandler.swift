@@ -205,10 +205,10 @@ final class ServerHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     /// A connection that will inflate what it reads gets the listener's smaller read budget.
     private func applyCompressedReadBudget(context: ChannelHandlerContext) {
-        let budget = ReadBudget(budget: configuration.compressedReadBudget, receiveBuffer: configuration.receiveBufferSizing)
-        guard budget != ReadBudget(budget: configuration.readBudget, receiveBuffer: configuration.receiveBufferSizing) else { return }
+        let share = configuration.compressedReadShare
+        guard share != configuration.readShare else { return }
         do {
-            try budget.apply(to: context.channel, receiveBuffer: configuration.receiveBufferSizing)
+            try share.apply(to: context.channel)
         } catch {
             logger.debug("could not set the compressed read budget", metadata: ["error": "\(error)"])
         }

@@ -56,13 +56,13 @@ public final class WebSocketServer: Service, Sendable {
         let tracker = ConnectionTracker(limits: .init(maxConnections: configuration.maxConnections,
                                                       maxConnectionsPerAddress: configuration.maxConnectionsPerAddress))
         let wsrSessions = WSRSessions(deadline: configuration.wsrConnectDeadline)
-        let readBudget = ReadBudget(budget: configuration.readBudget, receiveBuffer: configuration.receiveBufferSizing)
+        let readShare = configuration.readShare
         let channel = try await ServerBootstrap(group: acceptGroup ?? group, childGroup: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: readBudget.readsPerTurn)
-            .childChannelOption(.recvAllocator, value: readBudget.receiveAllocator(from: configuration.receiveBufferSizing))
+            .childChannelOption(.maxMessagesPerRead, value: readShare.readsPerTurn)
+            .childChannelOption(.recvAllocator, value: readShare.receiveAllocator)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try admit(channel, tracker: tracker, router: router, configuration: configuration, metrics: metrics,
